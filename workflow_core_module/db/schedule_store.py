@@ -1,0 +1,284 @@
+"""Data access for schedules, their runs and the audit log.
+
+Every method is async and runs its SQL through :class:`Database` on a worker thread; each
+mutation (with its audit row) is one transaction. `scope` restricts rows to one community
+(None: every community), and rows outside the scope behave as if they did not exist.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydal import DAL
+
+from ..errors import LimitExceededException, ScheduleConflictException, ScheduleNotFoundException
+from .database import Database, cursor
+from .records import Page, Run, Schedule
+from .sql import TableCodec, count, like_pattern
+
+Scope = str | None
+
+_LIVE = "deleted_at IS NULL"
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleFilter:
+    scope: Scope = None
+    workflow_id: str | None = None
+    community_id: str | None = None
+    status: str | None = None
+    schedule_type: str | None = None
+    tag: str | None = None
+    q: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    actor: str
+    action: str
+    at: datetime
+
+
+def is_integrity_error(exc: BaseException) -> bool:
+    """A unique or check constraint refused the write (sqlite3 and psycopg2 name it alike)."""
+    return type(exc).__name__ in ("IntegrityError", "UniqueViolation")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return list(value)
+    if hasattr(value, "value") and not isinstance(value, (str, int, float, bool)):
+        return value.value  # enums
+    return value
+
+
+def changed_fields(before: Any, after: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """field -> [old, new] for every value in `after` that differs from `before`'s attribute."""
+    changes: dict[str, list[Any]] = {}
+    for name, new in after.items():
+        if name == "updated_at":
+            continue
+        old = getattr(before, name, None) if before is not None else None
+        if _jsonable(old) != _jsonable(new):
+            changes[name] = [_jsonable(old), _jsonable(new)]
+    return changes
+
+
+class ScheduleStore:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.dialect = database.dialect
+        self.schedules = TableCodec(database.dal, "workflow_schedules", database.dialect)
+        self.runs = TableCodec(database.dal, "workflow_schedule_runs", database.dialect)
+        self.audit = TableCodec(database.dal, "audit_log", database.dialect)
+
+    def write_audit(self, dal: DAL, entry: AuditEntry, entity_type: str, entity_id: str | None,
+                    community_id: str | None, changes: Mapping[str, Any]) -> None:
+        self.audit.insert(dal, {
+            "at": entry.at, "actor": entry.actor, "action": entry.action, "entity_type": entity_type,
+            "entity_id": entity_id, "community_id": community_id, "changes": dict(changes),
+        })
+
+    # ---- reads -------------------------------------------------------------------------
+
+    def _scope_sql(self, scope: Scope) -> tuple[str, list[Any]]:
+        return (_LIVE, []) if scope is None else (f"{_LIVE} AND community_id = ?", [scope])
+
+    def fetch(self, dal: DAL, schedule_id: str, scope: Scope, *, for_update: bool = False) -> Schedule:
+        where, params = self._scope_sql(scope)
+        lock = "FOR UPDATE" if for_update and not self.database.is_sqlite else ""
+        rows = self.schedules.select(dal, f"schedule_id = ? AND {where}", [schedule_id, *params], lock)
+        if not rows:
+            raise ScheduleNotFoundException("schedule", schedule_id)
+        return Schedule.from_row(rows[0])
+
+    def fetch_pk(self, dal: DAL, pk: int) -> Schedule:
+        return Schedule.from_row(self.schedules.select(dal, "id = ?", [pk])[0])
+
+    async def get(self, schedule_id: str, scope: Scope = None) -> Schedule:
+        return await self.database.read(self.fetch, schedule_id, scope)
+
+    def _filter_sql(self, f: ScheduleFilter) -> tuple[str, list[Any]]:
+        where, params = self._scope_sql(f.scope)
+        clauses = [where]
+        for column, value in (("workflow_id", f.workflow_id), ("community_id", f.community_id),
+                              ("status", f.status), ("schedule_type", f.schedule_type)):
+            if value:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if f.q:
+            clauses.append("LOWER(name) LIKE ? ESCAPE '!'")
+            params.append(like_pattern(f.q.lower()))
+        if f.tag:
+            if self.database.is_sqlite:
+                clauses.append("EXISTS (SELECT 1 FROM json_each(workflow_schedules.tags) WHERE json_each.value = ?)")
+                params.append(f.tag)
+            else:
+                clauses.append("tags @> ?::jsonb")
+                params.append(json.dumps([f.tag]))
+        return " AND ".join(clauses), params
+
+    async def list(self, f: ScheduleFilter, limit: int, offset: int) -> Page[Schedule]:
+        where, params = self._filter_sql(f)
+
+        def run(dal: DAL) -> Page[Schedule]:
+            total = count(dal, self.dialect, f"SELECT COUNT(*) FROM workflow_schedules WHERE {where}", params)
+            rows = self.schedules.select(dal, where, params, f"ORDER BY id LIMIT {int(limit)} OFFSET {int(offset)}")
+            return Page([Schedule.from_row(r) for r in rows], total, limit, offset)
+
+        return await self.database.read(run)
+
+    async def history(self, schedule_id: str, status: str | None, limit: int, offset: int) -> Page[Run]:
+        where, params = "schedule_id = ?", [schedule_id]
+        if status:
+            where, params = where + " AND status = ?", [*params, status]
+
+        def run(dal: DAL) -> Page[Run]:
+            total = count(dal, self.dialect, f"SELECT COUNT(*) FROM workflow_schedule_runs WHERE {where}", params)
+            rows = self.runs.select(
+                dal, where, params,
+                f"ORDER BY COALESCE(fired_at, scheduled_for) DESC, id DESC LIMIT {int(limit)} OFFSET {int(offset)}",
+            )
+            return Page([Run.from_row(r) for r in rows], total, limit, offset)
+
+        return await self.database.read(run)
+
+    async def active_due_seconds(self) -> list[tuple[int, int]]:
+        """(id, next due epoch second) of every active schedule, for the cache."""
+        epoch = (
+            "CAST(strftime('%s', next_execution_at) AS INTEGER)"
+            if self.database.is_sqlite
+            else "CAST(EXTRACT(EPOCH FROM next_execution_at) AS BIGINT)"
+        )
+        sql = self.dialect.params(
+            f"SELECT id, {epoch} FROM workflow_schedules WHERE is_active = ? AND next_execution_at IS NOT NULL"
+        )
+
+        def run(dal: DAL) -> list[tuple[int, int]]:
+            rows = cursor(dal)
+            rows.execute(sql, (self.dialect.true,))
+            out: list[tuple[int, int]] = []
+            while chunk := rows.fetchmany(10_000):
+                out.extend(chunk)
+            return out
+
+        return await self.database.read(run)
+
+    def workflow_scope(self, dal: DAL, workflow_id: str) -> tuple[bool, str | None] | None:
+        """(is_active, community_id) of a workflow, or None when it does not exist."""
+        sql = self.dialect.params("SELECT is_active, community_id FROM workflows WHERE workflow_id = ?")
+        rows = dal.executesql(sql, placeholders=[workflow_id])
+        if not rows:
+            return None
+        return rows[0][0] in (True, "T"), rows[0][1]
+
+    # ---- writes ------------------------------------------------------------------------
+
+    @staticmethod
+    def _name_taken(community_id: str | None, name: str) -> ScheduleConflictException:
+        where = f"community {community_id!r}" if community_id is not None else "the shared space"
+        return ScheduleConflictException(
+            f"a schedule named {name!r} already exists in {where}", {"name": "already in use"}
+        )
+
+    def _check_quota(self, dal: DAL, community_id: str | None, quota: int | None) -> None:
+        if quota is None or community_id is None:
+            return
+        live = count(
+            dal, self.dialect,
+            f"SELECT COUNT(*) FROM workflow_schedules WHERE community_id = ? AND {_LIVE} "
+            "AND status IN ('active', 'paused')",
+            [community_id],
+        )
+        if live >= quota:
+            raise LimitExceededException(
+                f"community {community_id!r} already has {live} schedules (the limit is {quota}); "
+                "remove or finish one first",
+                {"limit": quota, "current": live},
+            )
+
+    async def create(
+        self,
+        values: Mapping[str, Any],
+        audit: AuditEntry,
+        quota: int | None,
+        check: Callable[[DAL], None] | None = None,
+    ) -> Schedule:
+        """Insert a schedule (all columns but id given) with its audit row.
+
+        `check(dal)` runs first in the same transaction (the caller's workflow check). A name
+        already in use is refused by the unique index, so no extra read is needed.
+        """
+
+        def run(dal: DAL) -> Schedule:
+            if check is not None:
+                check(dal)
+            self._check_quota(dal, values.get("community_id"), quota)
+            try:
+                pk = self.schedules.insert(dal, values)
+            except Exception as exc:
+                if is_integrity_error(exc):
+                    raise self._name_taken(values.get("community_id"), values["name"]) from None
+                raise
+            self.write_audit(dal, audit, "schedule", values["schedule_id"], values.get("community_id"),
+                             changed_fields(None, values))
+            return Schedule.from_row({**values, "id": pk, "deleted_at": None})
+
+        return await self.database.write(run)
+
+    async def mutate(
+        self,
+        schedule_id: str,
+        scope: Scope,
+        change: Callable[[DAL, Schedule], Mapping[str, Any] | None],
+        audit: AuditEntry,
+    ) -> tuple[Schedule, Schedule]:
+        """Apply ``change(dal, current)`` (column -> new value) atomically; returns (before, after).
+
+        `change` runs inside the transaction against the current row, so concurrent updates
+        never overwrite each other; it may raise to abort. An empty change writes nothing.
+        """
+
+        def run(dal: DAL) -> tuple[Schedule, Schedule]:
+            before = self.fetch(dal, schedule_id, scope, for_update=True)
+            values = change(dal, before)
+            if not values:
+                return before, before
+            try:
+                self.schedules.update(dal, values, "id = ?", [before.id])
+            except Exception as exc:
+                if is_integrity_error(exc):
+                    raise self._name_taken(before.community_id, str(values.get("name", before.name))) from None
+                raise
+            after = self.fetch_pk(dal, before.id)
+            changes = changed_fields(before, values)
+            if changes:
+                self.write_audit(dal, audit, "schedule", before.schedule_id, before.community_id, changes)
+            return before, after
+
+        return await self.database.write(run)
+
+    async def delete(self, schedule_id: str, scope: Scope, audit: AuditEntry, *, hard: bool) -> Schedule:
+        """Soft delete (deleted_at set, inactive) or, with `hard`, remove the row and its runs."""
+
+        def run(dal: DAL) -> Schedule:
+            current = self.fetch(dal, schedule_id, scope, for_update=True)
+            mark = self.dialect.params
+            if hard:
+                dal.executesql(mark("DELETE FROM workflow_schedule_runs WHERE schedule_id = ?"),
+                               placeholders=[current.schedule_id])
+                dal.executesql(mark("DELETE FROM workflow_schedules WHERE id = ?"), placeholders=[current.id])
+            else:
+                self.schedules.update(dal, {"deleted_at": audit.at, "updated_at": audit.at, "is_active": False,
+                                            "next_execution_at": None}, "id = ?", [current.id])
+            self.write_audit(dal, audit, "schedule", current.schedule_id, current.community_id,
+                             {"hard": hard, "name": current.name})
+            return current
+
+        return await self.database.write(run)

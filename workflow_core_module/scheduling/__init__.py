@@ -1,0 +1,43 @@
+"""The pure scheduling domain: types, validation, next occurrences and due-row decisions.
+
+Nothing in this package performs I/O or reads the clock; every instant is an argument.
+"""
+
+from .cron import CronError, CronSpec, next_cron, parse_cron
+from .decisions import Decision, DueState, decide, jitter_delay_seconds, status_for_next
+from .occurrences import latest_at_or_before, next_occurrence, occurrences
+from .types import (
+    UTC,
+    OverlapPolicy,
+    RunStatus,
+    RunTrigger,
+    ScheduleStatus,
+    ScheduleType,
+    TimeRule,
+    as_utc,
+    whole_seconds,
+)
+
+__all__ = [
+    "UTC",
+    "CronError",
+    "CronSpec",
+    "Decision",
+    "DueState",
+    "OverlapPolicy",
+    "RunStatus",
+    "RunTrigger",
+    "ScheduleStatus",
+    "ScheduleType",
+    "TimeRule",
+    "as_utc",
+    "decide",
+    "jitter_delay_seconds",
+    "latest_at_or_before",
+    "next_cron",
+    "next_occurrence",
+    "occurrences",
+    "parse_cron",
+    "status_for_next",
+    "whole_seconds",
+]

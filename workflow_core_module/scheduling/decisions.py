@@ -1,0 +1,101 @@
+"""What the scheduler loop does with one due row. Pure: the clock is an argument."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .occurrences import latest_at_or_before, next_occurrence
+from .types import ScheduleStatus, ScheduleType, TimeRule, as_utc
+
+
+@dataclass(frozen=True, slots=True)
+class DueState:
+    """The mutable part of a schedule that the decision reads."""
+
+    next_execution_at: datetime
+    execution_count: int
+    max_executions: int | None
+    grace_period_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome for one due row, applied by one claim.
+
+    `fire_for` is the occurrence to run now (None: nothing runs); `coalesced` counts the
+    occurrences inside the grace window that this one fire stands for. `missed_for` is the
+    occurrence recorded as one `missed` run when the row was already beyond its grace window.
+    The row then moves to `next_execution_at` with `status` (active unless the schedule ended).
+    """
+
+    fire_for: datetime | None
+    coalesced: int
+    missed_for: datetime | None
+    next_execution_at: datetime | None
+    status: ScheduleStatus
+    execution_count: int
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is ScheduleStatus.ACTIVE
+
+
+def decide(rule: TimeRule, state: DueState, now: datetime) -> Decision | None:
+    """Decide a due row: fire (coalescing), missed, completed (exhausted) or expired.
+
+    Returns None when the row is not due at `now`.
+    """
+    now = as_utc(now)
+    due = as_utc(state.next_execution_at)
+    if due > now:
+        return None
+    count = state.execution_count
+    if state.max_executions is not None and count >= state.max_executions:
+        return Decision(None, 0, None, None, ScheduleStatus.COMPLETED, count)
+
+    horizon = now - timedelta(seconds=state.grace_period_seconds)
+    if due >= horizon:
+        first_in_grace: datetime | None = due
+    else:
+        # Occurrences are whole seconds: the first one >= horizon.
+        ceil_horizon = datetime.fromtimestamp(math.ceil(horizon.timestamp()), horizon.tzinfo)
+        first_in_grace = next_occurrence(rule, ceil_horizon - timedelta(seconds=1))
+
+    fire_for, coalesced = None, 0
+    if first_in_grace is not None and first_in_grace <= now:
+        fire_for, coalesced = latest_at_or_before(rule, first_in_grace, now)
+        count += 1
+    missed_for = due if due < horizon else None
+
+    exhausted = state.max_executions is not None and count >= state.max_executions
+    nxt = None if exhausted else next_occurrence(rule, now)
+    status = status_for_next(rule, nxt, count, state.max_executions)
+    return Decision(fire_for, coalesced, missed_for, nxt, status, count)
+
+
+def status_for_next(rule: TimeRule, nxt: datetime | None, execution_count: int,
+                    max_executions: int | None) -> ScheduleStatus:
+    """The status of a schedule (not paused) whose next occurrence is `nxt`."""
+    if max_executions is not None and execution_count >= max_executions:
+        return ScheduleStatus.COMPLETED
+    if nxt is not None:
+        return ScheduleStatus.ACTIVE
+    if rule.schedule_type is ScheduleType.ONE_TIME and execution_count > 0:
+        return ScheduleStatus.COMPLETED
+    return ScheduleStatus.EXPIRED
+
+
+def jitter_delay_seconds(schedule_id: str, scheduled_for: datetime, jitter_seconds: int) -> float:
+    """A delay in [0, jitter_seconds) for one occurrence.
+
+    Derived from a hash of the occurrence, so every replica computes the same delay and the
+    spread over many schedules is uniform.
+    """
+    if jitter_seconds <= 0:
+        return 0.0
+    key = f"{schedule_id}:{int(as_utc(scheduled_for).timestamp())}".encode()
+    fraction = int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / 2**64
+    return fraction * jitter_seconds

@@ -1,0 +1,76 @@
+"""When does a schedule fire next? Pure functions of a :class:`TimeRule` and an instant."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from .cron import next_cron, parse_cron
+from .types import ScheduleType, TimeRule, as_utc
+
+_ONE_SECOND = timedelta(seconds=1)
+
+
+def next_occurrence(rule: TimeRule, after: datetime) -> datetime | None:
+    """The first occurrence strictly after `after` inside the rule's start/end window.
+
+    None when there is none (a one-time schedule whose time has passed, or a window that ends
+    before the next occurrence). The result is aware UTC with whole seconds.
+    """
+    after = as_utc(after)
+    if rule.start_date is not None and after < rule.start_date:
+        # The window opens at start_date, inclusive.
+        after = rule.start_date - _ONE_SECOND
+    after = after.replace(microsecond=0)
+    if rule.schedule_type is ScheduleType.ONE_TIME:
+        result = rule.scheduled_time if rule.scheduled_time and rule.scheduled_time > after else None
+    elif rule.schedule_type is ScheduleType.INTERVAL:
+        result = _next_interval(rule, after)
+    else:
+        assert rule.cron_expression is not None
+        result = next_cron(parse_cron(rule.cron_expression), rule.timezone, after)
+    if result is not None and rule.end_date is not None and result > rule.end_date:
+        return None
+    return result
+
+
+def _next_interval(rule: TimeRule, after: datetime) -> datetime:
+    """anchor + k * interval for the smallest k with a result after `after`: no drift."""
+    assert rule.interval_seconds and rule.anchor is not None
+    anchor = rule.anchor
+    if after < anchor:
+        return anchor
+    steps = int((after - anchor).total_seconds()) // rule.interval_seconds + 1
+    return anchor + timedelta(seconds=steps * rule.interval_seconds)
+
+
+def occurrences(rule: TimeRule, after: datetime, count: int) -> list[datetime]:
+    """Up to `count` consecutive occurrences after `after` (fewer if the window ends)."""
+    return list(_iter(rule, after, count))
+
+
+def _iter(rule: TimeRule, after: datetime, count: int) -> Iterator[datetime]:
+    current = after
+    for _ in range(count):
+        nxt = next_occurrence(rule, current)
+        if nxt is None:
+            return
+        yield nxt
+        current = nxt
+
+
+def latest_at_or_before(rule: TimeRule, first: datetime, now: datetime) -> tuple[datetime, int]:
+    """The last occurrence in [first, now] and how many occurrences [first, that one] holds.
+
+    `first` must itself be an occurrence <= now. Used to coalesce several due occurrences into
+    one fire. Interval rules are arithmetic; cron walks forward, which the grace window bounds.
+    """
+    limit = min(as_utc(now), rule.end_date) if rule.end_date is not None else as_utc(now)
+    if rule.schedule_type is ScheduleType.INTERVAL:
+        assert rule.interval_seconds and rule.anchor is not None
+        steps = int((limit - first).total_seconds()) // rule.interval_seconds
+        return first + timedelta(seconds=steps * rule.interval_seconds), steps + 1
+    latest, count = first, 1
+    while (nxt := next_occurrence(rule, latest)) is not None and nxt <= limit:
+        latest, count = nxt, count + 1
+    return latest, count

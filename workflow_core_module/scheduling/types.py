@@ -1,0 +1,80 @@
+"""Value types of the scheduling domain. No I/O here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from enum import Enum
+
+UTC = timezone.utc
+
+
+class ScheduleType(str, Enum):
+    CRON = "cron"
+    INTERVAL = "interval"
+    ONE_TIME = "one_time"
+
+
+class ScheduleStatus(str, Enum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    EXPIRED = "expired"
+
+
+class OverlapPolicy(str, Enum):
+    SKIP = "skip"
+    ALLOW = "allow"
+    BUFFER_ONE = "buffer_one"
+    CANCEL_PREVIOUS = "cancel_previous"
+
+
+class RunStatus(str, Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    SKIPPED = "skipped"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+class RunTrigger(str, Enum):
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+    BACKFILL = "backfill"
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRule:
+    """Everything that decides *when* a schedule fires.
+
+    All datetimes are timezone-aware UTC with whole seconds. `anchor` is where an interval
+    schedule's grid starts (start_date, or the creation time), so occurrences never drift.
+    """
+
+    schedule_type: ScheduleType
+    timezone: str = "UTC"
+    cron_expression: str | None = None
+    interval_seconds: int | None = None
+    scheduled_time: datetime | None = None
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    anchor: datetime | None = None
+
+
+def as_utc(value: datetime) -> datetime:
+    """An aware UTC datetime; naive values are taken to be UTC already (as stored)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def whole_seconds(value: datetime) -> datetime:
+    """`value` in UTC with the sub-second part dropped (schedule instants are whole seconds)."""
+    return as_utc(value).replace(microsecond=0)

@@ -1,0 +1,404 @@
+"""Validation of a schedule spec: one precise message per wrong field. Pure.
+
+Input is a mapping as it arrives from JSON (or Python callers: datetimes are accepted too).
+Output is a normalised, frozen :class:`ScheduleFields`. Date-times with an offset (or `Z`)
+are absolute; naive ones are read in the schedule's own `timezone`. Instants are truncated to
+whole seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .cron import CronError, parse_cron
+from .occurrences import next_occurrence
+from .types import UTC, OverlapPolicy, ScheduleType, TimeRule
+
+MAX_NAME_CHARS = 100
+MAX_DESCRIPTION_CHARS = 2000
+MAX_COMMUNITY_CHARS = 100
+MAX_TAGS = 20
+MAX_TAG_CHARS = 50
+MAX_CONTEXT_BYTES = 64 * 1024
+MAX_GRACE_SECONDS = 7 * 24 * 3600
+MAX_JITTER_SECONDS = 3600
+MAX_INTERVAL_SECONDS = 366 * 24 * 3600
+MAX_URL_CHARS = 2000
+
+_TYPE_FIELDS = {
+    ScheduleType.CRON: "cron_expression",
+    ScheduleType.INTERVAL: "interval_seconds",
+    ScheduleType.ONE_TIME: "scheduled_time",
+}
+_TIMING_FIELDS = frozenset(
+    {"schedule_type", "cron_expression", "interval_seconds", "scheduled_time", "timezone",
+     "start_date", "end_date"}
+)
+_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
+
+
+class ValidationError(ValueError):
+    """One or more fields are wrong. `errors` maps field name -> what is wrong."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    min_interval_seconds: int = 60
+    default_grace_period_seconds: int = 900
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleFields:
+    """Every user-settable column of a schedule, validated and normalised."""
+
+    workflow_id: str
+    name: str
+    schedule_type: ScheduleType
+    description: str = ""
+    community_id: str | None = None
+    cron_expression: str | None = None
+    interval_seconds: int | None = None
+    scheduled_time: datetime | None = None
+    timezone: str = "UTC"
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    max_executions: int | None = None
+    grace_period_seconds: int = 900
+    overlap_policy: OverlapPolicy = OverlapPolicy.SKIP
+    jitter_seconds: int = 0
+    context_data: dict[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    callback_url: str | None = None
+
+    def time_rule(self, anchor: datetime) -> TimeRule:
+        """The timing part; `anchor` (the creation time) starts an interval grid without a start_date."""
+        return TimeRule(
+            schedule_type=self.schedule_type,
+            timezone=self.timezone,
+            cron_expression=self.cron_expression,
+            interval_seconds=self.interval_seconds,
+            scheduled_time=self.scheduled_time,
+            start_date=self.start_date,
+            end_date=self.end_date,
+            anchor=self.start_date or anchor.astimezone(UTC).replace(microsecond=0),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values (enums as text, tags as a list); context_data is shared, not copied."""
+        values = {name: getattr(self, name) for name in FIELD_ORDER}
+        values["schedule_type"] = self.schedule_type.value
+        values["overlap_policy"] = self.overlap_policy.value
+        values["tags"] = list(self.tags)
+        return values
+
+
+FIELD_ORDER = tuple(ScheduleFields.__dataclass_fields__)
+FIELD_NAMES = frozenset(FIELD_ORDER)
+TIMING_FIELDS = _TIMING_FIELDS
+
+
+def merge_changes(current: ScheduleFields, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The spec an update asks for: `current` overlaid with `changes`.
+
+    Changing `schedule_type` drops the old type's timing field unless the change sets it.
+    """
+    merged = current.as_dict()
+    new_type = changes.get("schedule_type")
+    if new_type is not None and new_type != current.schedule_type.value:
+        for name in _TYPE_FIELDS.values():
+            merged[name] = None
+    merged.update(changes)
+    return merged
+
+
+def validate_schedule(
+    data: Mapping[str, Any],
+    *,
+    limits: Limits,
+    now: datetime | None = None,
+    anchor: datetime | None = None,
+    timing_only: bool = False,
+) -> ScheduleFields:
+    """Check a whole spec. With `now`, also require an occurrence after `now`.
+
+    `anchor` is the interval grid's origin for that check (the creation time; default `now`).
+    `timing_only` (for previews) makes `workflow_id` and `name` optional.
+    Raises :class:`ValidationError` naming every wrong field.
+    """
+    if not isinstance(data, Mapping):
+        raise ValidationError({"body": "expected a JSON object"})
+    errors: dict[str, str] = {}
+    unknown = sorted(set(data) - FIELD_NAMES)
+    for name in unknown:
+        errors[name] = "unknown field"
+    v = _Reader(data, errors)
+
+    schedule_type = v.choice("schedule_type", ScheduleType, required=True)
+    zone = v.zone("timezone")
+    values: dict[str, Any] = {
+        "workflow_id": v.uuid("workflow_id", required=not timing_only),
+        "name": v.text("name", MAX_NAME_CHARS, required=not timing_only),
+        "description": v.text("description", MAX_DESCRIPTION_CHARS) or "",
+        "community_id": v.text("community_id", MAX_COMMUNITY_CHARS) or None,
+        "schedule_type": schedule_type,
+        "timezone": zone,
+        "cron_expression": v.cron("cron_expression"),
+        "interval_seconds": v.integer("interval_seconds", limits.min_interval_seconds, MAX_INTERVAL_SECONDS),
+        "scheduled_time": v.instant("scheduled_time", zone),
+        "start_date": v.instant("start_date", zone),
+        "end_date": v.instant("end_date", zone),
+        "max_executions": v.integer("max_executions", 1, 10**9),
+        "grace_period_seconds": v.integer("grace_period_seconds", 0, MAX_GRACE_SECONDS),
+        "overlap_policy": v.choice("overlap_policy", OverlapPolicy) or OverlapPolicy.SKIP,
+        "jitter_seconds": v.integer("jitter_seconds", 0, MAX_JITTER_SECONDS) or 0,
+        "context_data": v.context("context_data"),
+        "tags": v.tags("tags"),
+        "callback_url": v.url("callback_url"),
+    }
+    if values["grace_period_seconds"] is None:
+        values["grace_period_seconds"] = limits.default_grace_period_seconds
+
+    if isinstance(schedule_type, ScheduleType):
+        needed = _TYPE_FIELDS[schedule_type]
+        if values[needed] is None and needed not in errors:
+            errors[needed] = f"required for {schedule_type.value} schedules"
+        for other_type, other in _TYPE_FIELDS.items():
+            if other_type is not schedule_type and data.get(other) is not None and other not in errors:
+                errors[other] = f"only allowed for {other_type.value} schedules, not {schedule_type.value}"
+    start, end = values["start_date"], values["end_date"]
+    if start is not None and end is not None and end <= start and "end_date" not in errors:
+        errors["end_date"] = "must be after start_date"
+    if errors:
+        raise ValidationError(errors)
+
+    if timing_only:
+        values["workflow_id"] = values["workflow_id"] or ""
+        values["name"] = values["name"] or ""
+    fields = ScheduleFields(**values)
+    if now is not None:
+        _require_future(fields, now, anchor or now)
+    return fields
+
+
+def _require_future(fields: ScheduleFields, now: datetime, anchor: datetime) -> None:
+    rule = fields.time_rule(anchor)
+    if next_occurrence(rule, now) is not None:
+        return
+    if fields.schedule_type is ScheduleType.ONE_TIME and fields.scheduled_time is not None:
+        if fields.scheduled_time <= now.astimezone(UTC):
+            raise ValidationError({"scheduled_time": "must be in the future"})
+        if fields.start_date is not None and fields.scheduled_time < fields.start_date:
+            raise ValidationError({"scheduled_time": "is before start_date"})
+    if fields.end_date is not None:
+        raise ValidationError({"end_date": "the window ends before the next occurrence"})
+    raise ValidationError({"schedule_type": "this schedule has no future occurrence"})
+
+
+class _Reader:
+    """Reads one field at a time from `data`, recording a message per bad field."""
+
+    def __init__(self, data: Mapping[str, Any], errors: dict[str, str]) -> None:
+        self.data = data
+        self.errors = errors
+
+    def _get(self, name: str) -> Any:
+        return self.data.get(name)
+
+    def _bad(self, name: str, message: str) -> None:
+        self.errors.setdefault(name, message)
+
+    def text(self, name: str, max_chars: int, *, required: bool = False) -> str | None:
+        value = self._get(name)
+        if value is None:
+            if required:
+                self._bad(name, "required")
+            return None
+        if not isinstance(value, str):
+            self._bad(name, f"expected a string, got {_kind(value)}")
+            return None
+        value = value.strip()
+        if required and not value:
+            self._bad(name, "must not be empty")
+            return None
+        if len(value) > max_chars:
+            self._bad(name, f"at most {max_chars} characters, got {len(value)}")
+            return None
+        if any(ord(c) < 32 and c not in "\t\n" for c in value):
+            self._bad(name, "must not contain control characters")
+            return None
+        return value
+
+    def uuid(self, name: str, *, required: bool) -> str | None:
+        value = self._get(name)
+        if value is None:
+            if required:
+                self._bad(name, "required")
+            return None
+        if not isinstance(value, str):
+            self._bad(name, f"expected a UUID string, got {_kind(value)}")
+            return None
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            self._bad(name, f"{_show(value)} is not a UUID")
+            return None
+
+    def choice(self, name: str, enum: type[Any], *, required: bool = False) -> Any:
+        value = self._get(name)
+        if value is None:
+            if required:
+                self._bad(name, f"required: one of {', '.join(e.value for e in enum)}")
+            return None
+        try:
+            return enum(value)
+        except ValueError:
+            self._bad(name, f"must be one of {', '.join(e.value for e in enum)}, got {_show(value)}")
+            return None
+
+    def integer(self, name: str, minimum: int, maximum: int) -> int | None:
+        value = self._get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                self._bad(name, f"expected a whole number, got {_kind(value)} {_show(value)}")
+                return None
+        if not minimum <= value <= maximum:
+            self._bad(name, f"must be between {minimum} and {maximum}, got {value}")
+            return None
+        return value
+
+    def zone(self, name: str) -> str:
+        value = self._get(name)
+        if value is None:
+            return "UTC"
+        if not isinstance(value, str) or not value.strip():
+            self._bad(name, f"expected an IANA time zone name like 'Europe/Berlin', got {_show(value)}")
+            return "UTC"
+        text = value.strip()
+        try:
+            if text.startswith("/") or ".." in text or "\\" in text:
+                raise ValueError(text)
+            ZoneInfo(text)
+        except (ZoneInfoNotFoundError, ValueError, OSError, UnicodeError):
+            self._bad(name, f"unknown time zone {_show(value)}; use an IANA name like 'America/New_York'")
+            return "UTC"
+        return text
+
+    def cron(self, name: str) -> str | None:
+        value = self._get(name)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self._bad(name, f"expected a string, got {_kind(value)}")
+            return None
+        if len(value) > 200:
+            self._bad(name, "at most 200 characters")
+            return None
+        try:
+            return parse_cron(value).expression
+        except CronError as exc:
+            self._bad(name, f"{_show(value)} {exc}")
+            return None
+
+    def instant(self, name: str, zone: str) -> datetime | None:
+        value = self._get(name)
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            parsed = value
+        elif isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value.strip())
+            except ValueError:
+                self._bad(name, f"{_show(value)} is not an ISO 8601 date-time like 2026-12-24T18:00:00Z")
+                return None
+        else:
+            self._bad(name, f"expected an ISO 8601 date-time string, got {_kind(value)}")
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=ZoneInfo(zone))
+        try:
+            result = parsed.astimezone(UTC).replace(microsecond=0)
+        except (OverflowError, ValueError):
+            self._bad(name, f"{_show(value)} is out of range")
+            return None
+        if not 1970 <= result.year <= 9998:
+            self._bad(name, f"{_show(value)} is out of range (years 1970-9998)")
+            return None
+        return result
+
+    def context(self, name: str) -> dict[str, Any]:
+        value = self._get(name)
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            self._bad(name, f"expected a JSON object, got {_kind(value)}")
+            return {}
+        try:
+            encoded = json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            self._bad(name, f"must be plain JSON ({exc})")
+            return {}
+        if len(encoded.encode()) > MAX_CONTEXT_BYTES:
+            self._bad(name, f"at most {MAX_CONTEXT_BYTES} bytes of JSON")
+            return {}
+        result: dict[str, Any] = json.loads(encoded)
+        return result
+
+    def tags(self, name: str) -> tuple[str, ...]:
+        value = self._get(name)
+        if value is None:
+            return ()
+        if not isinstance(value, (list, tuple)):
+            self._bad(name, f"expected a list of strings, got {_kind(value)}")
+            return ()
+        out: list[str] = []
+        for item in value:
+            if not isinstance(item, str) or not item.strip():
+                self._bad(name, f"every tag must be a non-empty string, got {_show(item)}")
+                return ()
+            tag = item.strip()
+            if len(tag) > MAX_TAG_CHARS or any(ord(c) < 32 for c in tag) or "," in tag:
+                self._bad(name, f"tag {_show(tag)}: at most {MAX_TAG_CHARS} characters, no commas or control characters")
+                return ()
+            if tag not in out:
+                out.append(tag)
+        if len(out) > MAX_TAGS:
+            self._bad(name, f"at most {MAX_TAGS} tags, got {len(out)}")
+            return ()
+        return tuple(out)
+
+    def url(self, name: str) -> str | None:
+        value = self._get(name)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str) or len(value) > MAX_URL_CHARS or not _URL.match(value.strip()):
+            self._bad(name, f"expected an http:// or https:// URL, got {_show(value)}")
+            return None
+        return value.strip()
+
+
+def _kind(value: Any) -> str:
+    return {
+        bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
+        dict: "an object", type(None): "null",
+    }.get(type(value), type(value).__name__)
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,348 @@
+"""ScheduleService: create, read, change and remove schedules; keep the cache in step.
+
+The service validates with the pure rules in :mod:`scheduling`, writes through the store (one
+transaction per mutation, audit row included), then mirrors the committed row into the cache
+and tells its listeners (the scheduler loop's timer, and Redis when configured).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..clock import Clock, SystemClock
+from ..config import Settings
+from ..db.database import Database
+from ..db.records import Page, Run, Schedule
+from ..db.schedule_store import AuditEntry, ScheduleFilter, ScheduleStore, Scope
+from ..errors import (
+    ForbiddenException,
+    InvalidScheduleException,
+    ScheduleConflictException,
+    ScheduleNotFoundException,
+    ScheduleServiceException,
+)
+from ..logs import audit
+from ..scheduling import ScheduleStatus, TimeRule, next_occurrence, occurrences, status_for_next
+from ..scheduling.validation import (
+    Limits,
+    ScheduleFields,
+    ValidationError,
+    merge_changes,
+    validate_schedule,
+)
+from .cache import ScheduleCache
+
+__all__ = [
+    "InvalidScheduleException",
+    "ScheduleChange",
+    "ScheduleConflictException",
+    "ScheduleNotFoundException",
+    "ScheduleService",
+    "ScheduleServiceException",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_PREVIEW = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleChange:
+    """A committed change: schedule `pk` is now due at `due` (None: not active)."""
+
+    pk: int
+    schedule_id: str
+    due: datetime | None
+
+
+def _validated(data: Mapping[str, Any], **kwargs: Any) -> ScheduleFields:
+    try:
+        return validate_schedule(data, **kwargs)
+    except ValidationError as exc:
+        raise InvalidScheduleException(exc.errors) from None
+
+
+class ScheduleService:
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        cache: ScheduleCache | None = None,
+    ) -> None:
+        self.database = database
+        self.settings = settings
+        self.store = ScheduleStore(database)
+        self.cache = cache if cache is not None else ScheduleCache()
+        self.clock: Clock = clock or SystemClock()
+        self.limits = Limits(settings.min_interval_seconds, settings.default_grace_period_seconds)
+        self._listeners: list[Callable[[ScheduleChange], None]] = []
+
+    # ---- the cache and who hears about changes ---------------------------------------
+
+    def subscribe(self, listener: Callable[[ScheduleChange], None]) -> None:
+        self._listeners.append(listener)
+
+    async def load_cache(self) -> int:
+        """Rebuild the cache from the database; returns the number of active schedules."""
+        self.cache.replace_all(await self.store.active_due_seconds())
+        return len(self.cache)
+
+    def apply(self, pk: int, schedule_id: str, due: datetime | None) -> None:
+        """Mirror a committed state into the cache and tell the listeners."""
+        self.cache.set(pk, due)
+        change = ScheduleChange(pk, schedule_id, due)
+        for listener in self._listeners:
+            try:
+                listener(change)
+            except Exception:
+                log.exception("schedule change listener failed", extra={"category": "ERROR"})
+
+    def _mirror(self, schedule: Schedule) -> None:
+        live = schedule.is_active and schedule.deleted_at is None
+        self.apply(schedule.id, schedule.schedule_id, schedule.next_execution_at if live else None)
+
+    # ---- create ------------------------------------------------------------------------
+
+    async def add_schedule(self, spec: Mapping[str, Any], *, actor: str = "system", scope: Scope = None) -> Schedule:
+        """Validate and store a new schedule; it is active at once."""
+        now = self.clock.now()
+        data = dict(spec)
+        if scope is not None:
+            if data.get("community_id") in (None, ""):
+                data["community_id"] = scope
+            elif data["community_id"] != scope:
+                raise ForbiddenException(
+                    f"this key acts for community {scope!r} only", {"community_id": "outside your community"}
+                )
+        fields = _validated(data, limits=self.limits, now=now)
+        rule = fields.time_rule(anchor=now)
+        nxt = next_occurrence(rule, now)
+        values = fields.as_dict() | {
+            "schedule_id": str(uuid.uuid4()),
+            "is_active": True,
+            "status": ScheduleStatus.ACTIVE.value,
+            "next_execution_at": nxt,
+            "execution_count": 0,
+            "created_by": actor,
+            "created_at": now,
+            "updated_at": now,
+        }
+        created = await self.store.create(
+            values, AuditEntry(actor, "schedule.create", now), self.settings.max_schedules_per_community,
+            check=lambda dal: self._check_workflow(dal, fields.workflow_id, fields.community_id),
+        )
+        self._mirror(created)
+        audit(log, "schedule.create", f"schedule {created.name!r} created", actor=actor,
+              schedule_id=created.schedule_id, community_id=created.community_id,
+              next_execution_at=nxt.isoformat() if nxt else None)
+        return created
+
+    def _check_workflow(self, dal: Any, workflow_id: str, community_id: str | None) -> None:
+        """Runs inside the write: the workflow exists, is enabled and is visible to the community."""
+        found = self.store.workflow_scope(dal, workflow_id)
+        if found is None or (found[1] is not None and found[1] != community_id):
+            raise InvalidScheduleException({"workflow_id": f"no workflow with id {workflow_id} in this community"})
+        if not found[0]:
+            raise InvalidScheduleException({"workflow_id": "the workflow is disabled"})
+
+    # ---- read --------------------------------------------------------------------------
+
+    async def get_schedule(self, schedule_id: str, *, scope: Scope = None) -> Schedule:
+        return await self.store.get(_schedule_id(schedule_id), scope)
+
+    async def list_schedules(
+        self,
+        *,
+        scope: Scope = None,
+        workflow_id: str | None = None,
+        community_id: str | None = None,
+        status: str | None = None,
+        schedule_type: str | None = None,
+        tag: str | None = None,
+        q: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Page[Schedule]:
+        if not 1 <= limit <= 500:
+            raise InvalidScheduleException({"limit": "must be between 1 and 500"})
+        if offset < 0:
+            raise InvalidScheduleException({"offset": "must be 0 or more"})
+        filters = ScheduleFilter(scope, workflow_id, community_id, status, schedule_type, tag, q)
+        return await self.store.list(filters, limit, offset)
+
+    async def get_history(
+        self, schedule_id: str, *, scope: Scope = None, status: str | None = None, limit: int = 50, offset: int = 0
+    ) -> Page[Run]:
+        schedule = await self.get_schedule(schedule_id, scope=scope)
+        return await self.store.history(schedule.schedule_id, status, limit, offset)
+
+    async def get_stats(self, schedule_id: str, *, scope: Scope = None) -> dict[str, Any]:
+        return (await self.get_schedule(schedule_id, scope=scope)).stats()
+
+    async def next_executions(self, schedule_id: str, count: int = 10, *, scope: Scope = None) -> list[datetime]:
+        """The next `count` occurrences of a stored schedule (as if resumed now, when paused)."""
+        schedule = await self.get_schedule(schedule_id, scope=scope)
+        if schedule.status not in (ScheduleStatus.ACTIVE, ScheduleStatus.PAUSED):
+            return []
+        remaining = _remaining(schedule.max_executions, schedule.execution_count)
+        return occurrences(schedule.time_rule(), self.clock.now(), min(_count(count), remaining))
+
+    def preview(self, spec: Mapping[str, Any], count: int = 10) -> tuple[ScheduleFields, list[datetime]]:
+        """Validate a spec (workflow and name optional) and list its next times; saves nothing."""
+        now = self.clock.now()
+        fields = _validated(spec, limits=self.limits, now=now, timing_only=True)
+        remaining = _remaining(fields.max_executions, 0)
+        return fields, occurrences(fields.time_rule(anchor=now), now, min(_count(count), remaining))
+
+    @staticmethod
+    def calculate_next_execution(rule: TimeRule | ScheduleFields | Schedule, after: datetime) -> datetime | None:
+        """The first occurrence strictly after `after` (creation time anchors interval grids)."""
+        if isinstance(rule, Schedule):
+            rule = rule.time_rule()
+        elif isinstance(rule, ScheduleFields):
+            rule = rule.time_rule(anchor=after)
+        return next_occurrence(rule, after)
+
+    # ---- change ------------------------------------------------------------------------
+
+    async def update_schedule(
+        self,
+        schedule_id: str,
+        changes: Mapping[str, Any],
+        *,
+        actor: str = "system",
+        scope: Scope = None,
+        replace: bool = False,
+    ) -> Schedule:
+        """Change a schedule (PATCH semantics; `replace` for PUT). Timing changes recompute
+        next_execution_at from now; a completed or expired schedule whose new timing has a
+        future occurrence becomes active again."""
+        if not isinstance(changes, Mapping):
+            raise InvalidScheduleException({"body": "expected a JSON object"})
+        schedule_id = _schedule_id(schedule_id)
+        now = self.clock.now()
+
+        def change(current: Schedule) -> dict[str, Any]:
+            if "community_id" in changes and changes["community_id"] != current.community_id:
+                raise InvalidScheduleException({"community_id": "cannot be changed; create a new schedule instead"})
+            if replace:
+                data = dict(changes)
+                data.setdefault("community_id", current.community_id)
+            else:
+                data = merge_changes(current.spec(), changes)
+            fields = _validated(data, limits=self.limits)
+            before = current.spec().as_dict()
+            values = {k: v for k, v in fields.as_dict().items() if v != before[k]}
+            timing = fields.time_rule(current.created_at) != current.time_rule()
+            if timing or fields.max_executions != current.max_executions:
+                if timing:
+                    _validated(data, limits=self.limits, now=now, anchor=current.created_at)
+                if current.status is not ScheduleStatus.PAUSED:
+                    rule = fields.time_rule(current.created_at)
+                    nxt = next_occurrence(rule, now)
+                    status = status_for_next(rule, nxt, current.execution_count, fields.max_executions)
+                    live = status is ScheduleStatus.ACTIVE
+                    values |= {"status": status.value, "is_active": live, "next_execution_at": nxt if live else None}
+            if values:
+                values["updated_at"] = now
+            return values
+
+        def change_checked(dal: Any, current: Schedule) -> dict[str, Any]:
+            values = change(current)
+            if "workflow_id" in values:
+                self._check_workflow(dal, values["workflow_id"], current.community_id)
+            return values
+
+        _, after = await self.store.mutate(schedule_id, scope, change_checked, AuditEntry(actor, "schedule.update", now))
+        self._mirror(after)
+        audit(log, "schedule.update", f"schedule {after.name!r} updated", actor=actor,
+              schedule_id=after.schedule_id, community_id=after.community_id)
+        return after
+
+    async def pause_schedule(self, schedule_id: str, *, actor: str = "system", scope: Scope = None) -> Schedule:
+        now = self.clock.now()
+
+        def change(_: Any, current: Schedule) -> dict[str, Any]:
+            if current.status is ScheduleStatus.PAUSED:
+                return {}
+            if current.status is not ScheduleStatus.ACTIVE:
+                raise ScheduleConflictException(
+                    f"schedule is {current.status.value}; only an active schedule can be paused",
+                    {"status": current.status.value},
+                )
+            return {"status": ScheduleStatus.PAUSED.value, "is_active": False, "next_execution_at": None,
+                    "updated_at": now}
+
+        return await self._transition(schedule_id, scope, change, "schedule.pause", actor, now)
+
+    async def resume_schedule(self, schedule_id: str, *, actor: str = "system", scope: Scope = None) -> Schedule:
+        now = self.clock.now()
+
+        def change(_: Any, current: Schedule) -> dict[str, Any]:
+            if current.status is ScheduleStatus.ACTIVE:
+                return {}
+            if current.status is not ScheduleStatus.PAUSED:
+                hint = " (change its end_date to extend it)" if current.status is ScheduleStatus.EXPIRED else ""
+                raise ScheduleConflictException(
+                    f"schedule is {current.status.value} and cannot be resumed{hint}",
+                    {"status": current.status.value},
+                )
+            rule = current.time_rule()
+            nxt = next_occurrence(rule, now)
+            status = status_for_next(rule, nxt, current.execution_count, current.max_executions)
+            if status is not ScheduleStatus.ACTIVE:
+                raise ScheduleConflictException(
+                    f"schedule has no future occurrence (it would be {status.value}); change its timing first",
+                    {"status": status.value},
+                )
+            return {"status": status.value, "is_active": True, "next_execution_at": nxt, "updated_at": now}
+
+        return await self._transition(schedule_id, scope, change, "schedule.resume", actor, now)
+
+    async def _transition(
+        self, schedule_id: str, scope: Scope, change: Callable[[Any, Schedule], dict[str, Any]], action: str, actor: str,
+        now: datetime,
+    ) -> Schedule:
+        before, after = await self.store.mutate(_schedule_id(schedule_id), scope, change, AuditEntry(actor, action, now))
+        if after is not before:
+            self._mirror(after)
+            audit(log, action, f"schedule {after.name!r} {after.status.value}", actor=actor,
+                  schedule_id=after.schedule_id, community_id=after.community_id)
+        return after
+
+    async def remove_schedule(
+        self, schedule_id: str, *, actor: str = "system", scope: Scope = None, hard: bool = False
+    ) -> None:
+        """Soft delete (the row stays, hidden) or, with `hard`, delete the row and its runs."""
+        now = self.clock.now()
+        removed = await self.store.delete(
+            _schedule_id(schedule_id), scope, AuditEntry(actor, "schedule.delete", now), hard=hard
+        )
+        self.apply(removed.id, removed.schedule_id, None)
+        audit(log, "schedule.delete", f"schedule {removed.name!r} deleted", actor=actor,
+              schedule_id=removed.schedule_id, community_id=removed.community_id, hard=hard)
+
+
+def _schedule_id(value: str) -> str:
+    """Normalise a schedule id; anything that is not a UUID cannot exist."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise ScheduleNotFoundException("schedule", str(value)) from None
+
+
+def _count(count: int) -> int:
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_PREVIEW:
+        raise InvalidScheduleException({"count": f"must be a whole number between 1 and {MAX_PREVIEW}"})
+    return count
+
+
+def _remaining(max_executions: int | None, execution_count: int) -> int:
+    return MAX_PREVIEW if max_executions is None else max(0, max_executions - execution_count)
