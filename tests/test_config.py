@@ -86,3 +86,13 @@ def test_start_up_with_a_bad_setting_prints_one_line_and_exits(tmp_path: Path) -
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines == ["error: invalid setting POLL_INTERVAL_SECONDS: expected a number, got 'often'"]
+
+
+def test_a_broken_commands_file_stops_start_up_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "commands.yaml").write_text("deploy: {argv: 5}\n")
+    env = {**os.environ, "COMMANDS_FILE": str(tmp_path / "commands.yaml"), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-m", "workflow_core_module", "serve"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "COMMANDS_FILE" in lines[0] and "deploy" in lines[0]

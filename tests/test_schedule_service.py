@@ -12,6 +12,8 @@ import pytest
 
 from workflow_core_module.clock import ManualClock
 from workflow_core_module.db.database import Database
+from workflow_core_module.db.workflow_store import WorkflowStore
+from workflow_core_module.engine.engine import WorkflowEngine
 from workflow_core_module.errors import (
     ForbiddenException,
     InvalidScheduleException,
@@ -210,7 +212,7 @@ async def test_resume_refuses_finished_schedules(service: ScheduleService, datab
 
 
 def _entry() -> Any:
-    from workflow_core_module.db.schedule_store import AuditEntry
+    from workflow_core_module.db.audit import AuditEntry
 
     return AuditEntry("test", "test", START)
 
@@ -306,14 +308,16 @@ async def test_rejected_creates_and_updates_change_nothing(service: ScheduleServ
 # ---- the cache mirrors the database ---------------------------------------------------------
 
 async def test_cache_equals_database_after_600_random_mutations(database: Database, clock: ManualClock) -> None:
-    svc = ScheduleService(database, make_settings(database.url, max_schedules_per_community=1000), clock=clock)
+    settings = make_settings(database.url, max_schedules_per_community=1000)
+    engine = WorkflowEngine(database, settings, store=WorkflowStore(database), clock=clock)
+    svc = ScheduleService(database, settings, clock=clock, engine=engine)
     rng = random.Random(20261122)
     workflows = [await add_workflow(database) for _ in range(3)]
     live: list[str] = []
     counts: dict[str, int] = {}
     for step in range(600):
         clock.advance(rng.randint(0, 900))
-        op = rng.choice(["create", "create", "update", "pause", "resume", "delete", "retime"])
+        op = rng.choice(["create", "create", "update", "pause", "resume", "delete", "run_now", "retime"])
         if op == "create" or not live:
             kind = rng.choice(["cron", "interval", "one_time"])
             spec: dict[str, Any] = {"workflow_id": rng.choice(workflows), "name": f"s{step}", "schedule_type": kind,
@@ -341,17 +345,21 @@ async def test_cache_equals_database_after_600_random_mutations(database: Databa
             elif op == "delete":
                 await svc.remove_schedule(target, hard=rng.random() < 0.3)
                 live.remove(target)
+            elif op == "run_now":
+                await svc.run_now(target, actor="fuzz")
             counts[op] = counts.get(op, 0) + 1
         except ScheduleConflictException:
             counts["refused"] = counts.get("refused", 0) + 1
         assert svc.cache.snapshot() == await db_due(database), (step, op)
-    assert all(counts.get(op, 0) > 20 for op in ("create", "update", "pause", "resume", "delete")), counts
+    assert all(counts.get(op, 0) > 20 for op in ("create", "update", "pause", "resume", "delete", "run_now")), counts
     fresh = ScheduleService(database, make_settings(database.url), clock=clock)
     await fresh.load_cache()
     assert fresh.cache.snapshot() == svc.cache.snapshot() == await db_due(database)
     head = svc.cache.next_due()
     due = await db_due(database)
     assert head is not None and int(head[1].timestamp()) == min(due.values())
+    await svc.stop_scheduler(grace_seconds=5)
+    await engine.close()
 
 
 # ---- the event loop stays responsive ---------------------------------------------------------

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from .config import Settings, SettingsError, load_settings
+from .engine.actions import CommandsFileError, load_commands
 from .logs import configure_logging
 
 log = logging.getLogger("workflow_core_module")
@@ -57,7 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         settings = load_settings()
-    except SettingsError as exc:
+        if args.command == "serve":
+            load_commands(settings.commands_file)  # a broken allowlist stops start-up, in one line
+    except (SettingsError, CommandsFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_format, settings.log_level)

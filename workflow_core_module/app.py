@@ -11,6 +11,8 @@ from .clock import Clock, SystemClock
 from .config import Settings
 from .db.database import Database, describe_url
 from .db.migrations import migrate
+from .db.workflow_store import WorkflowStore
+from .engine.engine import WorkflowEngine
 from .logs import system
 from .services.schedule_service import ScheduleService
 
@@ -24,17 +26,25 @@ class Runtime:
         self.settings = settings
         self.clock = clock
         self.database: Database | None = None
+        self.engine: WorkflowEngine | None = None
         self.schedules: ScheduleService | None = None
 
     async def start(self) -> None:
         self.database = await Database.connect(self.settings.database_url)
         applied = await migrate(self.database)
-        self.schedules = ScheduleService(self.database, self.settings, clock=self.clock)
-        active = await self.schedules.load_cache()
+        self.engine = WorkflowEngine(self.database, self.settings, store=WorkflowStore(self.database),
+                                     clock=self.clock)
+        self.schedules = ScheduleService(self.database, self.settings, clock=self.clock, engine=self.engine)
+        await self.schedules.start_scheduler()
         system(log, "service.start", "service started", database=describe_url(self.settings.database_url),
-               migrations_applied=len(applied), active_schedules=active)
+               migrations_applied=len(applied), active_schedules=len(self.schedules.cache),
+               replica_id=self.schedules.replica_id)
 
     async def stop(self) -> None:
+        if self.schedules is not None:
+            await self.schedules.stop_scheduler()
+        if self.engine is not None:
+            await self.engine.close()
         if self.database is not None:
             await self.database.close()
         system(log, "service.stop", "service stopped")

@@ -43,7 +43,7 @@ class Settings:
     workflow_timeout_seconds: float = 3600.0
     workflow_max_retries: int = 3
     workflow_retry_base_seconds: float = 1.0
-    shutdown_grace_seconds: float = 30.0
+    shutdown_grace_seconds: float = 20.0
     max_schedules_per_community: int = 50
     history_retention_days: int = 30
     commands_file: str = ""

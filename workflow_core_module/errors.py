@@ -20,7 +20,7 @@ class ScheduleServiceException(Exception):
         self.details = dict(details or {})
 
 
-class InvalidScheduleException(ScheduleServiceException):
+class InvalidInputException(ScheduleServiceException):
     """Invalid input; `details` maps each wrong field to what is wrong with it."""
 
     status = 400
@@ -30,6 +30,14 @@ class InvalidScheduleException(ScheduleServiceException):
         text = message or "; ".join(f"{k}: {v}" for k, v in errors.items())
         super().__init__(text, dict(errors))
         self.errors = dict(errors)
+
+
+class InvalidScheduleException(InvalidInputException):
+    """A schedule spec (or a query about schedules) is invalid."""
+
+
+class InvalidWorkflowException(InvalidInputException):
+    """A workflow definition is invalid."""
 
 
 class ScheduleNotFoundException(ScheduleServiceException):

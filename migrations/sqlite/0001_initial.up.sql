@@ -54,13 +54,15 @@ CREATE TABLE workflow_schedule_runs (
     status VARCHAR(16) NOT NULL CHECK (status IN ('queued', 'running', 'completed', 'failed', 'timed_out', 'skipped', 'missed', 'cancelled')),
     attempt INTEGER NOT NULL DEFAULT 0,
     error TEXT,
+    note TEXT,
     duration_ms INTEGER,
     "trigger" VARCHAR(16) NOT NULL CHECK ("trigger" IN ('schedule', 'manual', 'backfill')),
     claimed_by VARCHAR(64)
 );
 CREATE UNIQUE INDEX ux_runs_occurrence ON workflow_schedule_runs (schedule_id, scheduled_for) WHERE "trigger" = 'schedule';
 CREATE INDEX ix_runs_schedule_fired ON workflow_schedule_runs (schedule_id, fired_at);
-CREATE INDEX ix_runs_fired ON workflow_schedule_runs (fired_at);
+CREATE INDEX ix_runs_scheduled_for ON workflow_schedule_runs (scheduled_for);
+CREATE INDEX ix_runs_claimed_by ON workflow_schedule_runs (claimed_by);
 CREATE INDEX ix_runs_unfinished ON workflow_schedule_runs (status) WHERE status IN ('queued', 'running');
 
 CREATE TABLE workflows (
@@ -98,6 +100,7 @@ CREATE TABLE workflow_executions (
 );
 CREATE INDEX ix_executions_workflow ON workflow_executions (workflow_id, created_at);
 CREATE INDEX ix_executions_run ON workflow_executions (run_id);
+CREATE INDEX ix_executions_created ON workflow_executions (created_at);
 
 CREATE TABLE api_keys (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -129,6 +129,7 @@ class Run:
     status: str
     attempt: int
     error: str | None
+    note: str | None
     duration_ms: int | None
     trigger: str
     claimed_by: str | None

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from pydal import DAL
 
 from ..errors import LimitExceededException, ScheduleConflictException, ScheduleNotFoundException
+from .audit import AuditEntry, AuditLog, changed_fields
 from .database import Database, cursor
 from .records import Page, Run, Schedule
 from .sql import TableCodec, count, like_pattern
@@ -36,38 +36,9 @@ class ScheduleFilter:
     q: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    actor: str
-    action: str
-    at: datetime
-
-
 def is_integrity_error(exc: BaseException) -> bool:
     """A unique or check constraint refused the write (sqlite3 and psycopg2 name it alike)."""
     return type(exc).__name__ in ("IntegrityError", "UniqueViolation")
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, tuple):
-        return list(value)
-    if hasattr(value, "value") and not isinstance(value, (str, int, float, bool)):
-        return value.value  # enums
-    return value
-
-
-def changed_fields(before: Any, after: Mapping[str, Any]) -> dict[str, list[Any]]:
-    """field -> [old, new] for every value in `after` that differs from `before`'s attribute."""
-    changes: dict[str, list[Any]] = {}
-    for name, new in after.items():
-        if name == "updated_at":
-            continue
-        old = getattr(before, name, None) if before is not None else None
-        if _jsonable(old) != _jsonable(new):
-            changes[name] = [_jsonable(old), _jsonable(new)]
-    return changes
 
 
 class ScheduleStore:
@@ -76,14 +47,7 @@ class ScheduleStore:
         self.dialect = database.dialect
         self.schedules = TableCodec(database.dal, "workflow_schedules", database.dialect)
         self.runs = TableCodec(database.dal, "workflow_schedule_runs", database.dialect)
-        self.audit = TableCodec(database.dal, "audit_log", database.dialect)
-
-    def write_audit(self, dal: DAL, entry: AuditEntry, entity_type: str, entity_id: str | None,
-                    community_id: str | None, changes: Mapping[str, Any]) -> None:
-        self.audit.insert(dal, {
-            "at": entry.at, "actor": entry.actor, "action": entry.action, "entity_type": entity_type,
-            "entity_id": entity_id, "community_id": community_id, "changes": dict(changes),
-        })
+        self.write_audit = AuditLog(database).write
 
     # ---- reads -------------------------------------------------------------------------
 

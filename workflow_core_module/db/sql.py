@@ -17,7 +17,6 @@ from typing import Any
 
 from pydal import DAL
 
-from ..scheduling import as_utc
 from .database import Dialect
 
 

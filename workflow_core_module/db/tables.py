@@ -60,6 +60,7 @@ def define_tables(db: DAL) -> None:
         Field("status", "string", length=16),
         Field("attempt", "integer"),
         Field("error", "text"),
+        Field("note", "text"),
         Field("duration_ms", "integer"),
         Field("trigger", "string", length=16),
         Field("claimed_by", "string", length=64),

@@ -4,7 +4,7 @@ Nothing in this package performs I/O or reads the clock; every instant is an arg
 """
 
 from .cron import CronError, CronSpec, next_cron, parse_cron
-from .decisions import Decision, DueState, decide, jitter_delay_seconds, status_for_next
+from .decisions import Decision, DueState, Plan, Unfinished, decide, jitter_delay_seconds, plan, status_for_next
 from .occurrences import latest_at_or_before, next_occurrence, occurrences
 from .types import (
     UTC,
@@ -25,6 +25,8 @@ __all__ = [
     "Decision",
     "DueState",
     "OverlapPolicy",
+    "Plan",
+    "Unfinished",
     "RunStatus",
     "RunTrigger",
     "ScheduleStatus",
@@ -38,6 +40,7 @@ __all__ = [
     "next_occurrence",
     "occurrences",
     "parse_cron",
+    "plan",
     "status_for_next",
     "whole_seconds",
 ]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .occurrences import latest_at_or_before, next_occurrence
-from .types import ScheduleStatus, ScheduleType, TimeRule, as_utc
+from .types import OverlapPolicy, ScheduleStatus, ScheduleType, TimeRule, as_utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +86,63 @@ def status_for_next(rule: TimeRule, nxt: datetime | None, execution_count: int,
     if rule.schedule_type is ScheduleType.ONE_TIME and execution_count > 0:
         return ScheduleStatus.COMPLETED
     return ScheduleStatus.EXPIRED
+
+
+@dataclass(frozen=True, slots=True)
+class Unfinished:
+    """A run of the same schedule that has not ended; `started` is False while it is queued."""
+
+    run_id: str
+    started: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A decision plus what the overlap policy makes of its fire.
+
+    `fire_status` is "queued" (runs), "skipped" (recorded, not run) or None (no fire).
+    `wait_for`: runs to let finish first (buffer_one). `cancel`: runs to cancel (cancel_previous).
+    """
+
+    decision: Decision
+    fire_status: str | None
+    wait_for: tuple[str, ...] = ()
+    cancel: tuple[str, ...] = ()
+    reason: str | None = None
+
+
+def plan(rule: TimeRule, state: DueState, now: datetime, policy: OverlapPolicy,
+         unfinished: tuple[Unfinished, ...] = ()) -> Plan | None:
+    """decide(), then apply the overlap policy against the schedule's unfinished runs."""
+    decision = decide(rule, state, now)
+    if decision is None:
+        return None
+    if decision.fire_for is None:
+        return Plan(decision, None)
+    if not unfinished or policy is OverlapPolicy.ALLOW:
+        return Plan(decision, "queued")
+    if policy is OverlapPolicy.CANCEL_PREVIOUS:
+        return Plan(decision, "queued", cancel=tuple(u.run_id for u in unfinished),
+                    reason="cancelled by the next occurrence (overlap_policy cancel_previous)")
+    if policy is OverlapPolicy.BUFFER_ONE and all(u.started for u in unfinished):
+        return Plan(decision, "queued", wait_for=tuple(u.run_id for u in unfinished))
+    running = ", ".join(u.run_id for u in unfinished)
+    why = "a run is already waiting (overlap_policy buffer_one)" if policy is OverlapPolicy.BUFFER_ONE \
+        else "the previous run is still going (overlap_policy skip)"
+    return Plan(_without_fire(rule, decision, now, state.max_executions), "skipped",
+                reason=f"skipped: {why}; unfinished: {running}")
+
+
+def _without_fire(rule: TimeRule, decision: Decision, now: datetime, max_executions: int | None) -> Decision:
+    """The same decision when its fire is skipped: the fire does not count as an execution."""
+    count = decision.execution_count - 1
+    nxt = decision.next_execution_at
+    if nxt is None and decision.status is ScheduleStatus.COMPLETED:
+        nxt = next_occurrence(rule, now)  # completion was owed to this fire
+    status = status_for_next(rule, nxt, count, max_executions)
+    if status is not ScheduleStatus.ACTIVE:
+        nxt = None
+    return Decision(decision.fire_for, decision.coalesced, decision.missed_for, nxt, status, count)
 
 
 def jitter_delay_seconds(schedule_id: str, scheduled_for: datetime, jitter_seconds: int) -> float:

@@ -7,18 +7,23 @@ and tells its listeners (the scheduler loop's timer, and Redis when configured).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import socket
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..clock import Clock, SystemClock
 from ..config import Settings
 from ..db.database import Database
 from ..db.records import Page, Run, Schedule
-from ..db.schedule_store import AuditEntry, ScheduleFilter, ScheduleStore, Scope
+from ..db.run_store import Fire, RunStore
+from ..db.audit import AuditEntry
+from ..db.schedule_store import ScheduleFilter, ScheduleStore, Scope
 from ..errors import (
     ForbiddenException,
     InvalidScheduleException,
@@ -35,7 +40,12 @@ from ..scheduling.validation import (
     merge_changes,
     validate_schedule,
 )
+from ..engine.engine import WorkflowEngine
 from .cache import ScheduleCache
+from .dispatcher import Dispatcher
+
+if TYPE_CHECKING:
+    from .scheduler_loop import SchedulerLoop
 
 __all__ = [
     "InvalidScheduleException",
@@ -75,6 +85,8 @@ class ScheduleService:
         *,
         clock: Clock | None = None,
         cache: ScheduleCache | None = None,
+        engine: WorkflowEngine | None = None,
+        replica_id: str | None = None,
     ) -> None:
         self.database = database
         self.settings = settings
@@ -83,6 +95,80 @@ class ScheduleService:
         self.clock: Clock = clock or SystemClock()
         self.limits = Limits(settings.min_interval_seconds, settings.default_grace_period_seconds)
         self._listeners: list[Callable[[ScheduleChange], None]] = []
+        self.engine = engine
+        self.replica_id = replica_id or new_replica_id()
+        self.runs = RunStore(database)
+        self.dispatcher = Dispatcher(engine, self.runs, settings, self.clock, self.replica_id) if engine else None
+        self.loop: SchedulerLoop | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+
+    # ---- the scheduler ---------------------------------------------------------------------
+
+    async def start_scheduler(self, **loop_options: Any) -> SchedulerLoop:
+        """Rebuild the cache and start the scheduler loop as a background task."""
+        if self.dispatcher is None:
+            raise ScheduleServiceException("the scheduler needs a WorkflowEngine")
+        if self.loop is not None:
+            return self.loop
+        from .scheduler_loop import SchedulerLoop
+
+        await self.load_cache()
+        self.loop = SchedulerLoop(self, self.dispatcher, self.runs, self.settings, self.clock,
+                                  replica_id=self.replica_id, **loop_options)
+        self._loop_task = asyncio.create_task(self.loop.run(), name="scheduler-loop")
+        return self.loop
+
+    async def stop_scheduler(self, grace_seconds: float | None = None) -> None:
+        """Stop claiming, let running workflows finish (up to the grace), record the rest."""
+        grace = self.settings.shutdown_grace_seconds if grace_seconds is None else grace_seconds
+        if self.loop is not None and self._loop_task is not None:
+            self.loop.stop()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._loop_task), timeout=max(grace, 5.0))
+            except asyncio.TimeoutError:
+                self._loop_task.cancel()
+                await asyncio.gather(self._loop_task, return_exceptions=True)
+        if self.dispatcher is not None:
+            await self.dispatcher.close(grace)
+        if self.loop is not None:
+            try:
+                await self.runs.leave(self.replica_id)
+            except Exception:
+                log.warning("could not remove replica %s from the replica list", self.replica_id,
+                            extra={"category": "ERROR"})
+        self.loop, self._loop_task = None, None
+
+    async def run_now(self, schedule_id: str, *, actor: str = "system", scope: Scope = None) -> tuple[str, str]:
+        """Run a schedule's workflow now (trigger `manual`); returns (run_id, execution_id).
+
+        Works for paused or finished schedules too; it does not count toward max_executions.
+        """
+        if self.dispatcher is None or self.engine is None or not self.dispatcher.accepting:
+            raise ScheduleServiceException("the scheduler is not running")
+        schedule = await self.get_schedule(schedule_id, scope=scope)
+        now = self.clock.now()
+        fire = Fire(str(uuid.uuid4()), schedule.id, schedule.schedule_id, schedule.workflow_id,
+                    schedule.community_id, now, now, schedule.context_data, schedule.callback_url,
+                    trigger="manual", execution_id=str(uuid.uuid4()))
+        engine, runs = self.engine, self.runs
+
+        def record(dal: Any) -> None:
+            runs.insert_manual(dal, fire, self.replica_id)
+            engine.store.insert_execution(dal, {
+                "execution_id": fire.execution_id, "workflow_id": fire.workflow_id, "run_id": fire.run_id,
+                "schedule_id": fire.schedule_id, "community_id": fire.community_id, "trigger": "manual",
+                "trigger_data": fire.trigger_data(), "status": "queued", "attempt": 1, "step_results": [],
+                "created_at": now,
+            })
+            self.store.write_audit(dal, AuditEntry(actor, "schedule.run", now), "schedule", schedule.schedule_id,
+                                   schedule.community_id, {"run_id": fire.run_id})
+
+        await self.database.write(record)
+        self.dispatcher.submit(fire)
+        audit(log, "schedule.run", f"schedule {schedule.name!r} run by hand", actor=actor,
+              schedule_id=schedule.schedule_id, run_id=fire.run_id)
+        assert fire.execution_id is not None
+        return fire.run_id, fire.execution_id
 
     # ---- the cache and who hears about changes ---------------------------------------
 
@@ -328,6 +414,11 @@ class ScheduleService:
         self.apply(removed.id, removed.schedule_id, None)
         audit(log, "schedule.delete", f"schedule {removed.name!r} deleted", actor=actor,
               schedule_id=removed.schedule_id, community_id=removed.community_id, hard=hard)
+
+
+def new_replica_id() -> str:
+    """hostname-pid-random: unique per process start, readable in the replica list."""
+    return f"{socket.gethostname()[:30]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 def _schedule_id(value: str) -> str:

@@ -1,0 +1,100 @@
+"""A scheduler under test: real database, engine and loop, driven by a manual clock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from workflow_core_module.clock import Clock, ManualClock
+from workflow_core_module.config import Settings
+from workflow_core_module.db.database import Database
+from workflow_core_module.db.workflow_store import WorkflowStore
+from workflow_core_module.engine.actions import StepContext, StepFailed
+from workflow_core_module.engine.engine import WorkflowEngine
+from workflow_core_module.services.schedule_service import ScheduleService
+from workflow_core_module.services.scheduler_loop import PassResult, SchedulerLoop
+
+from .conftest import add_workflow
+
+
+@dataclass
+class Recorder:
+    """A registered action that counts its calls; it can be told to block or to fail."""
+
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    gate: asyncio.Event | None = None
+    fail_first: int = 0
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def __call__(self, params: dict[str, Any], context: StepContext) -> dict[str, Any]:
+        self.calls.append(dict(context.trigger))
+        self.started.set()
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.fail_first > 0:
+            self.fail_first -= 1
+            raise StepFailed("told to fail")
+        return {"n": len(self.calls)}
+
+    def per_occurrence(self) -> Counter[tuple[str, str]]:
+        return Counter((c["schedule_id"], c["scheduled_for"]) for c in self.calls)
+
+
+class Scheduler:
+    def __init__(self, database: Database, settings: Settings, clock: Clock) -> None:
+        self.database = database
+        self.settings = settings
+        self.clock = clock
+        self.engine = WorkflowEngine(database, settings, store=WorkflowStore(database), clock=clock)
+        self.recorder = Recorder()
+        self.engine.register_action("record", self.recorder)
+        self.service = ScheduleService(database, settings, clock=clock, engine=self.engine)
+        self.loop: SchedulerLoop | None = None
+
+    async def workflow(self, **kw: Any) -> str:
+        kw.setdefault("steps", [{"action": "record"}])
+        return await add_workflow(self.database, **kw)
+
+    def attach_loop(self, **options: Any) -> SchedulerLoop:
+        """A loop driven by hand (no background task): call `tick`."""
+        assert self.service.dispatcher is not None
+        self.loop = SchedulerLoop(self.service, self.service.dispatcher, self.service.runs, self.settings,
+                                  self.clock, **options)
+        return self.loop
+
+    async def tick(self, seconds: float = 0.0) -> PassResult:
+        """Advance the clock, run one pass, and let what it started run to its end."""
+        assert self.loop is not None
+        if seconds and isinstance(self.clock, ManualClock):
+            self.clock.advance(seconds)
+        result = await self.loop.run_pass(self.clock.now())
+        await self.settle()
+        return result
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Wait until no run of this process is pending."""
+        dispatcher = self.service.dispatcher
+        assert dispatcher is not None
+        deadline = asyncio.get_running_loop().time() + timeout
+        while dispatcher.pending:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{dispatcher.pending} run(s) still pending")
+            await asyncio.sleep(0.005)
+
+    async def runs(self, schedule_id: str) -> list[Any]:
+        page = await self.service.get_history(schedule_id, limit=500)
+        return list(reversed(page.items))
+
+    async def statuses(self, schedule_id: str) -> list[str]:
+        return [r.status for r in await self.runs(schedule_id)]
+
+    async def close(self) -> None:
+        await self.service.stop_scheduler(grace_seconds=1)
+        await self.engine.close()
+
+
+def at(clock: ManualClock, seconds: float) -> datetime:
+    return clock.now() + timedelta(seconds=seconds)

@@ -1,0 +1,436 @@
+"""The scheduler loop with an injected clock: every rule of DESIGN.md's loop, counted."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from workflow_core_module.clock import ManualClock
+from workflow_core_module.db.database import Database
+from workflow_core_module.scheduling import ScheduleStatus
+
+from .conftest import START, make_settings
+from .harness import Scheduler
+from .sink import HttpSink
+
+
+@pytest.fixture
+async def sched(database: Database, clock: ManualClock) -> AsyncIterator[Scheduler]:
+    s = Scheduler(database, make_settings(database.url, workflow_retry_base_seconds=1.0), clock)
+    s.attach_loop()
+    yield s
+    await s.close()
+
+
+def interval(wf: str, name: str = "every-minute", seconds: int = 60, **kw: Any) -> dict[str, Any]:
+    return {"workflow_id": wf, "name": name, "schedule_type": "interval", "interval_seconds": seconds, **kw}
+
+
+async def test_interval_fires_each_occurrence_once(sched: Scheduler, clock: ManualClock) -> None:
+    wf = await sched.workflow()
+    s = await sched.service.add_schedule(interval(wf))
+    assert (await sched.tick(59)).fired == 0
+    for _ in range(5):
+        result = await sched.tick(60 if _ else 1)
+        assert result.fired == 1
+    assert len(sched.recorder.calls) == 5
+    assert set(sched.recorder.per_occurrence().values()) == {1}
+    assert await sched.statuses(s.schedule_id) == ["completed"] * 5
+    row = await sched.service.get_schedule(s.schedule_id)
+    assert row.execution_count == 5 and row.successful_runs == 5 and row.total_runs == 5
+    assert row.next_execution_at == START + timedelta(minutes=6)
+    assert row.last_execution_id is not None and row.last_execution_at is not None
+    assert sched.service.cache.due_at(s.id) == row.next_execution_at
+    trigger = sched.recorder.calls[0]
+    assert set(trigger) == {"trigger", "schedule_id", "run_id", "scheduled_for", "fired_at", "context_data", "attempt"}
+    assert trigger["trigger"] == "schedule" and trigger["scheduled_for"] == "2026-11-22T12:01:00Z"
+
+
+async def test_one_time_fires_once_then_completed(sched: Scheduler, clock: ManualClock) -> None:
+    wf = await sched.workflow()
+    s = await sched.service.add_schedule({"workflow_id": wf, "name": "once", "schedule_type": "one_time",
+                                          "scheduled_time": (START + timedelta(seconds=30)).isoformat()})
+    assert (await sched.tick(30)).fired == 1
+    for _ in range(3):
+        assert (await sched.tick(3600)).fired == 0
+    row = await sched.service.get_schedule(s.schedule_id)
+    assert row.status is ScheduleStatus.COMPLETED and not row.is_active and row.next_execution_at is None
+    assert len(sched.recorder.calls) == 1 and s.id not in sched.service.cache
+
+
+async def test_max_executions_two_fires_exactly_twice(sched: Scheduler, clock: ManualClock) -> None:
+    wf = await sched.workflow()
+    s = await sched.service.add_schedule(interval(wf, max_executions=2))
+    fired = [(await sched.tick(60)).fired for _ in range(5)]
+    assert fired == [1, 1, 0, 0, 0]
+    row = await sched.service.get_schedule(s.schedule_id)
+    assert row.status is ScheduleStatus.COMPLETED and row.execution_count == 2
+    assert len(sched.recorder.calls) == 2
+
+
+async def test_paused_schedules_never_fire(sched: Scheduler, clock: ManualClock) -> None:
+    wf = await sched.workflow()
+    s = await sched.service.add_schedule(interval(wf))
+    await sched.service.pause_schedule(s.schedule_id)
+    for _ in range(10):
+        assert (await sched.tick(60)).fired == 0
+    assert sched.recorder.calls == [] and await sched.runs(s.schedule_id) == []
+
+
+async def test_end_date_expires(sched: Scheduler, clock: ManualClock) -> None:
+    wf = await sched.workflow()
+    s = await sched.service.add_schedule(interval(wf, end_date=(START + timedelta(minutes=3)).isoformat()))
+    fired = [(await sched.tick(60)).fired for _ in range(6)]
+    assert fired == [1, 1, 1, 0, 0, 0]
+    row = await sched.service.get_schedule(s.schedule_id)
+    assert row.status is ScheduleStatus.EXPIRED and not row.is_active
+
+
+async def test_missed_beyond_grace_one_missed_run_and_next_in_future(sched: Scheduler, clock: ManualClock) -> None:
+    wf = await sched.workflow()
+    s = await sched.service.add_schedule({"workflow_id": wf, "name": "daily", "schedule_type": "cron",
+                                          "cron_expression": "0 13 * * *", "grace_period_seconds": 600})
+    result = await sched.tick(3600 + 1800)  # 13:30: half an hour late, grace is ten minutes
+    assert (result.fired, result.missed) == (0, 1)
+    runs = await sched.runs(s.schedule_id)
+    assert [r.status for r in runs] == ["missed"] and runs[0].scheduled_for == START + timedelta(hours=1)
+    assert "grace period 600 s" in (runs[0].error or "")
+    row = await sched.service.get_schedule(s.schedule_id)
+    assert row.next_execution_at == START + timedelta(days=1, hours=1) > clock.now()
+    assert row.missed_runs == 1 and row.is_active and sched.recorder.calls == []
+
+
+async def test_five_occurrences_inside_grace_fire_once(sched: Scheduler, clock: ManualClock) -> None:
+    wf = await sched.workflow()
+    s = await sched.service.add_schedule(interval(wf, grace_period_seconds=900))
+    result = await sched.tick(5 * 60 + 20)  # 12:01 .. 12:05 are all due
+    assert (result.fired, result.missed) == (1, 0)
+    runs = await sched.runs(s.schedule_id)
+    assert len(runs) == 1 and runs[0].scheduled_for == START + timedelta(minutes=5)
+    assert runs[0].note == "coalesced 5 occurrences" and runs[0].error is None
+    assert (await sched.service.get_schedule(s.schedule_id)).next_execution_at == START + timedelta(minutes=6)
+
+
+# ---- overlap policies -----------------------------------------------------------------------
+
+async def _overlapping(sched: Scheduler, clock: ManualClock, policy: str) -> tuple[Any, list[str]]:
+    """Start a run that blocks, let the next occurrence come, then release it."""
+    gate = asyncio.Event()
+    sched.recorder.gate = gate
+    wf = await sched.workflow()
+    s = await sched.service.add_schedule(interval(wf, overlap_policy=policy))
+    assert sched.loop is not None
+    clock.advance(60)
+    await sched.loop.run_pass(clock.now())
+    await asyncio.wait_for(sched.recorder.started.wait(), 5)
+    clock.advance(60)
+    await sched.loop.run_pass(clock.now())
+    await asyncio.sleep(0.05)
+    during = await sched.statuses(s.schedule_id)
+    gate.set()
+    await sched.settle()
+    return s, during
+
+
+async def test_overlap_skip(sched: Scheduler, clock: ManualClock) -> None:
+    s, during = await _overlapping(sched, clock, "skip")
+    assert during == ["running", "skipped"]
+    runs = await sched.runs(s.schedule_id)
+    assert [r.status for r in runs] == ["completed", "skipped"] and "still going" in (runs[1].error or "")
+    assert len(sched.recorder.calls) == 1
+    assert (await sched.service.get_schedule(s.schedule_id)).execution_count == 1  # a skip is no execution
+
+
+async def test_overlap_allow(sched: Scheduler, clock: ManualClock) -> None:
+    s, during = await _overlapping(sched, clock, "allow")
+    assert during == ["running", "running"]
+    assert await sched.statuses(s.schedule_id) == ["completed", "completed"]
+    assert len(sched.recorder.calls) == 2
+
+
+async def test_overlap_buffer_one(sched: Scheduler, clock: ManualClock) -> None:
+    gate = asyncio.Event()
+    sched.recorder.gate = gate
+    wf = await sched.workflow()
+    s = await sched.service.add_schedule(interval(wf, overlap_policy="buffer_one"))
+    assert sched.loop is not None
+    clock.advance(60)
+    await sched.loop.run_pass(clock.now())
+    await asyncio.wait_for(sched.recorder.started.wait(), 5)
+    for _ in range(2):  # two more occurrences while the first still runs
+        clock.advance(60)
+        await sched.loop.run_pass(clock.now())
+    await asyncio.sleep(0.05)
+    assert await sched.statuses(s.schedule_id) == ["running", "queued", "skipped"]
+    assert len(sched.recorder.calls) == 1  # the buffered one waits
+    gate.set()
+    await sched.settle()
+    assert await sched.statuses(s.schedule_id) == ["completed", "completed", "skipped"]
+    assert len(sched.recorder.calls) == 2
+
+
+async def test_overlap_cancel_previous(sched: Scheduler, clock: ManualClock) -> None:
+    s, during = await _overlapping(sched, clock, "cancel_previous")
+    runs = await sched.runs(s.schedule_id)
+    assert [r.status for r in runs] == ["cancelled", "completed"]
+    assert "cancel_previous" in (runs[0].error or "")
+    assert len(sched.recorder.calls) == 2
+    execution = await sched.engine.store.get_execution(runs[0].execution_id)
+    assert execution.status == "cancelled"
+
+
+# ---- retries, timeouts, jitter --------------------------------------------------------------
+
+async def test_retries_with_exponential_backoff(database: Database, clock: ManualClock) -> None:
+    sched = Scheduler(database, make_settings(database.url, workflow_max_retries=3,
+                                              workflow_retry_base_seconds=2.0), clock)
+    loop = sched.attach_loop()
+    sched.recorder.fail_first = 2
+    wf = await sched.workflow()
+    s = await sched.service.add_schedule(interval(wf))
+    clock.advance(60)
+    await loop.run_pass(clock.now())
+    waits = []
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        pending = sorted(deadline for deadline, _ in clock._sleepers)
+        if pending:
+            waits.append((pending[0] - clock.now()).total_seconds())
+            clock.advance(to=pending[0])
+        if not sched.service.dispatcher.pending:  # type: ignore[union-attr]
+            break
+    await sched.settle()
+    assert waits == [2.0, 4.0]  # 2 s, then 4 s: doubling
+    runs = await sched.runs(s.schedule_id)
+    assert [(r.status, r.attempt) for r in runs] == [("completed", 3)]
+    rows = await database.read(lambda dal: dal.executesql(
+        "SELECT attempt, status FROM workflow_executions ORDER BY attempt"))
+    assert [tuple(r) for r in rows] == [(1, "failed"), (2, "failed"), (3, "completed")]
+    await sched.close()
+
+
+async def test_failure_after_all_retries(database: Database, clock: ManualClock) -> None:
+    sched = Scheduler(database, make_settings(database.url, workflow_max_retries=1,
+                                              workflow_retry_base_seconds=0.0), clock)
+    sched.attach_loop()
+    sched.recorder.fail_first = 5
+    wf = await sched.workflow()
+    s = await sched.service.add_schedule(interval(wf))
+    await sched.tick(60)
+    runs = await sched.runs(s.schedule_id)
+    assert [(r.status, r.attempt) for r in runs] == [("failed", 2)]
+    assert "told to fail" in (runs[0].error or "")
+    row = await sched.service.get_schedule(s.schedule_id)
+    assert (row.failed_runs, row.successful_runs) == (1, 0)
+    await sched.close()
+
+
+async def test_timeout_is_recorded_as_timed_out(database: Database, clock: ManualClock) -> None:
+    sched = Scheduler(database, make_settings(database.url, workflow_timeout_seconds=0.2, workflow_max_retries=0),
+                      clock)
+    sched.attach_loop()
+    sched.recorder.gate = asyncio.Event()  # never set: the step hangs
+    wf = await sched.workflow()
+    s = await sched.service.add_schedule(interval(wf))
+    await sched.tick(60)
+    runs = await sched.runs(s.schedule_id)
+    assert [r.status for r in runs] == ["timed_out"] and "timed out after 0.2 s" in (runs[0].error or "")
+    assert (await sched.service.get_schedule(s.schedule_id)).failed_runs == 1
+    await sched.close()
+
+
+async def test_jitter_delays_within_bounds(sched: Scheduler, clock: ManualClock) -> None:
+    wf = await sched.workflow()
+    await sched.service.add_schedule(interval(wf, jitter_seconds=30))
+    assert sched.loop is not None
+    clock.advance(60)
+    await sched.loop.run_pass(clock.now())
+    await asyncio.sleep(0.05)
+    assert sched.recorder.calls == []  # waiting out its jitter
+    delays = [(d - clock.now()).total_seconds() for d, _ in clock._sleepers]
+    assert len(delays) == 1 and 0 < delays[0] < 30
+    clock.advance(30)
+    await sched.settle()
+    assert len(sched.recorder.calls) == 1
+
+
+async def test_concurrency_is_bounded_and_nothing_dropped(database: Database, clock: ManualClock) -> None:
+    sched = Scheduler(database, make_settings(database.url, max_concurrent_workflows=3), clock)
+    sched.attach_loop()
+    gate = asyncio.Event()
+    sched.recorder.gate = gate
+    wf = await sched.workflow()
+    for i in range(10):
+        await sched.service.add_schedule(interval(wf, f"s{i}"))
+    clock.advance(60)
+    assert sched.loop is not None
+    assert (await sched.loop.run_pass(clock.now())).fired == 10
+    await asyncio.sleep(0.1)
+    dispatcher = sched.service.dispatcher
+    assert dispatcher is not None
+    assert dispatcher.running == 3 and len(sched.recorder.calls) == 3 and dispatcher.pending == 10
+    gate.set()
+    await sched.settle()
+    assert len(sched.recorder.calls) == 10
+    await sched.close()
+
+
+# ---- callback, manual runs, shutdown, recovery, retention -----------------------------------
+
+async def test_run_now_is_manual_and_does_not_count(sched: Scheduler, clock: ManualClock) -> None:
+    wf = await sched.workflow()
+    s = await sched.service.add_schedule(interval(wf, max_executions=1))
+    await sched.service.pause_schedule(s.schedule_id)
+    run_id, execution_id = await sched.service.run_now(s.schedule_id, actor="ops")
+    await sched.settle()
+    runs = await sched.runs(s.schedule_id)
+    assert [(r.run_id, r.trigger, r.status, r.execution_id) for r in runs] == [(run_id, "manual", "completed",
+                                                                               execution_id)]
+    row = await sched.service.get_schedule(s.schedule_id)
+    assert row.execution_count == 0 and row.successful_runs == 1 and row.total_runs == 1
+    assert sched.recorder.calls[0]["trigger"] == "manual"
+
+
+async def test_shutdown_lets_runs_finish_then_cancels_the_rest(database: Database, clock: ManualClock) -> None:
+    sched = Scheduler(database, make_settings(database.url, max_concurrent_workflows=1), clock)
+    sched.attach_loop()
+    sched.recorder.gate = asyncio.Event()  # never released
+    wf = await sched.workflow()
+    a = await sched.service.add_schedule(interval(wf, "a"))
+    b = await sched.service.add_schedule(interval(wf, "b"))
+    clock.advance(60)
+    assert sched.loop is not None
+    await sched.loop.run_pass(clock.now())
+    await asyncio.wait_for(sched.recorder.started.wait(), 5)
+    await sched.service.stop_scheduler(grace_seconds=0.2)
+    statuses = {await sched.statuses(a.schedule_id) == ["cancelled"], await sched.statuses(b.schedule_id) == ["cancelled"]}
+    assert statuses == {True}
+    runs = await sched.runs(a.schedule_id) + await sched.runs(b.schedule_id)
+    assert all("cancelled" in (r.error or "") for r in runs)
+    with pytest.raises(Exception, match="not running"):
+        await sched.service.run_now(a.schedule_id)
+    await sched.engine.close()
+
+
+async def test_recovery_refires_queued_and_fails_running_orphans(sched: Scheduler, clock: ManualClock) -> None:
+    """Runs left by a replica that stopped (no heartbeat): queued ones inside grace run once,
+    queued ones past grace and running ones are recorded as failed with the reason."""
+    wf = await sched.workflow()
+    started = await sched.service.add_schedule(interval(wf, "started"))
+    waiting = await sched.service.add_schedule(interval(wf, "waiting"))
+    late = await sched.service.add_schedule(interval(wf, "late", grace_period_seconds=60))
+    due = START + timedelta(minutes=1)
+    ts = sched.database.dialect.ts
+    left = [(started, "running"), (waiting, "queued"), (late, "queued")]
+
+    def leave_runs(dal: Any) -> None:
+        dal.executesql(sched.database.dialect.params(
+            "INSERT INTO scheduler_replicas (replica_id, host, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)"),
+            placeholders=["dead-replica", "gone", 1, ts(START), ts(due)])
+        for schedule, status in left:
+            dal.executesql(sched.database.dialect.params(
+                "INSERT INTO workflow_schedule_runs (run_id, schedule_id, workflow_id, execution_id, scheduled_for, "
+                "fired_at, status, attempt, \"trigger\", claimed_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'schedule', ?)"),
+                placeholders=[f"run-{schedule.name}", schedule.schedule_id, wf,
+                              "exec-started" if status == "running" else None, ts(due), ts(due), status,
+                              1 if status == "running" else 0, "dead-replica"])
+        dal.executesql(sched.database.dialect.params(
+            "INSERT INTO workflow_executions (execution_id, workflow_id, run_id, \"trigger\", status, attempt, "
+            "created_at) VALUES ('exec-started', ?, 'run-started', 'schedule', 'running', 1, ?)"),
+            placeholders=[wf, ts(due)])
+
+    await sched.database.write(leave_runs)
+    clock.advance(60 + 90)  # 90 s after the occurrence; the dead replica's heartbeat is older still
+    assert sched.loop is not None
+    sched.loop.replica_timeout_seconds = 30
+    assert await sched.loop.recover() == 3
+    await sched.settle()
+    started_run = (await sched.runs(started.schedule_id))[0]
+    assert started_run.status == "failed" and "stopped while this run was executing" in (started_run.error or "")
+    assert (await sched.engine.store.get_execution("exec-started")).status == "failed"
+    waiting_run = (await sched.runs(waiting.schedule_id))[0]
+    assert waiting_run.status == "completed" and "re-fired" in (waiting_run.note or "")
+    late_run = (await sched.runs(late.schedule_id))[0]
+    assert late_run.status == "failed" and "grace period 60 s" in (late_run.error or "")
+    assert [c["schedule_id"] for c in sched.recorder.calls] == [waiting.schedule_id]
+    assert await sched.loop.recover() == 0  # nothing left, nothing twice
+    assert (await sched.service.get_schedule(started.schedule_id)).failed_runs == 1
+
+
+async def test_history_retention_deletes_old_runs(sched: Scheduler, clock: ManualClock) -> None:
+    wf = await sched.workflow()
+    s = await sched.service.add_schedule(interval(wf))
+    for _ in range(3):
+        await sched.tick(60)
+    clock.advance(31 * 86400)
+    assert sched.loop is not None
+    assert await sched.loop.purge_history() == 6  # 3 runs and their 3 executions
+    assert await sched.runs(s.schedule_id) == []
+
+
+async def test_a_broken_row_is_set_aside_and_others_still_fire(sched: Scheduler, clock: ManualClock) -> None:
+    wf = await sched.workflow()
+    good = await sched.service.add_schedule(interval(wf, "good"))
+    bad = await sched.service.add_schedule(interval(wf, "bad"))
+    await sched.database.write(lambda dal: dal.executesql(
+        f"UPDATE workflow_schedules SET timezone = 'Not/AZone', schedule_type = 'cron', cron_expression = '0 0 * * *', "
+        f"interval_seconds = NULL WHERE id = {bad.id}"))
+    result = await sched.tick(60)
+    assert result.fired == 1 and result.broken == 1
+    await asyncio.sleep(0.1)
+    row = await sched.service.get_schedule(bad.schedule_id)
+    assert row.status is ScheduleStatus.PAUSED
+    assert len(sched.recorder.calls) == 1 and sched.recorder.calls[0]["schedule_id"] == good.schedule_id
+
+
+async def test_changes_wake_the_loop_and_the_timer_follows_the_cache(sched: Scheduler, clock: ManualClock) -> None:
+    assert sched.loop is not None
+    assert sched.loop.next_wait_seconds(clock.now()) == 60  # nothing active: the poll interval
+    wf = await sched.workflow()
+    await sched.service.add_schedule({"workflow_id": wf, "name": "soon", "schedule_type": "one_time",
+                                      "scheduled_time": (START + timedelta(seconds=7)).isoformat()})
+    assert sched.loop._wake.is_set()  # it is due before the time the loop was armed for
+    assert sched.loop.next_wait_seconds(clock.now()) == 7
+
+
+async def test_callback_gets_the_run_summary_and_a_failing_one_changes_nothing(sched: Scheduler,
+                                                                              clock: ManualClock) -> None:
+    wf = await sched.workflow()
+    with HttpSink() as sink:
+        good = await sched.service.add_schedule(interval(wf, "good", callback_url=sink.url + "/done"))
+        bad = await sched.service.add_schedule(interval(wf, "bad", callback_url="http://127.0.0.1:9/refused"))
+        await sched.tick(60)
+        [received] = sink.wait_for(1)
+    summary = received.json()
+    run = (await sched.runs(good.schedule_id))[0]
+    assert summary == {"schedule_id": good.schedule_id, "run_id": run.run_id, "trigger": "schedule",
+                       "scheduled_for": "2026-11-22T12:01:00Z", "fired_at": "2026-11-22T12:01:00Z",
+                       "execution_id": run.execution_id, "status": "completed",
+                       "finished_at": "2026-11-22T12:01:00Z", "duration_ms": run.duration_ms, "attempt": 1,
+                       "error": None}
+    assert await sched.statuses(bad.schedule_id) == ["completed"]
+
+
+async def test_heartbeat_keeps_beating_while_the_loop_sleeps(sched: Scheduler, clock: ManualClock) -> None:
+    loop = await sched.service.start_scheduler()
+    sql = "SELECT heartbeat_at FROM scheduler_replicas WHERE replica_id = '%s'" % loop.replica_id
+
+    async def beat() -> Any:
+        for _ in range(100):
+            rows = await sched.database.read(lambda dal: dal.executesql(sql))
+            if rows and rows[0][0] is not None and rows[0][0].replace(tzinfo=None) >= clock.now().replace(
+                    tzinfo=None, microsecond=0):
+                return rows[0][0]
+            await asyncio.sleep(0.01)
+        raise AssertionError("no heartbeat at " + clock.now().isoformat())
+
+    await beat()
+    for _ in range(3):  # the loop itself sleeps for the 60 s poll interval meanwhile
+        clock.advance(5)
+        await beat()
+    replicas = await sched.service.runs.replicas(clock.now(), 30)
+    assert [r["replica_id"] for r in replicas] == [loop.replica_id]

@@ -1,0 +1,434 @@
+"""SQL of the scheduler loop: the due query, the claim, run transitions, recovery, heartbeats,
+retention.
+
+The claim is the heart of exactly-once firing. For each due row, one transaction:
+
+* reads the schedule's unfinished runs (for the overlap policy),
+* plans the row with the pure rules (``scheduling.plan``),
+* moves the row with a conditional update (``WHERE id = ? AND next_execution_at = <old>``):
+  only the process whose update changed the row goes on,
+* inserts the run rows (missed / queued / skipped). The unique index on (schedule_id,
+  scheduled_for) for scheduled runs makes a second claim of one occurrence fail in the
+  database itself.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydal import DAL
+
+from ..scheduling import (
+    DueState,
+    OverlapPolicy,
+    RunStatus,
+    ScheduleStatus,
+    ScheduleType,
+    TimeRule,
+    Unfinished,
+    as_utc,
+    plan,
+)
+from .database import Database, cursor
+from .sql import TableCodec
+
+_DUE_COLUMNS = (
+    "id", "schedule_id", "workflow_id", "community_id", "name", "schedule_type", "cron_expression",
+    "interval_seconds", "scheduled_time", "timezone", "start_date", "end_date", "next_execution_at",
+    "execution_count", "max_executions", "grace_period_seconds", "overlap_policy", "jitter_seconds",
+    "context_data", "callback_url", "created_at",
+)
+UNFINISHED = ("queued", "running")
+
+
+@dataclass(frozen=True, slots=True)
+class DueRow:
+    """What the loop needs of a due schedule."""
+
+    pk: int
+    schedule_id: str
+    workflow_id: str
+    community_id: str | None
+    name: str
+    rule: TimeRule
+    state: DueState
+    overlap_policy: OverlapPolicy
+    jitter_seconds: int
+    context_data: dict[str, Any]
+    callback_url: str | None
+
+    @classmethod
+    def from_values(cls, v: dict[str, Any]) -> DueRow:
+        created = as_utc(v["created_at"])
+        start = as_utc(v["start_date"]) if v["start_date"] else None
+        rule = TimeRule(
+            ScheduleType(v["schedule_type"]), v["timezone"] or "UTC", v["cron_expression"], v["interval_seconds"],
+            as_utc(v["scheduled_time"]) if v["scheduled_time"] else None, start,
+            as_utc(v["end_date"]) if v["end_date"] else None, start or created.replace(microsecond=0),
+        )
+        state = DueState(as_utc(v["next_execution_at"]), v["execution_count"] or 0, v["max_executions"],
+                         v["grace_period_seconds"] or 0)
+        return cls(int(v["id"]), v["schedule_id"], v["workflow_id"], v["community_id"], v["name"], rule, state,
+                   OverlapPolicy(v["overlap_policy"] or "skip"), v["jitter_seconds"] or 0,
+                   dict(v["context_data"] or {}), v["callback_url"])
+
+
+@dataclass(frozen=True, slots=True)
+class Fire:
+    """A claimed occurrence to run (or a manual / recovered run)."""
+
+    run_id: str
+    schedule_pk: int
+    schedule_id: str
+    workflow_id: str
+    community_id: str | None
+    scheduled_for: datetime
+    fired_at: datetime
+    context_data: dict[str, Any]
+    callback_url: str | None
+    jitter_seconds: int = 0
+    trigger: str = "schedule"
+    wait_for: tuple[str, ...] = ()
+    attempt: int = 0
+    execution_id: str | None = None  # the first attempt's id, when it was chosen ahead
+
+    def trigger_data(self) -> dict[str, Any]:
+        return {
+            "trigger": self.trigger, "schedule_id": self.schedule_id, "run_id": self.run_id,
+            "scheduled_for": _iso(self.scheduled_for), "fired_at": _iso(self.fired_at),
+            "context_data": self.context_data,
+        }
+
+
+@dataclass
+class ClaimResult:
+    fires: list[Fire] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)  # runs cancelled by cancel_previous
+    cache: list[tuple[int, str, datetime | None]] = field(default_factory=list)  # (pk, schedule_id, due)
+    missed: int = 0
+    skipped: int = 0
+    completed: int = 0
+    expired: int = 0
+    lost: int = 0
+    broken: list[tuple[int, str, str]] = field(default_factory=list)  # (pk, schedule_id, error)
+    lags_ms: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Orphan:
+    run_id: str
+    schedule_pk: int | None
+    schedule_id: str
+    workflow_id: str
+    community_id: str | None
+    scheduled_for: datetime
+    status: str
+    trigger: str
+    claimed_by: str | None
+    execution_id: str | None
+    attempt: int
+    grace_period_seconds: int
+    context_data: dict[str, Any]
+    callback_url: str | None
+
+
+def _iso(value: datetime) -> str:
+    return as_utc(value).isoformat().replace("+00:00", "Z")
+
+
+class RunStore:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.dialect = database.dialect
+        self.runs = TableCodec(database.dal, "workflow_schedule_runs", database.dialect)
+        self.schedules = TableCodec(database.dal, "workflow_schedules", database.dialect)
+        self.executions = TableCodec(database.dal, "workflow_executions", database.dialect)
+        mark = self.dialect.params
+        self._due_sql = mark(
+            f"SELECT {', '.join(_DUE_COLUMNS)} FROM workflow_schedules "
+            "WHERE is_active = ? AND next_execution_at <= ? ORDER BY next_execution_at, id LIMIT ?"
+        )
+        self._claim_sql = mark(
+            "UPDATE workflow_schedules SET next_execution_at = ?, status = ?, is_active = ?, execution_count = ?, "
+            "total_runs = total_runs + ?, missed_runs = missed_runs + ?, updated_at = ? "
+            "WHERE id = ? AND next_execution_at = ? AND is_active = ?"
+        )
+        self._insert_run_sql = self.runs.insert_sql(
+            ("run_id", "schedule_id", "workflow_id", "execution_id", "scheduled_for", "fired_at", "finished_at",
+             "status", "attempt", "error", "note", "trigger", "claimed_by")
+        )
+
+    # ---- the due query ----------------------------------------------------------------------
+
+    def due(self, dal: DAL, now: datetime, limit: int) -> list[DueRow]:
+        rows = cursor(dal)
+        rows.execute(self._due_sql, (self.dialect.true, self.dialect.ts(now), limit))
+        return [DueRow.from_values(self.schedules.decode(r, _DUE_COLUMNS)) for r in rows.fetchall()]
+
+    async def fetch_due(self, now: datetime, limit: int) -> list[DueRow]:
+        return await self.database.read(self.due, now, limit)
+
+    async def refresh(self, pks: Sequence[int]) -> list[tuple[int, str, datetime | None]]:
+        """Current (pk, schedule_id, due or None) of some schedules, for a cache that may be stale."""
+        if not pks:
+            return []
+        marks = ", ".join("?" for _ in pks)
+        sql = self.dialect.params(
+            f"SELECT id, schedule_id, next_execution_at, is_active, deleted_at FROM workflow_schedules WHERE id IN ({marks})"
+        )
+
+        def run(dal: DAL) -> list[tuple[int, str, datetime | None]]:
+            found = {}
+            for pk, schedule_id, nxt, active, deleted in dal.executesql(sql, placeholders=list(pks)):
+                live = active in (True, "T") and deleted is None and nxt is not None
+                found[int(pk)] = (int(pk), schedule_id, as_utc(nxt) if live else None)
+            return [found.get(pk, (pk, "", None)) for pk in pks]
+
+        return await self.database.read(run)
+
+    # ---- the claim ------------------------------------------------------------------------
+
+    def _unfinished(self, dal: DAL, schedule_ids: Sequence[str]) -> dict[str, list[Unfinished]]:
+        out: dict[str, list[Unfinished]] = {}
+        for start in range(0, len(schedule_ids), 500):
+            chunk = schedule_ids[start:start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = dal.executesql(self.dialect.params(
+                "SELECT schedule_id, run_id, status FROM workflow_schedule_runs "
+                f"WHERE status IN ('queued', 'running') AND schedule_id IN ({marks})"), placeholders=list(chunk))
+            for schedule_id, run_id, status in rows:
+                out.setdefault(schedule_id, []).append(Unfinished(run_id, status == "running"))
+        return out
+
+    def claim(self, dal: DAL, rows: Sequence[DueRow], now: datetime, replica_id: str) -> ClaimResult:
+        """Plan and claim `rows` in this transaction. Runs on the writer thread."""
+        result = ClaimResult()
+        ts, true, false = self.dialect.ts, self.dialect.true, self.dialect.false
+        overlapping = [r.schedule_id for r in rows if r.overlap_policy is not OverlapPolicy.ALLOW]
+        unfinished = self._unfinished(dal, overlapping) if overlapping else {}
+        update = cursor(dal)
+        new_runs: list[tuple[Any, ...]] = []
+        cancels: list[tuple[str, str]] = []  # (run_id, reason)
+        for row in rows:
+            try:
+                p = plan(row.rule, row.state, now, row.overlap_policy, tuple(unfinished.get(row.schedule_id, ())))
+            except Exception as exc:  # a row the rules cannot handle: set aside, never block the others
+                result.broken.append((row.pk, row.schedule_id, f"{type(exc).__name__}: {exc}"))
+                continue
+            if p is None:
+                continue
+            d = p.decision
+            created = (1 if d.missed_for else 0) + (1 if p.fire_status else 0)
+            update.execute(self._claim_sql, (
+                ts(d.next_execution_at), d.status.value, true if d.is_active else false, d.execution_count,
+                created, 1 if d.missed_for else 0, ts(now), row.pk, ts(row.state.next_execution_at), true,
+            ))
+            if update.rowcount != 1:
+                result.lost += 1  # another process claimed it first
+                continue
+            result.cache.append((row.pk, row.schedule_id, d.next_execution_at if d.is_active else None))
+            result.completed += d.status is ScheduleStatus.COMPLETED
+            result.expired += d.status is ScheduleStatus.EXPIRED
+            if d.missed_for is not None:
+                late = int((now - d.missed_for).total_seconds())
+                new_runs.append((str(uuid.uuid4()), row.schedule_id, row.workflow_id, None, ts(d.missed_for), None,
+                                 ts(now), RunStatus.MISSED.value, 0,
+                                 f"missed: {late} s late, grace period {row.state.grace_period_seconds} s",
+                                 None, "schedule", replica_id))
+                result.missed += 1
+            if p.fire_status is None:
+                continue
+            assert d.fire_for is not None
+            run_id = str(uuid.uuid4())
+            skipped = p.fire_status == "skipped"
+            note = f"coalesced {d.coalesced} occurrences" if d.coalesced > 1 else None
+            new_runs.append((run_id, row.schedule_id, row.workflow_id, None, ts(d.fire_for), ts(now),
+                             ts(now) if skipped else None, p.fire_status, 0, p.reason if skipped else None, note,
+                             "schedule", replica_id))
+            if skipped:
+                result.skipped += 1
+                continue
+            cancels.extend((run, p.reason or "cancelled") for run in p.cancel)
+            result.fires.append(Fire(run_id, row.pk, row.schedule_id, row.workflow_id, row.community_id,
+                                     d.fire_for, now, row.context_data, row.callback_url, row.jitter_seconds,
+                                     wait_for=p.wait_for))
+            result.lags_ms.append((now - d.fire_for).total_seconds() * 1000)
+        if new_runs:
+            cursor(dal).executemany(self._insert_run_sql, new_runs)
+        for run_id, reason in cancels:
+            if self._end_unfinished(dal, run_id, RunStatus.CANCELLED.value, reason, now):
+                result.cancelled.append(run_id)
+        return result
+
+    async def claim_due(self, rows: Sequence[DueRow], now: datetime, replica_id: str) -> ClaimResult:
+        return await self.database.write(self.claim, rows, now, replica_id)
+
+    def _end_unfinished(self, dal: DAL, run_id: str, status: str, error: str, now: datetime) -> bool:
+        """End a run that has not ended yet (and its running execution); False if it already had."""
+        ended = cursor(dal)
+        ended.execute(self.dialect.params(
+            "UPDATE workflow_schedule_runs SET status = ?, finished_at = ?, error = ? "
+            "WHERE run_id = ? AND status IN ('queued', 'running')"), (status, self.dialect.ts(now), error, run_id))
+        if ended.rowcount != 1:
+            return False
+        dal.executesql(self.dialect.params(
+            "UPDATE workflow_executions SET status = ?, finished_at = ?, error = ? "
+            "WHERE run_id = ? AND status IN ('queued', 'running')"),
+            placeholders=[status, self.dialect.ts(now), error, run_id])
+        return True
+
+    # ---- manual runs ------------------------------------------------------------------------
+
+    def insert_manual(self, dal: DAL, fire: Fire, replica_id: str) -> None:
+        ts = self.dialect.ts
+        cursor(dal).execute(self._insert_run_sql, (
+            fire.run_id, fire.schedule_id, fire.workflow_id, fire.execution_id, ts(fire.scheduled_for),
+            ts(fire.fired_at), None, "queued", 0, None, None, fire.trigger, replica_id))
+        dal.executesql(self.dialect.params("UPDATE workflow_schedules SET total_runs = total_runs + 1 WHERE id = ?"),
+                       placeholders=[fire.schedule_pk])
+
+    # ---- run transitions ------------------------------------------------------------------
+
+    def start(self, dal: DAL, run_id: str, attempt: int, execution_id: str, replica_id: str) -> bool:
+        """Mark a run running for `attempt`; False when it ended meanwhile (cancelled, taken over)."""
+        started = cursor(dal)
+        started.execute(self.dialect.params(
+            "UPDATE workflow_schedule_runs SET status = 'running', attempt = ?, execution_id = ? "
+            "WHERE run_id = ? AND status IN ('queued', 'running') AND claimed_by = ?"),
+            (attempt, execution_id, run_id, replica_id))
+        return started.rowcount == 1
+
+    def finish(self, dal: DAL, fire: Fire, status: str, error: str | None, finished_at: datetime,
+               duration_ms: int, execution_id: str | None) -> bool:
+        """End a run and count it on its schedule; False when it had already ended."""
+        ended = cursor(dal)
+        ended.execute(self.dialect.params(
+            "UPDATE workflow_schedule_runs SET status = ?, finished_at = ?, duration_ms = ?, error = ? "
+            "WHERE run_id = ? AND status IN ('queued', 'running')"),
+            (status, self.dialect.ts(finished_at), duration_ms, error, fire.run_id))
+        if ended.rowcount != 1:
+            return False
+        success = status == RunStatus.COMPLETED.value
+        failure = status in (RunStatus.FAILED.value, RunStatus.TIMED_OUT.value)
+        dal.executesql(self.dialect.params(
+            "UPDATE workflow_schedules SET successful_runs = successful_runs + ?, failed_runs = failed_runs + ?, "
+            "total_duration_ms = total_duration_ms + ?, last_execution_at = ?, "
+            "last_execution_id = COALESCE(?, last_execution_id) WHERE id = ?"),
+            placeholders=[1 if success else 0, 1 if failure else 0, duration_ms if (success or failure) else 0,
+                          self.dialect.ts(finished_at), execution_id, fire.schedule_pk])
+        return True
+
+    async def status_of(self, run_ids: Iterable[str]) -> dict[str, str]:
+        ids = list(run_ids)
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        sql = self.dialect.params(f"SELECT run_id, status FROM workflow_schedule_runs WHERE run_id IN ({marks})")
+        rows = await self.database.read(lambda dal: dal.executesql(sql, placeholders=ids))
+        return {run_id: status for run_id, status in rows}
+
+    # ---- replicas and recovery -------------------------------------------------------------
+
+    async def heartbeat(self, replica_id: str, host: str, pid: int, started_at: datetime, now: datetime,
+                        last_pass_at: datetime | None) -> None:
+        ts = self.dialect.ts
+
+        def run(dal: DAL) -> None:
+            beat = cursor(dal)
+            beat.execute(self.dialect.params(
+                "UPDATE scheduler_replicas SET heartbeat_at = ?, last_pass_at = ? WHERE replica_id = ?"),
+                (ts(now), ts(last_pass_at), replica_id))
+            if beat.rowcount == 0:
+                beat.execute(self.dialect.params(
+                    "INSERT INTO scheduler_replicas (replica_id, host, pid, started_at, heartbeat_at, last_pass_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)"), (replica_id, host, pid, ts(started_at), ts(now), ts(last_pass_at)))
+
+        await self.database.write(run)
+
+    async def leave(self, replica_id: str) -> None:
+        await self.database.write(lambda dal: dal.executesql(
+            self.dialect.params("DELETE FROM scheduler_replicas WHERE replica_id = ?"), placeholders=[replica_id]))
+
+    async def replicas(self, now: datetime, timeout_seconds: float) -> list[dict[str, Any]]:
+        """Replicas whose heartbeat is fresh."""
+        since = now - timedelta(seconds=timeout_seconds)
+        sql = self.dialect.params(
+            "SELECT replica_id, host, pid, started_at, heartbeat_at, last_pass_at FROM scheduler_replicas "
+            "WHERE heartbeat_at >= ? ORDER BY started_at")
+        rows = await self.database.read(lambda dal: dal.executesql(sql, placeholders=[self.dialect.ts(since)]))
+        return [{"replica_id": r[0], "host": r[1], "pid": r[2], "started_at": as_utc(r[3]),
+                 "heartbeat_at": as_utc(r[4]), "last_pass_at": as_utc(r[5]) if r[5] else None} for r in rows]
+
+    async def orphans(self, live_replicas: Sequence[str], limit: int = 1000) -> list[Orphan]:
+        """Unfinished runs whose owner is not a live replica."""
+        marks = ", ".join("?" for _ in live_replicas) or "''"
+        sql = self.dialect.params(
+            "SELECT r.run_id, s.id, r.schedule_id, r.workflow_id, s.community_id, r.scheduled_for, r.status, "
+            "r.\"trigger\", r.claimed_by, r.execution_id, r.attempt, s.grace_period_seconds, s.context_data, "
+            "s.callback_url FROM workflow_schedule_runs r LEFT JOIN workflow_schedules s ON s.schedule_id = r.schedule_id "
+            f"WHERE r.status IN ('queued', 'running') AND (r.claimed_by IS NULL OR r.claimed_by NOT IN ({marks})) "
+            f"ORDER BY r.scheduled_for LIMIT {int(limit)}")
+        codec = self.schedules
+
+        def run(dal: DAL) -> list[Orphan]:
+            out = []
+            for row in dal.executesql(sql, placeholders=list(live_replicas)):
+                context = codec.decode((row[12],), ("context_data",))["context_data"]
+                out.append(Orphan(row[0], row[1], row[2], row[3], row[4], as_utc(row[5]), row[6], row[7], row[8],
+                                  row[9], row[10] or 0, row[11] or 0, dict(context or {}), row[13]))
+            return out
+
+        return await self.database.read(run)
+
+    async def adopt(self, orphan: Orphan, replica_id: str, now: datetime) -> bool:
+        """Take a queued orphan over (to fire it again); False if another replica did first."""
+        sql = self.dialect.params(
+            "UPDATE workflow_schedule_runs SET claimed_by = ?, fired_at = ?, note = ? WHERE run_id = ? "
+            "AND status = 'queued' AND " + ("claimed_by IS NULL" if orphan.claimed_by is None else "claimed_by = ?"))
+        params = [replica_id, self.dialect.ts(now), f"re-fired: replica {orphan.claimed_by} stopped before starting it",
+                  orphan.run_id] + ([] if orphan.claimed_by is None else [orphan.claimed_by])
+
+        def run(dal: DAL) -> bool:
+            taken = cursor(dal)
+            taken.execute(sql, params)
+            return taken.rowcount == 1
+
+        return await self.database.write(run)
+
+    async def fail_orphan(self, orphan: Orphan, reason: str, now: datetime) -> bool:
+        """Record an orphan as failed with the reason (and count it); False if it had ended."""
+
+        def run(dal: DAL) -> bool:
+            if not self._end_unfinished(dal, orphan.run_id, RunStatus.FAILED.value, reason, now):
+                return False
+            if orphan.schedule_pk is not None:
+                dal.executesql(self.dialect.params(
+                    "UPDATE workflow_schedules SET failed_runs = failed_runs + 1 WHERE id = ?"),
+                    placeholders=[orphan.schedule_pk])
+            return True
+
+        return await self.database.write(run)
+
+    # ---- retention --------------------------------------------------------------------------
+
+    async def delete_older_than(self, cutoff: datetime, batch: int = 1000) -> int:
+        """Delete one batch of finished runs and executions older than `cutoff`; returns how many."""
+        mark, when = self.dialect.params, self.dialect.ts(cutoff)
+
+        def run(dal: DAL) -> int:
+            gone = cursor(dal)
+            gone.execute(mark(
+                "DELETE FROM workflow_schedule_runs WHERE id IN (SELECT id FROM workflow_schedule_runs "
+                f"WHERE scheduled_for < ? AND status NOT IN ('queued', 'running') LIMIT {int(batch)})"), (when,))
+            deleted = gone.rowcount
+            gone.execute(mark(
+                "DELETE FROM workflow_executions WHERE id IN (SELECT id FROM workflow_executions "
+                f"WHERE created_at < ? AND status NOT IN ('queued', 'running') LIMIT {int(batch)})"), (when,))
+            return int(deleted + gone.rowcount)
+
+        return await self.database.write(run)
+

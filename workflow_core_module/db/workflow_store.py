@@ -1,0 +1,196 @@
+"""Data access for workflows and their executions.
+
+A workflow belongs to a community, or to none (shared: usable by every community, changed only
+with a global key). `scope` = a community sees its own workflows and the shared ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydal import DAL
+
+from ..errors import ScheduleConflictException, ScheduleNotFoundException
+from ..scheduling import as_utc
+from .database import Database
+from .records import Page
+from .audit import AuditEntry, AuditLog, changed_fields
+from .schedule_store import Scope, is_integrity_error
+from .sql import TableCodec, count
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return None if value is None else as_utc(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Workflow:
+    id: int
+    workflow_id: str
+    name: str
+    description: str
+    community_id: str | None
+    steps: list[dict[str, Any]]
+    is_active: bool
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Workflow:
+        return cls(
+            id=int(row["id"]), workflow_id=row["workflow_id"], name=row["name"],
+            description=row.get("description") or "", community_id=row.get("community_id"),
+            steps=list(row.get("steps") or []), is_active=bool(row.get("is_active")),
+            created_by=row.get("created_by") or "", created_at=as_utc(row["created_at"]),
+            updated_at=as_utc(row["updated_at"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    execution_id: str
+    workflow_id: str
+    run_id: str | None
+    schedule_id: str | None
+    community_id: str | None
+    trigger: str
+    trigger_data: dict[str, Any]
+    status: str
+    attempt: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: int | None
+    error: str | None
+    step_results: list[dict[str, Any]]
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Execution:
+        return cls(
+            execution_id=row["execution_id"], workflow_id=row["workflow_id"], run_id=row.get("run_id"),
+            schedule_id=row.get("schedule_id"), community_id=row.get("community_id"), trigger=row["trigger"],
+            trigger_data=dict(row.get("trigger_data") or {}), status=row["status"], attempt=row.get("attempt") or 1,
+            started_at=_aware(row.get("started_at")), finished_at=_aware(row.get("finished_at")),
+            duration_ms=row.get("duration_ms"), error=row.get("error"),
+            step_results=list(row.get("step_results") or []), created_at=as_utc(row["created_at"]),
+        )
+
+
+class WorkflowStore:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.dialect = database.dialect
+        self.workflows = TableCodec(database.dal, "workflows", database.dialect)
+        self.executions = TableCodec(database.dal, "workflow_executions", database.dialect)
+        self._audit = AuditLog(database).write
+
+    @staticmethod
+    def _visible(scope: Scope) -> tuple[str, list[Any]]:
+        return ("1 = 1", []) if scope is None else ("(community_id = ? OR community_id IS NULL)", [scope])
+
+    def fetch(self, dal: DAL, workflow_id: str, scope: Scope, *, for_update: bool = False) -> Workflow:
+        where, params = self._visible(scope)
+        lock = "FOR UPDATE" if for_update and not self.database.is_sqlite else ""
+        rows = self.workflows.select(dal, f"workflow_id = ? AND {where}", [workflow_id, *params], lock)
+        if not rows:
+            raise ScheduleNotFoundException("workflow", workflow_id)
+        return Workflow.from_row(rows[0])
+
+    async def get(self, workflow_id: str, scope: Scope = None) -> Workflow:
+        return await self.database.read(self.fetch, workflow_id, scope)
+
+    async def find_by_name(self, name: str, community_id: str | None) -> Workflow | None:
+        def run(dal: DAL) -> Workflow | None:
+            rows = self.workflows.select(dal, "COALESCE(community_id, '') = ? AND name = ?", [community_id or "", name])
+            return Workflow.from_row(rows[0]) if rows else None
+
+        return await self.database.read(run)
+
+    async def list(self, scope: Scope, limit: int, offset: int, community_id: str | None = None) -> Page[Workflow]:
+        where, params = self._visible(scope)
+        if community_id:
+            where, params = where + " AND community_id = ?", [*params, community_id]
+
+        def run(dal: DAL) -> Page[Workflow]:
+            total = count(dal, self.dialect, f"SELECT COUNT(*) FROM workflows WHERE {where}", params)
+            rows = self.workflows.select(dal, where, params, f"ORDER BY id LIMIT {int(limit)} OFFSET {int(offset)}")
+            return Page([Workflow.from_row(r) for r in rows], total, limit, offset)
+
+        return await self.database.read(run)
+
+    def _name_taken(self, name: str) -> ScheduleConflictException:
+        return ScheduleConflictException(f"a workflow named {name!r} already exists", {"name": "already in use"})
+
+    async def create(self, values: Mapping[str, Any], audit: AuditEntry) -> Workflow:
+        def run(dal: DAL) -> Workflow:
+            try:
+                pk = self.workflows.insert(dal, values)
+            except Exception as exc:
+                if is_integrity_error(exc):
+                    raise self._name_taken(values["name"]) from None
+                raise
+            self._audit(dal, audit, "workflow", values["workflow_id"], values.get("community_id"),
+                        changed_fields(None, values))
+            return Workflow.from_row({**values, "id": pk})
+
+        return await self.database.write(run)
+
+    async def update(self, workflow_id: str, scope: Scope, values: Mapping[str, Any], audit: AuditEntry) -> Workflow:
+        def run(dal: DAL) -> Workflow:
+            before = self.fetch(dal, workflow_id, scope, for_update=True)
+            try:
+                self.workflows.update(dal, values, "id = ?", [before.id])
+            except Exception as exc:
+                if is_integrity_error(exc):
+                    raise self._name_taken(str(values.get("name"))) from None
+                raise
+            self._audit(dal, audit, "workflow", workflow_id, before.community_id, changed_fields(before, values))
+            return Workflow.from_row(self.workflows.select(dal, "id = ?", [before.id])[0])
+
+        return await self.database.write(run)
+
+    async def delete(self, workflow_id: str, scope: Scope, audit: AuditEntry) -> Workflow:
+        """Delete a workflow; refused (409) while live schedules point at it."""
+
+        def run(dal: DAL) -> Workflow:
+            current = self.fetch(dal, workflow_id, scope, for_update=True)
+            users = count(
+                dal, self.dialect,
+                "SELECT COUNT(*) FROM workflow_schedules WHERE workflow_id = ? AND deleted_at IS NULL "
+                "AND status IN ('active', 'paused')",
+                [workflow_id],
+            )
+            if users:
+                raise ScheduleConflictException(
+                    f"workflow is used by {users} active or paused schedule(s); remove them first",
+                    {"schedules": users},
+                )
+            dal.executesql(self.dialect.params("DELETE FROM workflows WHERE id = ?"), placeholders=[current.id])
+            self._audit(dal, audit, "workflow", workflow_id, current.community_id, {"name": current.name})
+            return current
+
+        return await self.database.write(run)
+
+    # ---- executions ------------------------------------------------------------------------
+
+    async def get_execution(self, execution_id: str, scope: Scope = None) -> Execution:
+        where = "execution_id = ?" if scope is None else "execution_id = ? AND community_id = ?"
+        params = [execution_id] if scope is None else [execution_id, scope]
+
+        def run(dal: DAL) -> Execution:
+            rows = self.executions.select(dal, where, params)
+            if not rows:
+                raise ScheduleNotFoundException("execution", execution_id)
+            return Execution.from_row(rows[0])
+
+        return await self.database.read(run)
+
+    def insert_execution(self, dal: DAL, values: Mapping[str, Any]) -> None:
+        self.executions.insert(dal, values)
+
+    def update_execution(self, dal: DAL, execution_id: str, values: Mapping[str, Any]) -> None:
+        self.executions.update(dal, values, "execution_id = ?", [execution_id])

@@ -1,0 +1,284 @@
+"""WorkflowEngine: runs a workflow's steps in order and records the execution.
+
+An execution row goes queued (when created ahead, e.g. by the API) -> running -> completed |
+failed | timed_out | cancelled, with its start and end, duration, error and one result per step.
+A step's output is visible to later steps as ``steps[i].output``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+from pydal import DAL
+
+from ..clock import Clock, SystemClock
+from ..config import Settings
+from ..db.database import Database
+from ..db.workflow_store import Workflow, WorkflowStore
+from ..errors import InvalidWorkflowException, ScheduleNotFoundException
+from .actions import (
+    BUILTIN_ACTIONS,
+    MAX_OUTPUT_CHARS,
+    ActionRun,
+    ActionValidate,
+    StepContext,
+    StepFailed,
+    load_commands,
+    template_errors,
+)
+from .templates import TemplateRenderError, render
+
+log = logging.getLogger(__name__)
+
+MAX_STEPS = 50
+_WORKFLOW_TTL_SECONDS = 2.0  # how long a workflow definition read from the database is reused
+
+StartHook = Callable[[DAL], None]
+FinishHook = Callable[[DAL, "ExecutionOutcome"], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionOutcome:
+    execution_id: str
+    status: str  # completed | failed | timed_out | cancelled
+    error: str | None
+    started_at: datetime
+    finished_at: datetime
+    duration_ms: int
+
+
+def _storable(output: Any) -> Any:
+    try:
+        text = json.dumps(output, default=str)
+    except (TypeError, ValueError):
+        return {"unserialisable": repr(output)[:MAX_OUTPUT_CHARS]}
+    if len(text) <= MAX_OUTPUT_CHARS:
+        return json.loads(text)
+    return {"truncated": True, "preview": text[:MAX_OUTPUT_CHARS]}
+
+
+class WorkflowEngine:
+    def __init__(self, database: Database, settings: Settings, *, store: WorkflowStore,
+                 clock: Clock | None = None) -> None:
+        self.database = database
+        self.settings = settings
+        self.store = store
+        self.clock: Clock = clock or SystemClock()
+        self.commands = load_commands(settings.commands_file)
+        self._actions: dict[str, tuple[ActionRun, ActionValidate | None]] = dict(BUILTIN_ACTIONS)
+        self._http: httpx.AsyncClient | None = None
+        self._workflows: dict[str, tuple[float, Workflow]] = {}
+
+    # ---- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The one shared client for http_request steps and callbacks."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                follow_redirects=False,
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+                headers={"User-Agent": "workflow_core_module"},
+            )
+        return self._http
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    # ---- actions -----------------------------------------------------------------------
+
+    def register_action(self, name: str, run: ActionRun, *, validate: ActionValidate | None = None) -> None:
+        """Add (or replace) an action: ``async def run(params, context) -> output``."""
+        if not name or not isinstance(name, str):
+            raise ValueError("an action needs a name")
+        self._actions[name] = (run, validate)
+
+    @property
+    def action_names(self) -> list[str]:
+        return sorted(self._actions)
+
+    def validate_steps(self, steps: Any) -> list[dict[str, Any]]:
+        """Check a workflow's steps on write; raises InvalidWorkflowException naming each problem."""
+        if not isinstance(steps, list) or not steps:
+            raise InvalidWorkflowException({"steps": "required: a non-empty list of steps"})
+        if len(steps) > MAX_STEPS:
+            raise InvalidWorkflowException({"steps": f"at most {MAX_STEPS} steps, got {len(steps)}"})
+        errors: dict[str, str] = {}
+        for index, step in enumerate(steps):
+            where = f"steps[{index}]"
+            if not isinstance(step, dict):
+                errors[where] = "each step must be an object with an 'action'"
+                continue
+            action = step.get("action")
+            if action not in self._actions:
+                errors[f"{where}.action"] = f"unknown action {action!r}; known: {', '.join(self.action_names)}"
+                continue
+            _, validate = self._actions[action]
+            params = {k: v for k, v in step.items() if k != "action"}
+            for field, message in (validate(params, self.commands) if validate else {}).items():
+                errors[f"{where}.{field}"] = message
+            for field, message in template_errors(params).items():
+                errors.setdefault(f"{where}.{field}", message)
+        if errors:
+            raise InvalidWorkflowException(errors)
+        return steps
+
+    # ---- running -----------------------------------------------------------------------
+
+    def forget(self, workflow_id: str) -> None:
+        """Drop a cached definition (after this process changed it)."""
+        self._workflows.pop(workflow_id, None)
+
+    async def _workflow(self, workflow_id: str) -> Workflow | None:
+        cached = self._workflows.get(workflow_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        try:
+            workflow = await self.store.get(workflow_id)
+        except ScheduleNotFoundException:
+            return None
+        self._workflows[workflow_id] = (time.monotonic() + _WORKFLOW_TTL_SECONDS, workflow)
+        if len(self._workflows) > 10_000:
+            self._workflows.clear()
+        return workflow
+
+    async def execute_workflow(self, workflow_id: str, trigger_data: Mapping[str, Any], *,
+                               execution_id: str | None = None) -> str:
+        """Run a workflow to its end, recording the execution; returns the execution id."""
+        return (await self.run(workflow_id, trigger_data, execution_id=execution_id)).execution_id
+
+    async def prepare(self, workflow_id: str, trigger_data: Mapping[str, Any], *, trigger: str,
+                      community_id: str | None) -> str:
+        """Record a queued execution now (so its id can be answered at once); run it later with
+        ``run(..., execution_id=id, prepared=True)``."""
+        execution_id = str(uuid.uuid4())
+        now = self.clock.now()
+        await self.database.write(lambda dal: self.store.insert_execution(dal, {
+            "execution_id": execution_id, "workflow_id": workflow_id, "community_id": community_id,
+            "trigger": trigger, "trigger_data": dict(trigger_data), "status": "queued", "attempt": 1,
+            "step_results": [], "created_at": now,
+        }))
+        return execution_id
+
+    async def run(
+        self,
+        workflow_id: str,
+        trigger_data: Mapping[str, Any],
+        *,
+        execution_id: str | None = None,
+        prepared: bool = False,
+        attempt: int = 1,
+        timeout_seconds: float | None = None,
+        on_start: StartHook | None = None,
+        on_finish: FinishHook | None = None,
+    ) -> ExecutionOutcome:
+        """Run the steps with a timeout; the start and the outcome are each one transaction,
+        into which `on_start` / `on_finish` add the caller's own rows (a schedule's run)."""
+        execution_id = execution_id or str(uuid.uuid4())
+        trigger = dict(trigger_data)
+        workflow = await self._workflow(workflow_id)
+        started_at = self.clock.now()
+        start_values = {
+            "status": "running", "attempt": attempt, "started_at": started_at,
+            "run_id": trigger.get("run_id"), "schedule_id": trigger.get("schedule_id"),
+        }
+
+        def start(dal: DAL) -> None:
+            if prepared:
+                self.store.update_execution(dal, execution_id, start_values)
+            else:
+                self.store.insert_execution(dal, {
+                    **start_values, "execution_id": execution_id, "workflow_id": workflow_id,
+                    "community_id": workflow.community_id if workflow else None,
+                    "trigger": str(trigger.get("trigger", "api")), "trigger_data": trigger,
+                    "step_results": [], "created_at": started_at,
+                })
+            if on_start is not None:
+                on_start(dal)
+
+        await self.database.write(start)
+        began = time.perf_counter()
+        results: list[dict[str, Any]] = []
+        status, error = "completed", None
+        timeout = timeout_seconds if timeout_seconds is not None else self.settings.workflow_timeout_seconds
+        try:
+            if workflow is None or not workflow.is_active:
+                status, error = "failed", f"workflow {workflow_id} does not exist or is disabled"
+            else:
+                async with asyncio.timeout(timeout):
+                    status, error = await self._run_steps(workflow, trigger, execution_id, results)
+        except TimeoutError:
+            status = "timed_out"
+            error = f"timed out after {timeout:g} s (in step {len(results)})"
+        except asyncio.CancelledError:
+            outcome = self._outcome(execution_id, "cancelled", "cancelled", started_at, began)
+            await asyncio.shield(self._finish(outcome, results, on_finish))
+            raise
+        outcome = self._outcome(execution_id, status, error, started_at, began)
+        await asyncio.shield(self._finish(outcome, results, on_finish))
+        return outcome
+
+    def _outcome(self, execution_id: str, status: str, error: str | None, started_at: datetime,
+                 began: float) -> ExecutionOutcome:
+        return ExecutionOutcome(execution_id, status, error, started_at, self.clock.now(),
+                                int((time.perf_counter() - began) * 1000))
+
+    async def _finish(self, outcome: ExecutionOutcome, results: list[dict[str, Any]],
+                      on_finish: FinishHook | None) -> None:
+        values = {"status": outcome.status, "finished_at": outcome.finished_at, "duration_ms": outcome.duration_ms,
+                  "error": outcome.error, "step_results": results}
+
+        def finish(dal: DAL) -> None:
+            self.store.update_execution(dal, outcome.execution_id, values)
+            if on_finish is not None:
+                on_finish(dal, outcome)
+
+        await self.database.write(finish)
+
+    async def _run_steps(self, workflow: Workflow, trigger: dict[str, Any], execution_id: str,
+                         results: list[dict[str, Any]]) -> tuple[str, str | None]:
+        visible: list[dict[str, Any]] = []
+        context = {"trigger": trigger, "steps": visible,
+                   "workflow": {"workflow_id": workflow.workflow_id, "name": workflow.name}}
+        for index, step in enumerate(workflow.steps):
+            action = step.get("action")
+            entry: dict[str, Any] = {"index": index, "action": action}
+            results.append(entry)
+            began = time.perf_counter()
+            try:
+                if action not in self._actions:
+                    raise StepFailed(f"unknown action {action!r}")
+                run, _ = self._actions[action]
+                params = render({k: v for k, v in step.items() if k != "action"}, context)
+                step_context = StepContext(execution_id, workflow.workflow_id, index, self.http, self.commands,
+                                           self.clock.sleep, trigger)
+                output = await run(params, step_context)
+            except (StepFailed, TemplateRenderError) as exc:
+                entry.update(status="failed", error=str(exc), output=_storable(getattr(exc, "output", None)),
+                             duration_ms=int((time.perf_counter() - began) * 1000))
+                return "failed", f"step {index} ({action}) failed: {exc}"
+            except (asyncio.CancelledError, TimeoutError):
+                entry.update(status="interrupted", duration_ms=int((time.perf_counter() - began) * 1000))
+                raise
+            except Exception as exc:
+                log.exception("step %s of workflow %s raised", index, workflow.workflow_id,
+                              extra={"category": "ERROR", "execution_id": execution_id})
+                entry.update(status="failed", error=f"{type(exc).__name__}: {exc}",
+                             duration_ms=int((time.perf_counter() - began) * 1000))
+                return "failed", f"step {index} ({action}) raised {type(exc).__name__}: {exc}"
+            stored = _storable(output)
+            entry.update(status="completed", output=stored, duration_ms=int((time.perf_counter() - began) * 1000))
+            visible.append({"status": "completed", "output": output})
+        return "completed", None
+

@@ -1,0 +1,209 @@
+"""The dispatcher runs claimed occurrences: jitter, overlap waits, bounded concurrency, a timeout
+per attempt, retries with exponential backoff, the final record, and the callback.
+
+Each attempt is one execution row. A run's start is committed before its first step runs, so a
+run found `running` after a crash has (maybe) done something and is never run a second time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from pydal import DAL
+
+from ..clock import Clock
+from ..config import Settings
+from ..db.run_store import Fire, RunStore
+from ..engine.engine import ExecutionOutcome, WorkflowEngine
+from ..scheduling import jitter_delay_seconds
+
+log = logging.getLogger(__name__)
+
+_FINAL = ("completed", "cancelled")
+_POLL_SECONDS = 1.0  # how often a buffered run checks on a run held by another replica
+
+
+class RunGone(Exception):
+    """The run ended (cancelled, taken over) before this attempt could start."""
+
+
+FinishedListener = Callable[[Fire, str, float], None]  # (fire, final status, duration seconds)
+
+
+class Dispatcher:
+    def __init__(self, engine: WorkflowEngine, runs: RunStore, settings: Settings, clock: Clock,
+                 replica_id: str) -> None:
+        self.engine = engine
+        self.runs = runs
+        self.settings = settings
+        self.clock = clock
+        self.replica_id = replica_id
+        self._slots = asyncio.Semaphore(settings.max_concurrent_workflows)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._executing = 0
+        self.accepting = True
+        self.listeners: list[FinishedListener] = []
+
+    # ---- what is going on -----------------------------------------------------------------
+
+    @property
+    def running(self) -> int:
+        """Runs executing steps now."""
+        return self._executing
+
+    @property
+    def pending(self) -> int:
+        """Runs claimed by this process and not ended (waiting or executing)."""
+        return len(self._tasks)
+
+    def task_of(self, run_id: str) -> asyncio.Task[None] | None:
+        return self._tasks.get(run_id)
+
+    # ---- submitting and cancelling ----------------------------------------------------------
+
+    def submit(self, fire: Fire) -> asyncio.Task[None]:
+        if not self.accepting:
+            raise RuntimeError("the dispatcher is shutting down")
+        task = asyncio.create_task(self._run(fire), name=f"run-{fire.run_id}")
+        self._tasks[fire.run_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(fire.run_id, None))
+        return task
+
+    def cancel(self, run_ids: list[str]) -> None:
+        """Cancel runs of this process (already recorded as cancelled by whoever asked)."""
+        for run_id in run_ids:
+            task = self._tasks.get(run_id)
+            if task is not None:
+                task.cancel()
+
+    async def close(self, grace_seconds: float) -> None:
+        """Stop taking runs; let running ones finish up to `grace_seconds`, cancel the rest."""
+        self.accepting = False
+        tasks = list(self._tasks.values())
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=grace_seconds)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.gather(*late, return_exceptions=True)
+            log.warning("%d run(s) cancelled at shutdown", len(late), extra={"category": "SYSTEM",
+                                                                           "action": "scheduler.shutdown"})
+
+    # ---- one run -----------------------------------------------------------------------------
+
+    async def _run(self, fire: Fire) -> None:
+        status, began = "cancelled", self.clock.now()
+        try:
+            delay = jitter_delay_seconds(fire.schedule_id, fire.scheduled_for, fire.jitter_seconds)
+            if delay > 0:
+                await self.clock.sleep(delay)
+            if fire.wait_for:
+                await self._wait_for(fire.wait_for)
+            async with self._slots:
+                self._executing += 1
+                try:
+                    status = await self._attempts(fire)
+                finally:
+                    self._executing -= 1
+        except RunGone:
+            return
+        except asyncio.CancelledError:
+            # Ended before or between attempts: record it, whatever else happens.
+            await asyncio.shield(self._record(fire, "cancelled", "cancelled: the service stopped or the run was superseded"))
+            raise
+        except Exception as exc:
+            log.exception("run %s of schedule %s failed to run", fire.run_id, fire.schedule_id,
+                          extra={"category": "ERROR", "action": "run.error"})
+            status = "failed"
+            await asyncio.shield(self._record(fire, "failed", f"internal error: {type(exc).__name__}: {exc}"))
+        finally:
+            duration = (self.clock.now() - began).total_seconds()
+            for listener in self.listeners:
+                try:
+                    listener(fire, status, duration)
+                except Exception:
+                    log.exception("run listener failed", extra={"category": "ERROR"})
+        if fire.callback_url:
+            await self._callback(fire)
+
+    async def _attempts(self, fire: Fire) -> str:
+        max_attempts = self.settings.workflow_max_retries + 1
+        attempt = fire.attempt
+        while True:
+            attempt += 1
+            first = attempt == fire.attempt + 1
+            execution_id = fire.execution_id if (first and fire.execution_id) else str(uuid.uuid4())
+            last = attempt >= max_attempts
+
+            def on_start(dal: DAL, attempt: int = attempt, execution_id: str = execution_id) -> None:
+                if not self.runs.start(dal, fire.run_id, attempt, execution_id, self.replica_id):
+                    raise RunGone(fire.run_id)
+
+            def on_finish(dal: DAL, outcome: ExecutionOutcome, last: bool = last) -> None:
+                if outcome.status in _FINAL or last:
+                    self.runs.finish(dal, fire, outcome.status, outcome.error, outcome.finished_at,
+                                     outcome.duration_ms, outcome.execution_id)
+
+            trigger = fire.trigger_data() | {"attempt": attempt}
+            outcome = await self.engine.run(
+                fire.workflow_id, trigger, execution_id=execution_id,
+                prepared=bool(first and fire.execution_id), attempt=attempt, on_start=on_start, on_finish=on_finish,
+            )
+            if outcome.status in _FINAL or last:
+                return outcome.status
+            backoff = self.settings.workflow_retry_base_seconds * 2 ** (attempt - 1)
+            log.info("run %s attempt %d %s; retrying in %.1f s", fire.run_id, attempt, outcome.status, backoff,
+                     extra={"category": "SYSTEM", "action": "run.retry", "schedule_id": fire.schedule_id})
+            await self.clock.sleep(backoff)
+
+    async def _record(self, fire: Fire, status: str, error: str) -> None:
+        now = self.clock.now()
+        try:
+            await self.runs.database.write(
+                lambda dal: self.runs.finish(dal, fire, status, error, now, 0, None))
+        except Exception:
+            log.exception("could not record run %s as %s", fire.run_id, status, extra={"category": "ERROR"})
+
+    async def _wait_for(self, run_ids: tuple[str, ...]) -> None:
+        """buffer_one: start only after the runs ahead have ended (here or on another replica)."""
+        remaining = set(run_ids)
+        while remaining:
+            local = [self._tasks[r] for r in remaining if r in self._tasks]
+            if local:
+                await asyncio.wait(local)
+            statuses = await self.runs.status_of(remaining)
+            remaining = {r for r, s in statuses.items() if s in ("queued", "running")}
+            if remaining and not any(r in self._tasks for r in remaining):
+                await self.clock.sleep(_POLL_SECONDS)
+
+    async def _callback(self, fire: Fire) -> None:
+        """POST a summary of the ended run to its callback_url; failures are logged, never fatal."""
+        assert fire.callback_url
+        try:
+            summary = await self._summary(fire)
+            response = await self.engine.http.post(fire.callback_url, json=summary, timeout=10.0)
+            if not response.is_success:
+                log.warning("callback %s answered %d", fire.callback_url, response.status_code,
+                            extra={"category": "ERROR", "action": "run.callback", "run_id": fire.run_id})
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("callback %s failed: %s", fire.callback_url, exc,
+                        extra={"category": "ERROR", "action": "run.callback", "run_id": fire.run_id})
+
+    async def _summary(self, fire: Fire) -> dict[str, Any]:
+        sql = self.runs.dialect.params(
+            "SELECT status, finished_at, duration_ms, error, attempt, execution_id FROM workflow_schedule_runs "
+            "WHERE run_id = ?")
+        rows = await self.runs.database.read(lambda dal: dal.executesql(sql, placeholders=[fire.run_id]))
+        status, finished_at, duration_ms, error, attempt, execution_id = rows[0] if rows else (None,) * 6
+        data = fire.trigger_data()
+        return {**{k: data[k] for k in ("schedule_id", "run_id", "trigger", "scheduled_for", "fired_at")},
+                "execution_id": execution_id, "status": status,
+                "finished_at": finished_at.isoformat() + "Z" if finished_at else None,
+                "duration_ms": duration_ms, "attempt": attempt, "error": error}
