@@ -1,4 +1,4 @@
-"""Command line: ``python -m workflow_core_module serve | migrate``."""
+"""Command line: ``python -m workflow_core_module serve | migrate | keys``."""
 
 from __future__ import annotations
 
@@ -27,11 +27,11 @@ async def _serve(settings: Settings) -> None:
     config.bind = [f"{settings.host}:{settings.port}"]
     config.graceful_timeout = settings.shutdown_grace_seconds
     config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")  # through our handler, in our format
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    log.info("serving on http://%s:%s", settings.host, settings.port, extra={"category": "SYSTEM"})
     await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
 
 
@@ -46,6 +46,44 @@ async def _migrate(settings: Settings, to: int | None, down: bool) -> list[str]:
         await database.close()
 
 
+async def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from .db.database import Database
+    from .db.key_store import KeyStore
+    from .db.migrations import migrate
+    from .errors import ScheduleServiceException
+
+    database = await Database.connect(settings.database_url)
+    try:
+        await migrate(database)
+        keys = KeyStore(database)
+        now = datetime.now(timezone.utc)
+        try:
+            if args.keys_command == "create":
+                key, plain = await keys.create(args.name, args.community, now, actor="cli")
+                scope = f"community {key.community_id}" if key.community_id else "every community (global)"
+                print(f"created API key {key.name!r} for {scope}; it is shown only now:")
+                print(plain)
+            elif args.keys_command == "list":
+                rows = await keys.list()
+                print(f"{'name':<24} {'prefix':<10} {'community':<20} {'created':<20} {'last used':<20} state")
+                for k in rows:
+                    print(f"{k.name:<24} {k.key_prefix:<10} {k.community_id or '(global)':<20} "
+                          f"{k.created_at:%Y-%m-%d %H:%M:%S}  "
+                          f"{k.last_used_at.strftime('%Y-%m-%d %H:%M:%S') if k.last_used_at else '-':<20} "
+                          f"{'revoked ' + k.revoked_at.strftime('%Y-%m-%d') if k.revoked_at else 'active'}")
+            elif args.keys_command == "revoke":
+                await keys.revoke(args.name, now, actor="cli")
+                print(f"revoked API key {args.name!r}")
+        except ScheduleServiceException as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        await database.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workflow_core_module")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -54,6 +92,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     group = migrate_cmd.add_mutually_exclusive_group()
     group.add_argument("--to", type=int, help="bring the schema to this version (0 removes everything)")
     group.add_argument("--down", action="store_true", help="revert the newest applied migration")
+    keys_cmd = commands.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
+    create = keys_cmd.add_parser("create", help="create a key; prints it (once) as the last line")
+    create.add_argument("--name", required=True)
+    create.add_argument("--community", default=None, help="limit the key to this community")
+    keys_cmd.add_parser("list", help="list keys (never the keys themselves)")
+    revoke = keys_cmd.add_parser("revoke", help="revoke a key by name")
+    revoke.add_argument("name")
     args = parser.parse_args(argv)
 
     try:
@@ -72,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in asyncio.run(_migrate(settings, args.to, args.down)) or ["schema is up to date"]:
             print(line)
         return 0
+    if args.command == "keys":
+        return asyncio.run(_keys(settings, args))
     parser.error(f"unknown command {args.command}")
     return 2
 

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sys
+import time
+from datetime import datetime
 from typing import Any
 
 from quart import Quart
 
+from . import __version__
+from .api import register_api
+from .api.auth import Authenticator
+from .api.metrics import Metrics
+from .api.serialize import ts
 from .clock import Clock, SystemClock
 from .config import Settings
 from .db.database import Database, describe_url
+from .db.key_store import KeyStore
 from .db.migrations import migrate
 from .db.workflow_store import WorkflowStore
 from .engine.engine import WorkflowEngine
 from .logs import system
 from .services.schedule_service import ScheduleService
+from .services.workflow_service import WorkflowService
 
 log = logging.getLogger(__name__)
+
+HEALTH_DB_TIMEOUT_SECONDS = 2.0
 
 
 class Runtime:
@@ -25,9 +38,14 @@ class Runtime:
     def __init__(self, settings: Settings, clock: Clock) -> None:
         self.settings = settings
         self.clock = clock
-        self.database: Database | None = None
-        self.engine: WorkflowEngine | None = None
-        self.schedules: ScheduleService | None = None
+        self.metrics = Metrics()
+        self.database: Database
+        self.engine: WorkflowEngine
+        self.schedules: ScheduleService
+        self.workflows: WorkflowService
+        self.keys: KeyStore
+        self.auth: Authenticator
+        self.started = False
 
     async def start(self) -> None:
         self.database = await Database.connect(self.settings.database_url)
@@ -35,25 +53,99 @@ class Runtime:
         self.engine = WorkflowEngine(self.database, self.settings, store=WorkflowStore(self.database),
                                      clock=self.clock)
         self.schedules = ScheduleService(self.database, self.settings, clock=self.clock, engine=self.engine)
-        await self.schedules.start_scheduler()
+        self.workflows = WorkflowService(self.engine, self.clock)
+        self.keys = KeyStore(self.database)
+        self.auth = Authenticator(self.keys, self.clock, self.settings.admin_api_key)
+        if not self.settings.admin_api_key:
+            await self._first_admin_key()
+        loop = await self.schedules.start_scheduler()
+        self.metrics.watch(self.schedules.cache, self.schedules.dispatcher, loop)
+        self.started = True
         system(log, "service.start", "service started", database=describe_url(self.settings.database_url),
                migrations_applied=len(applied), active_schedules=len(self.schedules.cache),
                replica_id=self.schedules.replica_id)
 
+    async def _first_admin_key(self) -> None:
+        key = await self.keys.ensure_admin(self.clock.now())
+        if key is None:
+            return
+        # Shown once, on stdout only (never logged): only its hash is stored.
+        print("\n" + "=" * 72 + "\nAdmin API key (global; shown once, store it now):\n\n    " + key
+              + "\n\nSend it as the X-API-Key header. Set ADMIN_API_KEY to use a key of your own.\n" + "=" * 72,
+              file=sys.stdout, flush=True)
+        system(log, "key.bootstrap", "generated the admin API key (printed once on stdout)")
+
     async def stop(self) -> None:
-        if self.schedules is not None:
-            await self.schedules.stop_scheduler()
-        if self.engine is not None:
-            await self.engine.close()
-        if self.database is not None:
-            await self.database.close()
+        if not self.started:
+            return
+        self.started = False
+        grace = self.settings.shutdown_grace_seconds
+        await asyncio.gather(self.schedules.stop_scheduler(grace), self.workflows.close(grace))
+        await self.engine.close()
+        await self.database.close()
         system(log, "service.stop", "service stopped")
+
+    # ---- probes -----------------------------------------------------------------------------
+
+    def _scheduler_view(self, now: datetime) -> dict[str, Any]:
+        loop = self.schedules.loop
+        head = self.schedules.cache.next_due()
+        lag = max(0.0, (now - head[1]).total_seconds()) if head is not None else 0.0
+        return {"running": bool(loop and loop.running), "last_pass_at": ts(loop.last_pass_at if loop else None),
+                "lag_seconds": round(lag, 3)}
+
+    async def health(self) -> dict[str, Any]:
+        now = self.clock.now()
+        checks: dict[str, Any] = {}
+        began = time.perf_counter()
+        try:
+            await asyncio.wait_for(self.database.read(lambda dal: dal.executesql("SELECT 1")),
+                                   HEALTH_DB_TIMEOUT_SECONDS)
+            checks["database"] = {"status": "ok", "latency_ms": round((time.perf_counter() - began) * 1000, 1)}
+        except Exception as exc:
+            checks["database"] = {"status": "error", "error": f"{type(exc).__name__}: {exc}"[:300]}
+        checks["redis"] = {"status": "disabled"}
+        scheduler = self._scheduler_view(now)
+        loop = self.schedules.loop
+        stale_after = 2 * self.settings.poll_interval_seconds
+        fresh = bool(loop and loop.last_pass_at and (now - loop.last_pass_at).total_seconds() <= stale_after)
+        scheduler["status"] = "ok" if scheduler["running"] and fresh else "error"
+        checks["scheduler"] = scheduler
+        if checks["database"]["status"] != "ok" or scheduler["status"] != "ok":
+            status = "unhealthy"
+        elif checks["redis"]["status"] == "error":
+            status = "degraded"
+        else:
+            status = "healthy"
+        return {"status": status, "checks": checks}
+
+    async def scheduler_status(self, scope: str | None) -> dict[str, Any]:
+        now = self.clock.now()
+        store = self.schedules.store
+        loop = self.schedules.loop
+        head = await store.next_due(scope)
+        replicas = await self.schedules.runs.replicas(now, loop.replica_timeout_seconds if loop else 30.0)
+        last = loop.last_pass if loop else None
+        return {
+            **self._scheduler_view(now),
+            "replica_id": self.schedules.replica_id,
+            "active_schedules": len(self.schedules.cache) if scope is None else await store.count_active(scope),
+            "next_due": {"schedule_id": head[0], "at": ts(head[1])} if head else None,
+            "last_pass": None if last is None else {
+                "due": last.due, "fired": last.fired, "missed": last.missed, "skipped": last.skipped,
+                "duration_ms": round(last.duration_ms, 2)},
+            "replicas": [{**r, "started_at": ts(r["started_at"]), "heartbeat_at": ts(r["heartbeat_at"]),
+                          "last_pass_at": ts(r["last_pass_at"])} for r in replicas],
+            "recent_failures": [{**f, "scheduled_for": ts(f["scheduled_for"]), "finished_at": ts(f["finished_at"])}
+                                for f in await store.recent_failures(scope)],
+        }
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Quart:
     app = Quart(__name__)
     runtime = Runtime(settings, clock or SystemClock())
     app.extensions["runtime"] = runtime
+    register_api(app, __version__)
 
     @app.before_serving
     async def _start() -> None:
@@ -62,9 +154,5 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Quart:
     @app.after_serving
     async def _stop() -> None:
         await runtime.stop()
-
-    @app.get("/health")
-    async def health() -> Any:
-        return {"status": "ok"}
 
     return app

@@ -63,3 +63,10 @@ class LimitExceededException(ScheduleServiceException):
 
     status = 409
     code = "limit_exceeded"
+
+
+class UnavailableException(ScheduleServiceException):
+    """The service cannot do this right now (starting, shutting down, database away)."""
+
+    status = 503
+    code = "unavailable"

@@ -135,6 +135,7 @@ def _open_dal(_: Any, database: Database) -> None:
         check_reserved=None,
         attempts=1,
         after_connection=database._after_connection,
+        driver_args={} if database.sqlite_path else {"connect_timeout": 5},
     )
     define_tables(dal)
     database._dal = dal

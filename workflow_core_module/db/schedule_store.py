@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydal import DAL
 
 from ..errors import LimitExceededException, ScheduleConflictException, ScheduleNotFoundException
+from ..scheduling import as_utc
 from .audit import AuditEntry, AuditLog, changed_fields
 from .database import Database, cursor
 from .records import Page, Run, Schedule
@@ -67,6 +69,32 @@ class ScheduleStore:
 
     async def get(self, schedule_id: str, scope: Scope = None) -> Schedule:
         return await self.database.read(self.fetch, schedule_id, scope)
+
+    async def next_due(self, scope: Scope) -> tuple[str, datetime] | None:
+        """(schedule_id, due) of the earliest active schedule in scope."""
+        where, params = ("is_active = ?", [self.dialect.true]) if scope is None else \
+            ("is_active = ? AND community_id = ?", [self.dialect.true, scope])
+        sql = self.dialect.params(f"SELECT schedule_id, next_execution_at FROM workflow_schedules WHERE {where} "
+                                  "AND next_execution_at IS NOT NULL ORDER BY next_execution_at LIMIT 1")
+        rows = await self.database.read(lambda dal: dal.executesql(sql, placeholders=params))
+        return (rows[0][0], as_utc(rows[0][1])) if rows else None
+
+    async def count_active(self, scope: Scope) -> int:
+        where, params = ("is_active = ?", [self.dialect.true]) if scope is None else \
+            ("is_active = ? AND community_id = ?", [self.dialect.true, scope])
+        return await self.database.read(
+            lambda dal: count(dal, self.dialect, f"SELECT COUNT(*) FROM workflow_schedules WHERE {where}", params))
+
+    async def recent_failures(self, scope: Scope, limit: int = 10) -> list[dict[str, Any]]:
+        """The newest failed or timed-out runs, with their schedule's name."""
+        where, params = ("", []) if scope is None else ("AND s.community_id = ?", [scope])
+        sql = self.dialect.params(
+            "SELECT r.run_id, r.schedule_id, s.name, r.status, r.error, r.scheduled_for, r.finished_at "
+            "FROM workflow_schedule_runs r JOIN workflow_schedules s ON s.schedule_id = r.schedule_id "
+            f"WHERE r.status IN ('failed', 'timed_out') {where} ORDER BY r.id DESC LIMIT {int(limit)}")
+        rows = await self.database.read(lambda dal: dal.executesql(sql, placeholders=params))
+        return [{"run_id": r[0], "schedule_id": r[1], "name": r[2], "status": r[3], "error": r[4],
+                 "scheduled_for": as_utc(r[5]), "finished_at": as_utc(r[6]) if r[6] else None} for r in rows]
 
     def _filter_sql(self, f: ScheduleFilter) -> tuple[str, list[Any]]:
         where, params = self._scope_sql(f.scope)

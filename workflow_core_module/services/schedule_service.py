@@ -30,6 +30,7 @@ from ..errors import (
     ScheduleConflictException,
     ScheduleNotFoundException,
     ScheduleServiceException,
+    UnavailableException,
 )
 from ..logs import audit
 from ..scheduling import ScheduleStatus, TimeRule, next_occurrence, occurrences, status_for_next
@@ -144,7 +145,7 @@ class ScheduleService:
         Works for paused or finished schedules too; it does not count toward max_executions.
         """
         if self.dispatcher is None or self.engine is None or not self.dispatcher.accepting:
-            raise ScheduleServiceException("the scheduler is not running")
+            raise UnavailableException("the scheduler is not running")
         schedule = await self.get_schedule(schedule_id, scope=scope)
         now = self.clock.now()
         fire = Fire(str(uuid.uuid4()), schedule.id, schedule.schedule_id, schedule.workflow_id,

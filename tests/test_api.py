@@ -1,0 +1,408 @@
+"""The v1 API through the Quart test client (the app's real lifecycle runs: migrations, loop)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from quart import Quart
+
+from workflow_core_module.app import create_app
+
+from .conftest import make_settings
+from .processes import ROOT
+
+ADMIN = {"X-API-Key": "admin-secret"}
+
+
+@pytest.fixture
+async def app(database_url: str, tmp_path: Path) -> AsyncIterator[Quart]:
+    settings = make_settings(database_url, admin_api_key="admin-secret", max_schedules_per_community=5,
+                             log_level="WARNING")
+    application = create_app(settings)
+    async with application.test_app():
+        runtime = application.extensions["runtime"]
+        await _truncate(runtime)
+        yield application
+        await _truncate(runtime)
+
+
+async def _truncate(runtime: Any) -> None:
+    from .conftest import _truncate as truncate
+
+    await truncate(runtime.database)
+    await runtime.schedules.load_cache()
+    if runtime.schedules.loop is not None:
+        await runtime.schedules.loop.heartbeat()
+
+
+@pytest.fixture
+def client(app: Quart) -> Any:
+    return app.test_client()
+
+
+async def call(client: Any, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
+               expect: int | None = None) -> tuple[int, Any]:
+    kwargs: dict[str, Any] = {"headers": ADMIN if headers is None else headers}
+    if body is not None:
+        kwargs["json"] = body
+    response = await getattr(client, method)(path, **kwargs)
+    data = await response.get_data()
+    parsed = json.loads(data) if data and response.content_type.startswith("application/json") else data
+    if expect is not None:
+        assert response.status_code == expect, (response.status_code, parsed)
+    return response.status_code, parsed
+
+
+async def workflow(client: Any, name: str = "wf", community: str | None = None, headers: dict[str, str] | None = None,
+                   steps: list[dict[str, Any]] | None = None) -> str:
+    body: dict[str, Any] = {"name": name, "steps": steps or [{"action": "log", "message": "hi"}]}
+    if community:
+        body["community_id"] = community
+    _, data = await call(client, "post", "/api/v1/workflows", body, headers, expect=201)
+    return str(data["workflow_id"])
+
+
+def cron_body(wf: str, name: str = "nightly", **kw: Any) -> dict[str, Any]:
+    return {"workflow_id": wf, "name": name, "schedule_type": "cron", "cron_expression": "0 9 * * 1-5",
+            "timezone": "Europe/Berlin", **kw}
+
+
+def iso(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---- schedules ---------------------------------------------------------------------------------
+
+async def test_create_get_list_update_delete(client: Any) -> None:
+    wf = await workflow(client)
+    _, created = await call(client, "post", "/api/v1/schedules", cron_body(wf, tags=["daily"], context_data={"a": 1}),
+                            expect=201)
+    assert created["next_execution_at"].endswith(":00:00Z") and created["status"] == "active"
+    assert created["timing_description"] == "At 09:00, Monday through Friday (Europe/Berlin)"
+    assert "id" not in created and "deleted_at" not in created
+    expected_keys = {
+        "schedule_id", "workflow_id", "community_id", "name", "description", "schedule_type", "cron_expression",
+        "interval_seconds", "scheduled_time", "timezone", "start_date", "end_date", "is_active", "status",
+        "next_execution_at", "last_execution_at", "last_execution_id", "max_executions", "execution_count",
+        "grace_period_seconds", "overlap_policy", "jitter_seconds", "context_data", "tags", "callback_url",
+        "created_by", "total_runs", "successful_runs", "failed_runs", "missed_runs", "created_at", "updated_at",
+        "timing_description"}
+    assert set(created) == expected_keys
+    sid = created["schedule_id"]
+    _, one = await call(client, "get", f"/api/v1/schedules/{sid}", expect=200)
+    assert one["stats"] == {"total_runs": 0, "successful_runs": 0, "failed_runs": 0, "missed_runs": 0,
+                            "success_rate": None, "avg_duration_ms": None}
+    _, page = await call(client, "get", "/api/v1/schedules?tag=daily&limit=10", expect=200)
+    assert (page["total"], page["limit"], page["offset"], len(page["items"])) == (1, 10, 0, 1)
+    _, patched = await call(client, "patch", f"/api/v1/schedules/{sid}", {"name": "renamed", "cron_expression": "30 7 * * *"},
+                            expect=200)
+    assert patched["name"] == "renamed" and patched["cron_expression"] == "30 7 * * *"
+    _, replaced = await call(client, "put", f"/api/v1/schedules/{sid}",
+                             {"workflow_id": wf, "name": "again", "schedule_type": "interval", "interval_seconds": 600},
+                             expect=200)
+    assert replaced["schedule_type"] == "interval" and replaced["tags"] == [] and replaced["timezone"] == "UTC"
+    status, body = await call(client, "delete", f"/api/v1/schedules/{sid}")
+    assert status == 204 and body == b""
+    await call(client, "get", f"/api/v1/schedules/{sid}", expect=404)
+
+
+async def test_list_limits_and_filters(client: Any) -> None:
+    wf = await workflow(client)
+    for i in range(3):
+        await call(client, "post", "/api/v1/schedules", cron_body(wf, f"report-{i}"), expect=201)
+    _, page = await call(client, "get", "/api/v1/schedules?limit=2&offset=1", expect=200)
+    assert [s["name"] for s in page["items"]] == ["report-1", "report-2"] and page["total"] == 3
+    _, default = await call(client, "get", "/api/v1/schedules", expect=200)
+    assert default["limit"] == 50
+    _, by_wf = await call(client, "get", f"/api/v1/schedules/workflow/{wf}", expect=200)
+    assert by_wf["total"] == 3
+    for bad in ("limit=501", "limit=0", "offset=-1", "status=sleeping", "schedule_type=weekly"):
+        status, err = await call(client, "get", f"/api/v1/schedules?{bad}")
+        assert status == 400 and err["error"]["code"] == "invalid_input", bad
+
+
+async def test_preview_and_next(client: Any) -> None:
+    _, preview = await call(client, "post", "/api/v1/schedules/preview",
+                            {"schedule_type": "cron", "cron_expression": "0 9 * * 1-5", "timezone": "UTC", "count": 5},
+                            expect=200)
+    assert preview["description"] == "At 09:00, Monday through Friday"
+    assert len(preview["times"]) == 5 and all(t.endswith("T09:00:00Z") for t in preview["times"])
+    start = datetime.now(timezone.utc) + timedelta(days=30)
+    _, windowed = await call(client, "post", "/api/v1/schedules/preview",
+                             {"schedule_type": "interval", "interval_seconds": 3600, "start_date": iso(start),
+                              "end_date": iso(start + timedelta(hours=2)), "count": 10}, expect=200)
+    assert windowed["times"] == [iso(start + timedelta(hours=h)) for h in range(3)]
+    status, err = await call(client, "post", "/api/v1/schedules/preview",
+                             {"schedule_type": "cron", "cron_expression": "0 9 * * 1-5", "count": 101})
+    assert status == 400 and "count" in err["error"]["details"]
+    wf = await workflow(client)
+    _, created = await call(client, "post", "/api/v1/schedules", cron_body(wf), expect=201)
+    _, nxt = await call(client, "get", f"/api/v1/schedules/{created['schedule_id']}/next?count=3", expect=200)
+    assert len(nxt["times"]) == 3 and nxt["times"][0] == created["next_execution_at"]
+    await call(client, "get", f"/api/v1/schedules/{created['schedule_id']}/next?count=0", expect=400)
+    _, listed = await call(client, "get", "/api/v1/schedules", expect=200)
+    assert listed["total"] == 1  # preview saved nothing
+
+
+async def test_pause_resume_run_and_history(client: Any, app: Quart) -> None:
+    wf = await workflow(client, steps=[{"action": "log", "message": "run {{ trigger.run_id }}"}])
+    _, created = await call(client, "post", "/api/v1/schedules", cron_body(wf), expect=201)
+    sid = created["schedule_id"]
+    _, paused = await call(client, "post", f"/api/v1/schedules/{sid}/pause", expect=200)
+    assert paused["status"] == "paused" and paused["next_execution_at"] is None
+    _, resumed = await call(client, "post", f"/api/v1/schedules/{sid}/resume", expect=200)
+    assert resumed["status"] == "active" and resumed["next_execution_at"]
+    _, started = await call(client, "post", f"/api/v1/schedules/{sid}/run", expect=202)
+    assert set(started) == {"run_id", "execution_id"}
+    for _ in range(200):
+        _, history = await call(client, "get", f"/api/v1/schedules/{sid}/history", expect=200)
+        if history["items"] and history["items"][0]["status"] == "completed":
+            break
+        await asyncio.sleep(0.02)
+    [run] = history["items"]
+    assert set(run) == {"run_id", "execution_id", "scheduled_for", "fired_at", "finished_at", "status", "attempt",
+                        "error", "note", "duration_ms", "trigger"}
+    assert (run["run_id"], run["execution_id"], run["trigger"], run["status"]) == (
+        started["run_id"], started["execution_id"], "manual", "completed")
+    _, execution = await call(client, "get", f"/api/v1/executions/{started['execution_id']}", expect=200)
+    assert execution["status"] == "completed" and execution["step_results"][0]["output"]["message"].startswith("run ")
+    _, filtered = await call(client, "get", f"/api/v1/schedules/{sid}/history?status=failed", expect=200)
+    assert filtered["total"] == 0
+    _, detail = await call(client, "get", f"/api/v1/schedules/{sid}", expect=200)
+    assert detail["stats"]["successful_runs"] == 1 and detail["stats"]["success_rate"] == 1.0
+
+
+async def test_status_endpoint(client: Any) -> None:
+    wf = await workflow(client)
+    _, created = await call(client, "post", "/api/v1/schedules", cron_body(wf), expect=201)
+    _, status = await call(client, "get", "/api/v1/schedules/status", expect=200)
+    assert status["running"] is True and status["active_schedules"] == 1
+    assert status["next_due"] == {"schedule_id": created["schedule_id"], "at": created["next_execution_at"]}
+    assert status["last_pass_at"] and len(status["replicas"]) == 1
+    assert status["recent_failures"] == []
+
+
+# ---- workflows and executions -------------------------------------------------------------
+
+async def test_workflows_crud_and_execute(client: Any) -> None:
+    wf = await workflow(client, "hello")
+    _, got = await call(client, "get", f"/api/v1/workflows/{wf}", expect=200)
+    assert got["name"] == "hello" and got["steps"] == [{"action": "log", "message": "hi"}]
+    _, page = await call(client, "get", "/api/v1/workflows", expect=200)
+    assert page["total"] == 1
+    _, replaced = await call(client, "put", f"/api/v1/workflows/{wf}",
+                             {"name": "hello2", "steps": [{"action": "delay", "seconds": 0}], "is_active": True},
+                             expect=200)
+    assert replaced["name"] == "hello2"
+    _, started = await call(client, "post", f"/api/v1/workflows/{wf}/execute", {"context_data": {"x": 1}}, expect=202)
+    _, bare = await call(client, "post", f"/api/v1/workflows/{wf}/execute", expect=202)
+    for execution_id in (started["execution_id"], bare["execution_id"]):
+        for _ in range(200):
+            _, execution = await call(client, "get", f"/api/v1/executions/{execution_id}", expect=200)
+            if execution["status"] == "completed":
+                break
+            await asyncio.sleep(0.02)
+        assert execution["status"] == "completed" and execution["trigger"] == "api"
+    _, s = await call(client, "post", "/api/v1/schedules", cron_body(wf), expect=201)
+    status, err = await call(client, "delete", f"/api/v1/workflows/{wf}")
+    assert status == 409 and "used by 1" in err["error"]["message"]
+    await call(client, "delete", f"/api/v1/schedules/{s['schedule_id']}", expect=204)
+    assert (await call(client, "delete", f"/api/v1/workflows/{wf}"))[0] == 204
+    await call(client, "get", f"/api/v1/workflows/{wf}", expect=404)
+
+
+@pytest.mark.parametrize(
+    ("steps", "field"),
+    [
+        ([{"action": "nope"}], "steps[0].action"),
+        ([{"action": "http_request"}], "steps[0].url"),
+        ([{"action": "command", "name": "deploy"}], "steps[0].name"),
+        ([], "steps"),
+    ],
+)
+async def test_bad_steps_are_400(client: Any, steps: Any, field: str) -> None:
+    status, err = await call(client, "post", "/api/v1/workflows", {"name": "w", "steps": steps})
+    assert status == 400 and field in err["error"]["details"], err
+
+
+# ---- errors ----------------------------------------------------------------------------------------
+
+async def test_error_statuses(client: Any, app: Quart) -> None:
+    wf = await workflow(client)
+    _, created = await call(client, "post", "/api/v1/schedules", cron_body(wf, "taken"), expect=201)
+    past = iso(datetime.now(timezone.utc) - timedelta(hours=1))
+    cases = [
+        ({"workflow_id": wf}, {"name", "schedule_type"}),
+        (cron_body(wf, "x", interval_seconds="60"), {"interval_seconds"}),
+        (cron_body(wf, "x", surprise=True), {"surprise"}),
+        (cron_body(wf, "x", cron_expression="0 25 * * *"), {"cron_expression"}),
+        (cron_body(wf, "x", timezone="Mars/Base"), {"timezone"}),
+        ({"workflow_id": wf, "name": "x", "schedule_type": "interval", "interval_seconds": 5}, {"interval_seconds"}),
+        ({"workflow_id": wf, "name": "x", "schedule_type": "one_time", "scheduled_time": past}, {"scheduled_time"}),
+        ([1, 2, 3], {"body"}),
+        ("just a string", {"body"}),
+    ]
+    for body, fields in cases:
+        status, err = await call(client, "post", "/api/v1/schedules", body)
+        assert status == 400, (body, err)
+        assert set(err["error"]) == {"code", "message", "details"} and err["error"]["code"] == "invalid_input"
+        assert fields <= set(err["error"]["details"]), (body, err)
+    response = await client.post("/api/v1/schedules", data=b"{not json", headers={**ADMIN,
+                                                                                 "Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert (await call(client, "get", "/api/v1/schedules", headers={}))[0] == 401
+    assert (await call(client, "get", "/api/v1/schedules", headers={"X-API-Key": "wrong"}))[0] == 401
+    assert (await call(client, "get", "/api/v1/schedules/not-a-uuid"))[0] == 404
+    assert (await call(client, "get", "/api/v1/executions/00000000-0000-4000-8000-000000000000"))[0] == 404
+    assert (await call(client, "get", "/api/v1/nothing-here"))[0] == 404
+    assert (await call(client, "patch", "/api/v1/schedules", {}))[0] == 405
+    status, err = await call(client, "post", "/api/v1/schedules", cron_body(wf, "taken"))
+    assert status == 409 and err["error"]["details"] == {"name": "already in use"}
+    once = {"workflow_id": wf, "name": "once", "schedule_type": "one_time",
+            "scheduled_time": iso(datetime.now(timezone.utc) + timedelta(hours=1))}
+    _, one = await call(client, "post", "/api/v1/schedules", once, expect=201)
+    database = app.extensions["runtime"].database
+    await database.write(lambda dal: dal.executesql(database.dialect.params(
+        "UPDATE workflow_schedules SET status = 'expired', is_active = ?, next_execution_at = NULL "
+        "WHERE schedule_id = ?"), placeholders=[database.dialect.false, one["schedule_id"]]))
+    status, err = await call(client, "post", f"/api/v1/schedules/{one['schedule_id']}/resume")
+    assert status == 409 and "expired" in err["error"]["message"]
+    big = cron_body(wf, "big", context_data={"blob": "x" * (1024 * 1024 + 10)})
+    status, err = await call(client, "post", "/api/v1/schedules", big)
+    assert status == 413 and err["error"]["code"] == "payload_too_large"
+    _, after = await call(client, "get", "/api/v1/schedules", expect=200)
+    assert {s["name"] for s in after["items"]} == {"taken", "once"}  # nothing rejected was written
+    assert (await call(client, "get", f"/api/v1/schedules/{created['schedule_id']}"))[0] == 200
+
+
+async def test_unauthenticated_probes_and_docs(client: Any) -> None:
+    for path in ("/health", "/api/v1/health", "/metrics", "/openapi.json", "/docs"):
+        response = await client.get(path)
+        assert response.status_code == 200, path
+    health = await (await client.get("/api/v1/health")).get_json()
+    assert health["status"] == "healthy"
+    assert set(health["checks"]) == {"database", "redis", "scheduler"}
+    assert set(health["checks"]["scheduler"]) >= {"running", "last_pass_at", "lag_seconds"}
+    spec = await (await client.get("/openapi.json")).get_json()
+    assert {"/api/v1/schedules", "/api/v1/schedules/{schedule_id}/history", "/api/v1/workflows/{workflow_id}/execute",
+            "/api/v1/executions/{execution_id}"} <= set(spec["paths"])
+    create = spec["paths"]["/api/v1/schedules"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert create["title"] == "ScheduleCreate" and create["additionalProperties"] is False
+    assert set(create["required"]) == {"workflow_id", "name", "schedule_type"}
+    page = (await (await client.get("/docs")).get_data()).decode()
+    assert "/api/v1/schedules/{schedule_id}/run" in page and "<script" not in page
+    assert "cron_expression" in page and "ScheduleCreate" in page  # request bodies are described
+
+
+async def test_metrics_count_requests_and_runs(client: Any) -> None:
+    wf = await workflow(client)
+    _, created = await call(client, "post", "/api/v1/schedules", cron_body(wf), expect=201)
+    await call(client, "post", f"/api/v1/schedules/{created['schedule_id']}/run", expect=202)
+    await asyncio.sleep(0.3)
+    text = (await (await client.get("/metrics")).get_data()).decode()
+    assert "wcm_active_schedules 1.0" in text
+    assert 'wcm_http_requests_total{method="POST",route="/api/v1/schedules",status="201"} 1.0' in text
+    assert 'wcm_runs_total{status="completed"} 1.0' in text
+    assert "wcm_scheduler_pass_duration_seconds_count" in text and "wcm_fire_lag_seconds_bucket" in text
+
+
+async def test_unhealthy_when_the_database_is_gone(app: Quart, client: Any) -> None:
+    runtime = app.extensions["runtime"]
+
+    async def broken(*args: Any) -> Any:
+        raise ConnectionError("database unreachable")
+
+    original = runtime.database.read
+    runtime.database.read = broken
+    try:
+        response = await client.get("/api/v1/health")
+        body = await response.get_json()
+    finally:
+        runtime.database.read = original
+    assert response.status_code == 503 and body["status"] == "unhealthy"
+    assert body["checks"]["database"]["status"] == "error"
+
+
+# ---- API keys and community isolation ------------------------------------------------------------
+
+def cli(db_url: str, *args: str) -> str:
+    env = {**os.environ, "DATABASE_URL": db_url, "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING"}
+    result = subprocess.run([sys.executable, "-m", "workflow_core_module", *args], env=env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+async def test_community_isolation_with_cli_keys(database_url: str) -> None:
+    red = {"X-API-Key": cli(database_url, "keys", "create", "--name", "red-bot", "--community", "red").splitlines()[-1]}
+    blue = {"X-API-Key": cli(database_url, "keys", "create", "--name", "blue-bot", "--community", "blue").splitlines()[-1]}
+    assert "red-bot" in cli(database_url, "keys", "list")
+    application = create_app(make_settings(database_url, admin_api_key="admin-secret", log_level="WARNING"))
+    async with application.test_app():
+        client = application.test_client()
+        shared = await workflow(client, "shared")  # admin: no community
+        red_wf = await workflow(client, "red-wf", headers=red)
+        _, red_wf_row = await call(client, "get", f"/api/v1/workflows/{red_wf}", headers=red, expect=200)
+        assert red_wf_row["community_id"] == "red"
+        _, red_s = await call(client, "post", "/api/v1/schedules", cron_body(red_wf, "r"), red, expect=201)
+        assert red_s["community_id"] == "red" and red_s["created_by"] == "red-bot"
+        _, on_shared = await call(client, "post", "/api/v1/schedules", cron_body(shared, "r2"), red, expect=201)
+        sid = red_s["schedule_id"]
+        # blue sees none of red's rows
+        for path in (f"/api/v1/schedules/{sid}", f"/api/v1/schedules/{sid}/history", f"/api/v1/workflows/{red_wf}",
+                     f"/api/v1/schedules/{sid}/next"):
+            assert (await call(client, "get", path, headers=blue))[0] == 404, path
+        for path in (f"/api/v1/schedules/{sid}/pause", f"/api/v1/schedules/{sid}/run"):
+            assert (await call(client, "post", path, headers=blue))[0] == 404, path
+        assert (await call(client, "delete", f"/api/v1/schedules/{sid}", headers=blue))[0] == 404
+        _, blue_list = await call(client, "get", "/api/v1/schedules", headers=blue, expect=200)
+        assert blue_list["total"] == 0
+        # blue may not create in red's community, nor change the shared workflow, nor use red's workflow
+        assert (await call(client, "post", "/api/v1/schedules", cron_body(shared, "b", community_id="red"), blue))[0] == 403
+        assert (await call(client, "post", "/api/v1/schedules", cron_body(red_wf, "b"), blue))[0] == 400
+        assert (await call(client, "put", f"/api/v1/workflows/{shared}",
+                           {"name": "mine", "steps": [{"action": "log", "message": "x"}]}, blue))[0] == 403
+        _, blue_wfs = await call(client, "get", "/api/v1/workflows", headers=blue, expect=200)
+        assert [w["name"] for w in blue_wfs["items"]] == ["shared"]
+        # the admin sees both; audit rows carry the key's name
+        _, all_rows = await call(client, "get", "/api/v1/schedules", expect=200)
+        assert all_rows["total"] == 2 and on_shared["community_id"] == "red"
+        runtime = application.extensions["runtime"]
+        actors = {r[0] for r in await runtime.database.read(lambda dal: dal.executesql("SELECT actor FROM audit_log"))}
+        assert {"red-bot", "admin", "cli"} <= actors
+    cli(database_url, "keys", "revoke", "red-bot")
+    application = create_app(make_settings(database_url, admin_api_key="admin-secret", log_level="WARNING"))
+    async with application.test_app():
+        assert (await call(application.test_client(), "get", "/api/v1/schedules", headers=red))[0] == 401
+
+
+async def test_first_start_generates_and_prints_an_admin_key(tmp_path: Path) -> None:
+    from .processes import ServeProcess
+
+    env = {"DATABASE_URL": f"sqlite://{tmp_path}/db.sqlite", "ADMIN_API_KEY": ""}
+    first = ServeProcess(env, cwd=tmp_path)
+    with first:
+        pass
+    printed = [line.strip() for line in first.logs().splitlines() if line.strip().startswith("wcm_")]
+    assert len(printed) == 1
+    second = ServeProcess(env, cwd=tmp_path)
+    with second:
+        import urllib.request
+
+        request = urllib.request.Request(second.url + "/api/v1/schedules", headers={"X-API-Key": printed[0]})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+    assert not [line for line in second.logs().splitlines() if line.strip().startswith("wcm_")]
+    import sqlite3
+
+    stored = sqlite3.connect(tmp_path / "db.sqlite").execute("SELECT * FROM api_keys").fetchall()
+    assert len(stored) == 1 and printed[0] not in repr(stored)  # only the hash is kept

@@ -1,0 +1,45 @@
+"""API keys on requests: header X-API-Key (X-Service-Key too, for the chat router).
+
+`ADMIN_API_KEY` from the environment is a global key named "admin". Keys stored in the
+database are looked up by their hash; lookups are remembered for a few seconds, so a revoked
+key stops working within that time on every replica.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..clock import Clock
+from ..db.key_store import ADMIN_KEY_NAME, KeyStore, Principal, hash_key, same_hash
+
+CACHE_SECONDS = 5.0
+_MAX_KEY_CHARS = 256
+
+
+class Authenticator:
+    def __init__(self, keys: KeyStore, clock: Clock, admin_key: str = "") -> None:
+        self.keys = keys
+        self.clock = clock
+        self._admin_hash = hash_key(admin_key) if admin_key else None
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._touched: dict[str, float] = {}
+
+    async def principal(self, presented: str | None) -> Principal | None:
+        """The caller behind a presented key, or None."""
+        if not presented or len(presented) > _MAX_KEY_CHARS:
+            return None
+        digest = hash_key(presented)
+        if self._admin_hash is not None and same_hash(digest, self._admin_hash):
+            return Principal(ADMIN_KEY_NAME, None)
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        found = await self.keys.find(presented)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (now + CACHE_SECONDS, found)
+        if found is not None and now - self._touched.get(found.name, 0.0) > 60:
+            self._touched[found.name] = now
+            await self.keys.touch(found.name, self.clock.now())
+        return found

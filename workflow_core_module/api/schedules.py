@@ -1,0 +1,159 @@
+"""/api/v1/schedules: the schedules API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, Response
+from quart_schema import document_response, validate_querystring, validate_request
+
+from ..scheduling.describe import describe
+from .context import actor, payload, runtime, scope
+from .schemas import (
+    DeleteQuery,
+    ErrorOut,
+    HistoryQuery,
+    NextQuery,
+    PreviewOut,
+    RunPage,
+    RunStarted,
+    ScheduleCreate,
+    ScheduleDetail,
+    ScheduleOut,
+    SchedulePage,
+    SchedulePreview,
+    ScheduleQuery,
+    ScheduleUpdate,
+    StatusOut,
+)
+from .serialize import page_json, run_json, schedule_json, ts
+
+bp = Blueprint("schedules", __name__, url_prefix="/api/v1/schedules")
+
+
+def _service() -> Any:
+    return runtime().schedules
+
+
+@bp.post("")
+@validate_request(ScheduleCreate)
+@document_response(ScheduleOut, 201)
+@document_response(ErrorOut, 400)
+async def create_schedule(data: ScheduleCreate) -> tuple[dict[str, Any], int]:
+    """Create a schedule; it is active at once and answers with its next_execution_at."""
+    created = await _service().add_schedule(payload(data), actor=actor(), scope=scope())
+    return schedule_json(created), 201
+
+
+@bp.get("")
+@validate_querystring(ScheduleQuery)
+@document_response(SchedulePage)
+async def list_schedules(query_args: ScheduleQuery) -> dict[str, Any]:
+    """List schedules, filtered and paged."""
+    page = await _service().list_schedules(scope=scope(), **query_args.model_dump())
+    return page_json(page, schedule_json)
+
+
+@bp.get("/status")
+@document_response(StatusOut)
+async def scheduler_status() -> dict[str, Any]:
+    """The scheduler: running, active schedules, next due, last pass, lag, replicas, recent failures."""
+    return await runtime().scheduler_status(scope())
+
+
+@bp.post("/preview")
+@validate_request(SchedulePreview)
+@document_response(PreviewOut)
+@document_response(ErrorOut, 400)
+async def preview_schedule(data: SchedulePreview) -> dict[str, Any]:
+    """Validate a spec without saving it: its next times and a human description."""
+    spec = payload(data)
+    count = spec.pop("count", 10)
+    fields, times = _service().preview(spec, count)
+    return {"times": [ts(t) for t in times], "description": describe(fields.time_rule(anchor=runtime().clock.now()))}
+
+
+@bp.get("/workflow/<workflow_id>")
+@validate_querystring(ScheduleQuery)
+@document_response(SchedulePage)
+async def schedules_of_workflow(workflow_id: str, query_args: ScheduleQuery) -> dict[str, Any]:
+    """Schedules that run one workflow."""
+    filters = query_args.model_dump() | {"workflow_id": workflow_id}
+    return page_json(await _service().list_schedules(scope=scope(), **filters), schedule_json)
+
+
+@bp.get("/<schedule_id>")
+@document_response(ScheduleDetail)
+@document_response(ErrorOut, 404)
+async def get_schedule(schedule_id: str) -> dict[str, Any]:
+    """One schedule, with its run statistics."""
+    return schedule_json(await _service().get_schedule(schedule_id, scope=scope()), stats=True)
+
+
+@bp.put("/<schedule_id>")
+@validate_request(ScheduleCreate)
+@document_response(ScheduleOut)
+async def replace_schedule(schedule_id: str, data: ScheduleCreate) -> dict[str, Any]:
+    """Replace a schedule's spec (fields not given take their defaults); next_execution_at is recomputed."""
+    updated = await _service().update_schedule(schedule_id, payload(data), actor=actor(), scope=scope(), replace=True)
+    return schedule_json(updated)
+
+
+@bp.patch("/<schedule_id>")
+@validate_request(ScheduleUpdate)
+@document_response(ScheduleOut)
+async def update_schedule(schedule_id: str, data: ScheduleUpdate) -> dict[str, Any]:
+    """Change some fields; a timing change recomputes next_execution_at."""
+    updated = await _service().update_schedule(schedule_id, payload(data), actor=actor(), scope=scope())
+    return schedule_json(updated)
+
+
+@bp.delete("/<schedule_id>")
+@validate_querystring(DeleteQuery)
+async def delete_schedule(schedule_id: str, query_args: DeleteQuery) -> Response:
+    """Soft delete (204); `?hard=true` removes the row and its runs."""
+    await _service().remove_schedule(schedule_id, actor=actor(), scope=scope(), hard=query_args.hard)
+    return Response(status=204)
+
+
+@bp.post("/<schedule_id>/pause")
+@document_response(ScheduleOut)
+async def pause_schedule(schedule_id: str) -> dict[str, Any]:
+    """Pause: nothing fires until resumed."""
+    return schedule_json(await _service().pause_schedule(schedule_id, actor=actor(), scope=scope()))
+
+
+@bp.post("/<schedule_id>/resume")
+@document_response(ScheduleOut)
+@document_response(ErrorOut, 409)
+async def resume_schedule(schedule_id: str) -> dict[str, Any]:
+    """Resume from now; a completed or expired schedule answers 409."""
+    return schedule_json(await _service().resume_schedule(schedule_id, actor=actor(), scope=scope()))
+
+
+@bp.post("/<schedule_id>/run")
+@document_response(RunStarted, 202)
+async def run_schedule(schedule_id: str) -> tuple[dict[str, Any], int]:
+    """Run the workflow now (trigger `manual`)."""
+    run_id, execution_id = await _service().run_now(schedule_id, actor=actor(), scope=scope())
+    return {"run_id": run_id, "execution_id": execution_id}, 202
+
+
+@bp.get("/<schedule_id>/history")
+@validate_querystring(HistoryQuery)
+@document_response(RunPage)
+async def schedule_history(schedule_id: str, query_args: HistoryQuery) -> dict[str, Any]:
+    """Runs, newest first."""
+    page = await _service().get_history(schedule_id, scope=scope(), **query_args.model_dump())
+    return page_json(page, run_json)
+
+
+@bp.get("/<schedule_id>/next")
+@validate_querystring(NextQuery)
+@document_response(PreviewOut)
+async def next_times(schedule_id: str, query_args: NextQuery) -> dict[str, Any]:
+    """The next `count` occurrences (as if resumed now, for a paused schedule)."""
+    service = _service()
+    schedule = await service.get_schedule(schedule_id, scope=scope())
+    times = await service.next_executions(schedule.schedule_id, query_args.count, scope=scope())
+    return {"times": [ts(t) for t in times], "description": describe(schedule.time_rule())}
