@@ -62,6 +62,10 @@ def register_error_handlers(app: Quart) -> None:
         limit = app.config.get("MAX_CONTENT_LENGTH")
         return error_response(413, "payload_too_large", f"the body is larger than {limit} bytes", {"limit": limit})
 
+    @app.errorhandler(UnicodeDecodeError)
+    async def not_utf8(exc: UnicodeDecodeError) -> Response:
+        return error_response(400, "invalid_input", "the body is not valid UTF-8 JSON", {"body": "not valid UTF-8"})
+
     @app.errorhandler(BadRequest)
     async def bad_request(exc: BadRequest) -> Response:
         return error_response(400, "invalid_input", "the body is not valid JSON (send Content-Type: application/json)",
