@@ -113,6 +113,11 @@ async def test_create_get_list_update_delete(client: Any) -> None:
     status, body = await call(client, "delete", f"/api/v1/schedules/{sid}")
     assert status == 204 and body == b""
     await call(client, "get", f"/api/v1/schedules/{sid}", expect=404)
+    _, gone = await call(client, "post", "/api/v1/schedules", cron_body(wf, "gone"), expect=201)
+    await call(client, "post", f"/api/v1/schedules/{gone['schedule_id']}/run", expect=202)
+    await asyncio.sleep(0.2)
+    await call(client, "delete", f"/api/v1/schedules/{gone['schedule_id']}?hard=true", expect=204)
+    await call(client, "get", f"/api/v1/schedules/{gone['schedule_id']}/history", expect=404)
 
 
 async def test_list_limits_and_filters(client: Any) -> None:
@@ -406,3 +411,23 @@ async def test_first_start_generates_and_prints_an_admin_key(tmp_path: Path) -> 
 
     stored = sqlite3.connect(tmp_path / "db.sqlite").execute("SELECT * FROM api_keys").fetchall()
     assert len(stored) == 1 and printed[0] not in repr(stored)  # only the hash is kept
+
+
+async def test_preview_reports_same_minute_overlaps_and_whoami(client: Any) -> None:
+    wf = await workflow(client)
+    _, daily = await call(client, "post", "/api/v1/schedules", cron_body(wf, "daily", cron_expression="0 9 * * *"),
+                          expect=201)
+    spec = {"workflow_id": wf, "schedule_type": "cron", "cron_expression": "0 9 * * 1-5", "timezone": "Europe/Berlin",
+            "count": 1}
+    _, preview = await call(client, "post", "/api/v1/schedules/preview", spec, expect=200)
+    [overlap] = preview["overlaps"]
+    assert overlap["schedule_id"] == daily["schedule_id"] and overlap["minutes"] == 5  # five weekdays in 7 days
+    _, other_minute = await call(client, "post", "/api/v1/schedules/preview", spec | {"cron_expression": "1 9 * * *"},
+                                 expect=200)
+    assert other_minute["overlaps"] == []
+    _, itself = await call(client, "post", "/api/v1/schedules/preview", spec | {"schedule_id": daily["schedule_id"]},
+                           expect=200)
+    assert itself["overlaps"] == []
+    _, me = await call(client, "get", "/api/v1/whoami", expect=200)
+    assert me == {"name": "admin", "community_id": None, "is_global": True}
+    assert (await call(client, "get", "/api/v1/whoami", headers={}))[0] == 401

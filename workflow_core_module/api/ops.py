@@ -8,8 +8,8 @@ from typing import Any
 from quart import Blueprint, Response, current_app
 from quart_schema import document_response, hide, security_scheme
 
-from .context import runtime
-from .schemas import HealthOut
+from .context import principal, runtime
+from .schemas import HealthOut, WhoAmI
 
 bp = Blueprint("ops", __name__)
 
@@ -29,6 +29,14 @@ async def readiness() -> tuple[dict[str, Any], int]:
     """Readiness: database, Redis and the scheduler loop's heartbeat. 200, or 503 when unhealthy. No key needed."""
     report = await runtime().health()
     return report, 503 if report["status"] == "unhealthy" else 200
+
+
+@bp.get("/api/v1/whoami")
+@document_response(WhoAmI)
+async def whoami() -> dict[str, Any]:
+    """The key in use: its name and the community it acts for (null: every community)."""
+    who = principal()
+    return {"name": who.name, "community_id": who.community_id, "is_global": who.is_global}
 
 
 @bp.get("/metrics")

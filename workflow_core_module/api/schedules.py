@@ -69,8 +69,12 @@ async def preview_schedule(data: SchedulePreview) -> dict[str, Any]:
     """Validate a spec without saving it: its next times and a human description."""
     spec = payload(data)
     count = spec.pop("count", 10)
-    fields, times = _service().preview(spec, count)
-    return {"times": [ts(t) for t in times], "description": describe(fields.time_rule(anchor=runtime().clock.now()))}
+    editing = spec.pop("schedule_id", None)
+    service = _service()
+    fields, times = service.preview(spec, count)
+    overlaps = await service.overlaps(fields, scope=scope(), exclude=editing)
+    return {"times": [ts(t) for t in times], "description": describe(fields.time_rule(anchor=runtime().clock.now())),
+            "overlaps": [o | {"first_at": ts(o["first_at"])} for o in overlaps]}
 
 
 @bp.get("/workflow/<workflow_id>")

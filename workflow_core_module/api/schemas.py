@@ -66,8 +66,12 @@ class ScheduleUpdate(_Timing):
 
 
 class SchedulePreview(ScheduleUpdate):
+    """A spec to try. With `workflow_id`, the answer also lists same-minute overlaps with the
+    workflow's other active schedules in the next 7 days (`schedule_id` leaves one out)."""
+
     schedule_type: ScheduleTypeName
     count: StrictInt = Field(10, ge=1, le=100)
+    schedule_id: StrictStr | None = Field(None, description="the schedule being edited, left out of overlaps")
 
 
 class ScheduleQuery(BaseModel):
@@ -199,9 +203,23 @@ class RunPage(BaseModel):
     offset: int
 
 
+class Overlap(BaseModel):
+    schedule_id: str
+    name: str
+    first_at: str
+    minutes: int
+
+
 class PreviewOut(BaseModel):
     times: list[str]
     description: str
+    overlaps: list[Overlap] = []
+
+
+class WhoAmI(BaseModel):
+    name: str
+    community_id: str | None
+    is_global: bool
 
 
 class RunStarted(BaseModel):

@@ -5,7 +5,7 @@ Nothing in this package performs I/O or reads the clock; every instant is an arg
 
 from .cron import CronError, CronSpec, next_cron, parse_cron
 from .decisions import Decision, DueState, Plan, Unfinished, decide, jitter_delay_seconds, plan, status_for_next
-from .occurrences import latest_at_or_before, next_occurrence, occurrences
+from .occurrences import latest_at_or_before, minutes_between, next_occurrence, occurrences
 from .types import (
     UTC,
     OverlapPolicy,
@@ -36,6 +36,7 @@ __all__ = [
     "decide",
     "jitter_delay_seconds",
     "latest_at_or_before",
+    "minutes_between",
     "next_cron",
     "next_occurrence",
     "occurrences",

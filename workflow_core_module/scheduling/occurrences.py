@@ -74,3 +74,16 @@ def latest_at_or_before(rule: TimeRule, first: datetime, now: datetime) -> tuple
     while (nxt := next_occurrence(rule, latest)) is not None and nxt <= limit:
         latest, count = nxt, count + 1
     return latest, count
+
+
+def minutes_between(rule: TimeRule, start: datetime, end: datetime, cap: int) -> set[int]:
+    """Epoch minutes in (start, end] in which `rule` fires (at most `cap` occurrences looked at)."""
+    out: set[int] = set()
+    current = start
+    for _ in range(cap):
+        nxt = next_occurrence(rule, current)
+        if nxt is None or nxt > end:
+            break
+        out.add(int(nxt.timestamp()) // 60)
+        current = nxt
+    return out

@@ -14,7 +14,7 @@ import socket
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..clock import Clock, SystemClock
@@ -33,7 +33,14 @@ from ..errors import (
     UnavailableException,
 )
 from ..logs import audit
-from ..scheduling import ScheduleStatus, TimeRule, next_occurrence, occurrences, status_for_next
+from ..scheduling import (
+    ScheduleStatus,
+    TimeRule,
+    minutes_between,
+    next_occurrence,
+    occurrences,
+    status_for_next,
+)
 from ..scheduling.validation import (
     Limits,
     ScheduleFields,
@@ -60,6 +67,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_PREVIEW = 100
+OVERLAP_CAP = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +295,29 @@ class ScheduleService:
         fields = _validated(spec, limits=self.limits, now=now, timing_only=True)
         remaining = _remaining(fields.max_executions, 0)
         return fields, occurrences(fields.time_rule(anchor=now), now, min(_count(count), remaining))
+
+    async def overlaps(self, fields: ScheduleFields, *, scope: Scope = None, exclude: str | None = None,
+                       days: int = 7) -> list[dict[str, Any]]:
+        """Active schedules of the same workflow that fire in the same minute as `fields` within
+        the next `days` (each schedule's first 2,000 occurrences are looked at)."""
+        if not fields.workflow_id:
+            return []
+        now = self.clock.now()
+        end = now + timedelta(days=days)
+        mine = minutes_between(fields.time_rule(anchor=now), now, end, OVERLAP_CAP)
+        if not mine:
+            return []
+        page = await self.list_schedules(scope=scope, workflow_id=fields.workflow_id, status="active", limit=500)
+        found = []
+        for other in page.items:
+            if other.schedule_id == exclude:
+                continue
+            shared = mine & minutes_between(other.time_rule(), now, end, OVERLAP_CAP)
+            if shared:
+                first = datetime.fromtimestamp(min(shared) * 60, timezone.utc)
+                found.append({"schedule_id": other.schedule_id, "name": other.name, "first_at": first,
+                              "minutes": len(shared)})
+        return found
 
     @staticmethod
     def calculate_next_execution(rule: TimeRule | ScheduleFields | Schedule, after: datetime) -> datetime | None:
