@@ -25,6 +25,7 @@ from .db.migrations import migrate
 from .db.workflow_store import WorkflowStore
 from .engine.engine import WorkflowEngine
 from .logs import system
+from .services.coordination import Coordinator
 from .services.schedule_service import ScheduleService
 from .services.workflow_service import WorkflowService
 
@@ -46,6 +47,7 @@ class Runtime:
         self.workflows: WorkflowService
         self.keys: KeyStore
         self.auth: Authenticator
+        self.coordinator: Coordinator | None = None
         self.started = False
 
     async def start(self) -> None:
@@ -61,6 +63,11 @@ class Runtime:
             await self._first_admin_key()
         loop = await self.schedules.start_scheduler()
         self.metrics.watch(self.schedules.cache, self.schedules.dispatcher, loop)
+        if self.settings.redis_url:
+            self.coordinator = Coordinator(self.settings.redis_url, self.settings.database_url, self.schedules,
+                                           on_state=lambda up: setattr(loop, "degraded", not up))
+            loop.degraded = True  # until Redis answers
+            await self.coordinator.start()
         # Everything built so far (modules, templates, the cache rebuild) lives as long as the
         # process: move it out of the collector's way, so full collections stay short.
         gc.collect()
@@ -85,12 +92,19 @@ class Runtime:
             return
         self.started = False
         grace = self.settings.shutdown_grace_seconds
+        if self.coordinator is not None:
+            await self.coordinator.close()
         await asyncio.gather(self.schedules.stop_scheduler(grace), self.workflows.close(grace))
         await self.engine.close()
         await self.database.close()
         system(log, "service.stop", "service stopped")
 
     # ---- probes -----------------------------------------------------------------------------
+
+    def _cache_view(self) -> dict[str, Any]:
+        """What this replica's own cache holds (changes from other replicas arrive through Redis)."""
+        head = self.schedules.cache.next_due()
+        return {"active_schedules": len(self.schedules.cache), "next_due_at": ts(head[1]) if head else None}
 
     def _scheduler_view(self, now: datetime) -> dict[str, Any]:
         loop = self.schedules.loop
@@ -109,7 +123,12 @@ class Runtime:
             checks["database"] = {"status": "ok", "latency_ms": round((time.perf_counter() - began) * 1000, 1)}
         except Exception as exc:
             checks["database"] = {"status": "error", "error": f"{type(exc).__name__}: {exc}"[:300]}
-        checks["redis"] = {"status": "disabled"}
+        if self.coordinator is None:
+            checks["redis"] = {"status": "disabled"}
+        elif await self.coordinator.ping():
+            checks["redis"] = {"status": "ok"}
+        else:
+            checks["redis"] = {"status": "error", "error": self.coordinator.last_error}
         scheduler = self._scheduler_view(now)
         loop = self.schedules.loop
         stale_after = 2 * self.settings.poll_interval_seconds
@@ -129,21 +148,40 @@ class Runtime:
         store = self.schedules.store
         loop = self.schedules.loop
         head = await store.next_due(scope)
-        replicas = await self.schedules.runs.replicas(now, loop.replica_timeout_seconds if loop else 30.0)
+        replicas = await self._replicas(now)
         last = loop.last_pass if loop else None
         return {
             **self._scheduler_view(now),
             "replica_id": self.schedules.replica_id,
+            "cache": self._cache_view(),
             "active_schedules": len(self.schedules.cache) if scope is None else await store.count_active(scope),
             "next_due": {"schedule_id": head[0], "at": ts(head[1])} if head else None,
             "last_pass": None if last is None else {
                 "due": last.due, "fired": last.fired, "missed": last.missed, "skipped": last.skipped,
                 "duration_ms": round(last.duration_ms, 2)},
-            "replicas": [{**r, "started_at": ts(r["started_at"]), "heartbeat_at": ts(r["heartbeat_at"]),
-                          "last_pass_at": ts(r["last_pass_at"])} for r in replicas],
+            "replicas": replicas,
             "recent_failures": [{**f, "scheduled_for": ts(f["scheduled_for"]), "finished_at": ts(f["finished_at"])}
                                 for f in await store.recent_failures(scope)],
         }
+
+
+    async def _replicas(self, now: datetime) -> list[dict[str, Any]]:
+        """Live replicas: from their Redis heartbeat keys, or the database's heartbeat rows."""
+        if self.coordinator is not None and self.coordinator.up:
+            try:
+                return [{**r, "started_at": _iso_z(r["started_at"]), "last_pass_at": _iso_z(r["last_pass_at"]),
+                         "source": "redis"} for r in await self.coordinator.replicas()]
+            except Exception as exc:  # Redis went away between the check and the read
+                log.debug("replica list from Redis failed: %s", exc)
+        loop = self.schedules.loop
+        rows = await self.schedules.runs.replicas(now, loop.replica_timeout_seconds if loop else 30.0)
+        return [{"replica_id": r["replica_id"], "host": r["host"], "pid": r["pid"], "started_at": ts(r["started_at"]),
+                 "last_pass_at": ts(r["last_pass_at"]), "heartbeat_at": ts(r["heartbeat_at"]), "source": "database"}
+                for r in rows]
+
+
+def _iso_z(value: str | None) -> str | None:
+    return None if value is None else ts(datetime.fromisoformat(value))
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Quart:

@@ -44,6 +44,7 @@ class Settings:
     workflow_max_retries: int = 3
     workflow_retry_base_seconds: float = 1.0
     shutdown_grace_seconds: float = 20.0
+    replica_timeout_seconds: float = 30.0
     max_schedules_per_community: int = 50
     history_retention_days: int = 30
     commands_file: str = ""
@@ -156,6 +157,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "WORKFLOW_MAX_RETRIES": ("workflow_max_retries", _number(0, integer=True)),
     "WORKFLOW_RETRY_BASE_SECONDS": ("workflow_retry_base_seconds", _number(0, integer=False)),
     "SHUTDOWN_GRACE_SECONDS": ("shutdown_grace_seconds", _number(0, integer=False)),
+    "REPLICA_TIMEOUT_SECONDS": ("replica_timeout_seconds", _number(1, integer=False)),
     "MAX_SCHEDULES_PER_COMMUNITY": ("max_schedules_per_community", _number(1, integer=True)),
     "HISTORY_RETENTION_DAYS": ("history_retention_days", _number(1, integer=True)),
     "COMMANDS_FILE": ("commands_file", _text),

@@ -280,6 +280,7 @@ class ErrorOut(BaseModel):
 class StatusOut(BaseModel):
     running: bool
     replica_id: str
+    cache: dict[str, Any]
     active_schedules: int
     next_due: dict[str, Any] | None
     last_pass_at: str | None

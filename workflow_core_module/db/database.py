@@ -115,6 +115,17 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
 _STOP = object()
 
 
+def is_transient(exc: BaseException) -> bool:
+    """A database error that may go away by itself: a lost or refused connection, a busy SQLite."""
+    name, module = type(exc).__name__, type(exc).__module__
+    if module.startswith("psycopg2"):
+        return name in ("OperationalError", "InterfaceError", "AdminShutdown", "SerializationFailure")
+    if name == "OperationalError":  # sqlite3
+        text = str(exc).lower()
+        return "locked" in text or "busy" in text
+    return isinstance(exc, ConnectionError)
+
+
 def cursor(dal: DAL) -> Any:
     """A DB-API cursor on this thread's connection (opened if the thread has none yet), for
     the few hot paths that run raw SQL."""
@@ -231,15 +242,29 @@ class Database:
     def _reader_main(self) -> None:
         while (job := self._read_queue.get()) is not _STOP:
             try:
-                result = job.fn(self._dal, *job.args)
-            except BaseException as exc:  # delivered to the caller, never lost
-                self._end_transaction(rollback=True)
-                job.deliver(error=exc)
-            else:
-                # End the implicit transaction a driver may have opened (PostgreSQL).
-                self._end_transaction(rollback=True)
-                job.deliver(result)
+                result = self._read_once(job)
+            except BaseException as exc:
+                if not is_transient(exc):
+                    job.deliver(error=exc)
+                    continue
+                # The connection died under us (a database restart, a failover): reads are safe
+                # to repeat, so try once more on a fresh connection.
+                self._close_connection()
+                try:
+                    result = self._read_once(job)
+                except BaseException as again:
+                    job.deliver(error=again)
+                    continue
+            job.deliver(result)
         self._close_connection()
+
+    def _read_once(self, job: _Job) -> Any:
+        try:
+            result = job.fn(self._dal, *job.args)
+        finally:
+            # End the implicit transaction a driver may have opened (PostgreSQL).
+            self._end_transaction(rollback=True)
+        return result
 
     def _writer_main(self) -> None:
         while (job := self._write_queue.get()) is not _STOP:

@@ -25,6 +25,7 @@ from pydal import DAL
 from ..scheduling import (
     DueState,
     OverlapPolicy,
+    Plan,
     RunStatus,
     ScheduleStatus,
     ScheduleType,
@@ -106,6 +107,7 @@ class Fire:
 
 @dataclass
 class ClaimResult:
+    selected: int = 0  # due rows the claim looked at
     fires: list[Fire] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)  # runs cancelled by cancel_previous
     cache: list[tuple[int, str, datetime | None]] = field(default_factory=list)  # (pk, schedule_id, due)
@@ -164,13 +166,14 @@ class RunStore:
 
     # ---- the due query ----------------------------------------------------------------------
 
-    def due(self, dal: DAL, now: datetime, limit: int) -> list[DueRow]:
+    def _select_due(self, dal: DAL, now: datetime, limit: int) -> list[DueRow]:
+        """Due rows, inside the claim's transaction. On PostgreSQL they are locked and rows other
+        replicas hold are skipped, so concurrent passes share a burst instead of queueing on it;
+        SQLite's writer already holds the database's write lock here."""
+        lock = "" if self.database.is_sqlite else " FOR UPDATE SKIP LOCKED"
         rows = cursor(dal)
-        rows.execute(self._due_sql, (self.dialect.true, self.dialect.ts(now), limit))
+        rows.execute(self._due_sql + lock, (self.dialect.true, self.dialect.ts(now), limit))
         return [DueRow.from_values(self.schedules.decode(r, _DUE_COLUMNS)) for r in rows.fetchall()]
-
-    async def fetch_due(self, now: datetime, limit: int) -> list[DueRow]:
-        return await self.database.read(self.due, now, limit)
 
     async def refresh(self, pks: Sequence[int]) -> list[tuple[int, str, datetime | None]]:
         """Current (pk, schedule_id, due or None) of some schedules, for a cache that may be stale."""
@@ -204,68 +207,115 @@ class RunStore:
                 out.setdefault(schedule_id, []).append(Unfinished(run_id, status == "running"))
         return out
 
-    def claim(self, dal: DAL, rows: Sequence[DueRow], now: datetime, replica_id: str) -> ClaimResult:
-        """Plan and claim `rows` in this transaction. Runs on the writer thread."""
-        result = ClaimResult()
-        ts, true, false = self.dialect.ts, self.dialect.true, self.dialect.false
+    def claim_batch(self, dal: DAL, now: datetime, limit: int, replica_id: str) -> ClaimResult:
+        """Select up to `limit` due rows, plan them, move them and record their runs: one
+        transaction on the writer thread."""
+        rows = self._select_due(dal, now, limit)
+        result = ClaimResult(selected=len(rows))
+        if not rows:
+            return result
         overlapping = [r.schedule_id for r in rows if r.overlap_policy is not OverlapPolicy.ALLOW]
         unfinished = self._unfinished(dal, overlapping) if overlapping else {}
-        update = cursor(dal)
-        new_runs: list[tuple[Any, ...]] = []
-        cancels: list[tuple[str, str]] = []  # (run_id, reason)
+        planned: list[tuple[DueRow, Plan]] = []
         for row in rows:
             try:
                 p = plan(row.rule, row.state, now, row.overlap_policy, tuple(unfinished.get(row.schedule_id, ())))
             except Exception as exc:  # a row the rules cannot handle: set aside, never block the others
                 result.broken.append((row.pk, row.schedule_id, f"{type(exc).__name__}: {exc}"))
                 continue
-            if p is None:
-                continue
-            d = p.decision
-            created = (1 if d.missed_for else 0) + (1 if p.fire_status else 0)
-            update.execute(self._claim_sql, (
-                ts(d.next_execution_at), d.status.value, true if d.is_active else false, d.execution_count,
-                created, 1 if d.missed_for else 0, ts(now), row.pk, ts(row.state.next_execution_at), true,
-            ))
-            if update.rowcount != 1:
+            if p is not None:
+                planned.append((row, p))
+        moved = self._move(dal, planned, now)
+        new_runs: list[tuple[Any, ...]] = []
+        cancels: list[tuple[str, str]] = []  # (run_id, reason)
+        for row, p in planned:
+            if row.pk not in moved:
                 result.lost += 1  # another process claimed it first
                 continue
-            result.cache.append((row.pk, row.schedule_id, d.next_execution_at if d.is_active else None))
-            result.completed += d.status is ScheduleStatus.COMPLETED
-            result.expired += d.status is ScheduleStatus.EXPIRED
-            if d.missed_for is not None:
-                late = int((now - d.missed_for).total_seconds())
-                new_runs.append((str(uuid.uuid4()), row.schedule_id, row.workflow_id, None, ts(d.missed_for), None,
-                                 ts(now), RunStatus.MISSED.value, 0,
-                                 f"missed: {late} s late, grace period {row.state.grace_period_seconds} s",
-                                 None, "schedule", replica_id))
-                result.missed += 1
-            if p.fire_status is None:
-                continue
-            assert d.fire_for is not None
-            run_id = str(uuid.uuid4())
-            skipped = p.fire_status == "skipped"
-            note = f"coalesced {d.coalesced} occurrences" if d.coalesced > 1 else None
-            new_runs.append((run_id, row.schedule_id, row.workflow_id, None, ts(d.fire_for), ts(now),
-                             ts(now) if skipped else None, p.fire_status, 0, p.reason if skipped else None, note,
-                             "schedule", replica_id))
-            if skipped:
-                result.skipped += 1
-                continue
-            cancels.extend((run, p.reason or "cancelled") for run in p.cancel)
-            result.fires.append(Fire(run_id, row.pk, row.schedule_id, row.workflow_id, row.community_id,
-                                     d.fire_for, now, row.context_data, row.callback_url, row.jitter_seconds,
-                                     wait_for=p.wait_for))
-            result.lags_ms.append((now - d.fire_for).total_seconds() * 1000)
+            self._record(row, p, now, replica_id, result, new_runs, cancels)
         if new_runs:
-            cursor(dal).executemany(self._insert_run_sql, new_runs)
+            self._insert_runs(dal, new_runs)
         for run_id, reason in cancels:
             if self._end_unfinished(dal, run_id, RunStatus.CANCELLED.value, reason, now):
                 result.cancelled.append(run_id)
         return result
 
-    async def claim_due(self, rows: Sequence[DueRow], now: datetime, replica_id: str) -> ClaimResult:
-        return await self.database.write(self.claim, rows, now, replica_id)
+    async def claim_due(self, now: datetime, limit: int, replica_id: str) -> ClaimResult:
+        return await self.database.write(self.claim_batch, now, limit, replica_id)
+
+    def _move(self, dal: DAL, planned: Sequence[tuple[DueRow, Plan]], now: datetime) -> set[int]:
+        """Apply each plan's new state to its row, only where next_execution_at is still what was
+        read (the claim); returns the ids that moved."""
+        if not planned:
+            return set()
+        ts, true, false = self.dialect.ts, self.dialect.true, self.dialect.false
+        values = []
+        for row, p in planned:
+            d = p.decision
+            values.append((row.pk, ts(d.next_execution_at), d.status.value, true if d.is_active else false,
+                           d.execution_count, (1 if d.missed_for else 0) + (1 if p.fire_status else 0),
+                           1 if d.missed_for else 0, ts(row.state.next_execution_at)))
+        if self.database.is_sqlite:
+            update, moved = cursor(dal), set()
+            for pk, nxt, status, active, count, runs, missed, old in values:
+                update.execute(self._claim_sql, (nxt, status, active, count, runs, missed, ts(now), pk, old, true))
+                if update.rowcount == 1:
+                    moved.add(pk)
+            return moved
+        from psycopg2.extras import execute_values
+
+        returned = execute_values(
+            cursor(dal),
+            "UPDATE workflow_schedules AS s SET next_execution_at = v.nxt, status = v.status, is_active = v.active, "
+            "execution_count = v.count, total_runs = s.total_runs + v.runs, missed_runs = s.missed_runs + v.missed, "
+            "updated_at = v.at FROM (VALUES %s) AS v(id, nxt, status, active, count, runs, missed, old, at) "
+            "WHERE s.id = v.id AND s.next_execution_at = v.old AND s.is_active RETURNING s.id",
+            [(*v, ts(now)) for v in values],
+            template="(%s, %s::timestamp, %s, %s::boolean, %s, %s, %s, %s::timestamp, %s::timestamp)",
+            page_size=len(values), fetch=True,
+        )
+        return {int(r[0]) for r in returned}
+
+    def _insert_runs(self, dal: DAL, new_runs: list[tuple[Any, ...]]) -> None:
+        if self.database.is_sqlite:
+            cursor(dal).executemany(self._insert_run_sql, new_runs)
+            return
+        from psycopg2.extras import execute_values
+
+        execute_values(cursor(dal), self._insert_run_sql.split(" VALUES ")[0] + " VALUES %s", new_runs,
+                       page_size=len(new_runs))
+
+    def _record(self, row: DueRow, p: Plan, now: datetime, replica_id: str, result: ClaimResult,
+                new_runs: list[tuple[Any, ...]], cancels: list[tuple[str, str]]) -> None:
+        """What a moved row brings: cache update, run rows, the fire."""
+        ts, d = self.dialect.ts, p.decision
+        result.cache.append((row.pk, row.schedule_id, d.next_execution_at if d.is_active else None))
+        result.completed += d.status is ScheduleStatus.COMPLETED
+        result.expired += d.status is ScheduleStatus.EXPIRED
+        if d.missed_for is not None:
+            late = int((now - d.missed_for).total_seconds())
+            new_runs.append((str(uuid.uuid4()), row.schedule_id, row.workflow_id, None, ts(d.missed_for), None,
+                             ts(now), RunStatus.MISSED.value, 0,
+                             f"missed: {late} s late, grace period {row.state.grace_period_seconds} s",
+                             None, "schedule", replica_id))
+            result.missed += 1
+        if p.fire_status is None:
+            return
+        assert d.fire_for is not None
+        run_id = str(uuid.uuid4())
+        skipped = p.fire_status == "skipped"
+        note = f"coalesced {d.coalesced} occurrences" if d.coalesced > 1 else None
+        new_runs.append((run_id, row.schedule_id, row.workflow_id, None, ts(d.fire_for), ts(now),
+                         ts(now) if skipped else None, p.fire_status, 0, p.reason if skipped else None, note,
+                         "schedule", replica_id))
+        if skipped:
+            result.skipped += 1
+            return
+        cancels.extend((run, p.reason or "cancelled") for run in p.cancel)
+        result.fires.append(Fire(run_id, row.pk, row.schedule_id, row.workflow_id, row.community_id,
+                                 d.fire_for, now, row.context_data, row.callback_url, row.jitter_seconds,
+                                 wait_for=p.wait_for))
+        result.lags_ms.append((now - d.fire_for).total_seconds() * 1000)
 
     def _end_unfinished(self, dal: DAL, run_id: str, status: str, error: str, now: datetime) -> bool:
         """End a run that has not ended yet (and its running execution); False if it already had."""

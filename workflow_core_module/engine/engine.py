@@ -12,17 +12,17 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from pydal import DAL
 
 from ..clock import Clock, SystemClock
 from ..config import Settings
-from ..db.database import Database
+from ..db.database import Database, is_transient
 from ..db.workflow_store import Workflow, WorkflowStore
 from ..errors import InvalidWorkflowException, ScheduleNotFoundException
 from .actions import (
@@ -39,7 +39,10 @@ from .templates import TemplateRenderError, render
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 MAX_STEPS = 50
+DURABLE_WRITE_SECONDS = 900.0  # how long a run's start or outcome write waits for the database
 _WORKFLOW_TTL_SECONDS = 2.0  # how long a workflow definition read from the database is reused
 
 StartHook = Callable[[DAL], None]
@@ -145,7 +148,7 @@ class WorkflowEngine:
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
         try:
-            workflow = await self.store.get(workflow_id)
+            workflow = await self._durably(lambda: self.store.get(workflow_id), "workflow", workflow_id)
         except ScheduleNotFoundException:
             return None
         self._workflows[workflow_id] = (time.monotonic() + _WORKFLOW_TTL_SECONDS, workflow)
@@ -207,7 +210,7 @@ class WorkflowEngine:
             if on_start is not None:
                 on_start(dal)
 
-        await self.database.write(start)
+        await self._durably(lambda: self.database.write(start), "start", execution_id)
         began = time.perf_counter()
         results: list[dict[str, Any]] = []
         status, error = "completed", None
@@ -244,7 +247,25 @@ class WorkflowEngine:
             if on_finish is not None:
                 on_finish(dal, outcome)
 
-        await self.database.write(finish)
+        await self._durably(lambda: self.database.write(finish), "outcome", outcome.execution_id)
+
+    async def _durably(self, operation: Callable[[], Awaitable[T]], what: str, key: str) -> T:
+        """Run a database operation of an execution (its workflow, start or outcome), waiting out a
+        database that is away for a while (a restart, a failover) instead of losing the run."""
+        delay, waited = 0.25, 0.0
+        while True:
+            try:
+                return await operation()
+            except Exception as exc:
+                if not is_transient(exc) or waited >= DURABLE_WRITE_SECONDS:
+                    raise
+                if waited == 0.0:
+                    log.warning("database unavailable for the %s of %s (%s); retrying until it is back",
+                                what, key, type(exc).__name__,
+                                extra={"category": "ERROR", "action": "execution.retry"})
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 5.0)
 
     async def _run_steps(self, workflow: Workflow, trigger: dict[str, Any], execution_id: str,
                          results: list[dict[str, Any]]) -> tuple[str, str | None]:

@@ -72,11 +72,13 @@ OVERLAP_CAP = 2000
 
 @dataclass(frozen=True, slots=True)
 class ScheduleChange:
-    """A committed change: schedule `pk` is now due at `due` (None: not active)."""
+    """A committed change: schedule `pk` is now due at `due` (None: not active). `origin` is
+    the replica it came from when another replica made it (None: made here)."""
 
     pk: int
     schedule_id: str
     due: datetime | None
+    origin: str | None = None
 
 
 def _validated(data: Mapping[str, Any], **kwargs: Any) -> ScheduleFields:
@@ -189,10 +191,10 @@ class ScheduleService:
         self.cache.replace_all(await self.store.active_due_seconds())
         return len(self.cache)
 
-    def apply(self, pk: int, schedule_id: str, due: datetime | None) -> None:
+    def apply(self, pk: int, schedule_id: str, due: datetime | None, *, origin: str | None = None) -> None:
         """Mirror a committed state into the cache and tell the listeners."""
         self.cache.set(pk, due)
-        change = ScheduleChange(pk, schedule_id, due)
+        change = ScheduleChange(pk, schedule_id, due, origin)
         for listener in self._listeners:
             try:
                 listener(change)

@@ -28,6 +28,7 @@ from .schedule_service import ScheduleChange, ScheduleService
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
+DEGRADED_POLL_SECONDS = 5.0
 HEARTBEAT_SECONDS = 5.0
 RETENTION_EVERY_SECONDS = 3600.0
 
@@ -63,7 +64,7 @@ class PassResult:
 class SchedulerLoop:
     def __init__(self, service: ScheduleService, dispatcher: Dispatcher, runs: RunStore, settings: Settings,
                  clock: Clock, *, replica_id: str | None = None, batch_size: int = BATCH_SIZE,
-                 replica_timeout_seconds: float = 30.0, max_batches_per_pass: int = 20) -> None:
+                 replica_timeout_seconds: float | None = None, max_batches_per_pass: int = 20) -> None:
         self.service = service
         self.cache: ScheduleCache = service.cache
         self.dispatcher = dispatcher
@@ -73,7 +74,7 @@ class SchedulerLoop:
         self.replica_id = replica_id or dispatcher.replica_id
         self.batch_size = batch_size
         self.max_batches_per_pass = max_batches_per_pass
-        self.replica_timeout_seconds = replica_timeout_seconds
+        self.replica_timeout_seconds = replica_timeout_seconds or settings.replica_timeout_seconds
         self.started_at = clock.now()
         self.last_pass: PassResult | None = None
         self.last_pass_at: datetime | None = None
@@ -86,6 +87,7 @@ class SchedulerLoop:
         self._last_retention = 0.0
         self._failing_since: float | None = None
         self._in_pass = False
+        self.degraded = False  # set while Redis is configured but unreachable
         self._background: set[asyncio.Task[None]] = set()
         self.running = False
         service.subscribe(self._on_change)
@@ -95,7 +97,7 @@ class SchedulerLoop:
     def _on_change(self, change: ScheduleChange) -> None:
         """A schedule changed: wake early if it is now due before the time we sleep until.
         (Changes made by a pass itself need no wake: the loop re-arms after every pass.)"""
-        if self._in_pass:
+        if self._in_pass and change.origin is None:
             return
         if change.due is not None and (self._armed_for is None or change.due < self._armed_for):
             self._wake.set()
@@ -110,6 +112,8 @@ class SchedulerLoop:
     def next_wait_seconds(self, now: datetime) -> float:
         head = self.cache.next_due()
         wait = self.settings.poll_interval_seconds
+        if self.degraded:  # no change notifications: look at the database more often
+            wait = min(wait, DEGRADED_POLL_SECONDS)
         self._armed_for = now + timedelta(seconds=wait)
         if head is not None:
             until = (head[1] - now).total_seconds()
@@ -206,14 +210,11 @@ class SchedulerLoop:
         self._in_pass = True
         try:
             for _ in range(self.max_batches_per_pass):
-                rows = await self.runs.fetch_due(now, self.batch_size)
-                if not rows:
-                    break
-                result.due += len(rows)
-                claim = await self.runs.claim_due(rows, now, self.replica_id)
+                claim = await self.runs.claim_due(now, self.batch_size, self.replica_id)
+                result.due += claim.selected
                 self._apply(claim)
                 result.add(claim)
-                if len(rows) < self.batch_size:
+                if claim.selected < self.batch_size:
                     break
                 await asyncio.sleep(0)  # let requests in between batches
             else:

@@ -1,0 +1,211 @@
+"""Redis between replicas: cache invalidation and heartbeats. Optional, and never needed for
+correctness (the database claim is what makes each occurrence fire once).
+
+* Every committed schedule change (a mutation, or a claim moving rows) is published on one
+  channel. Changes are batched per event-loop turn, so a burst of 10,000 claims is a handful
+  of messages. Every other replica applies them to its cache and re-arms its timer.
+* Each replica keeps a key ``<ns>:replica:<id>`` with a TTL: id, host, started_at,
+  last_pass_at. The replica list in /api/v1/schedules/status comes from these keys.
+* Redis unreachable: the replica reports `degraded`, polls the database every few seconds
+  instead of waiting for changes, and reconnects with backoff. On reconnect it reloads its cache
+  from the database, since it may have missed changes meanwhile.
+
+Names are namespaced by the database (a hash of its URL without the password), so deployments
+or test runs sharing one Redis never see each other's messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import socket
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+from ..db.database import describe_url
+from ..logs import system
+
+if TYPE_CHECKING:
+    from .schedule_service import ScheduleChange, ScheduleService
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 5.0
+HEARTBEAT_TTL_SECONDS = 15
+DEGRADED_POLL_SECONDS = 5.0
+_MAX_BACKOFF_SECONDS = 30.0
+_OP_TIMEOUT_SECONDS = 2.0
+
+
+def namespace(database_url: str) -> str:
+    return "wcm:" + hashlib.sha1(describe_url(database_url).encode()).hexdigest()[:10]
+
+
+class Coordinator:
+    def __init__(self, url: str, database_url: str, service: ScheduleService,
+                 *, on_state: Callable[[bool], None] | None = None) -> None:
+        self.url = url
+        self.ns = namespace(database_url)
+        self.channel = f"{self.ns}:schedules"
+        self.service = service
+        self.replica_id = service.replica_id
+        self.on_state = on_state
+        self.up = False
+        self.last_error: str | None = None
+        self.started_at = service.clock.now()
+        self.last_pass_at: datetime | None = None
+        self._client: redis.Redis | None = None
+        self._pending: list[list[Any]] = []
+        self._flush_scheduled = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+        service.subscribe(self._changed)
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._client = redis.from_url(self.url, socket_connect_timeout=_OP_TIMEOUT_SECONDS,
+                                      socket_timeout=_OP_TIMEOUT_SECONDS, decode_responses=True)
+        self._tasks = [asyncio.create_task(self._listen(), name="redis-listen"),
+                       asyncio.create_task(self._beat(), name="redis-heartbeat")]
+
+    async def close(self) -> None:
+        self._stopping = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._client is not None:
+            try:
+                await asyncio.wait_for(self._client.delete(self._key(self.replica_id)), _OP_TIMEOUT_SECONDS)
+            except (RedisError, OSError, asyncio.TimeoutError):
+                pass
+            await self._client.aclose()
+
+    def _key(self, replica_id: str) -> str:
+        return f"{self.ns}:replica:{replica_id}"
+
+    def _set_state(self, up: bool, error: Exception | None = None) -> None:
+        self.last_error = None if error is None else f"{type(error).__name__}: {error}"[:300]
+        if up == self.up:
+            return
+        self.up = up
+        if up:
+            system(log, "redis.up", "Redis reachable: replicas share changes again")
+        else:
+            log.warning("Redis unreachable (%s): polling the database every %.0f s until it is back",
+                        self.last_error, DEGRADED_POLL_SECONDS, extra={"category": "ERROR", "action": "redis.down"})
+        if self.on_state is not None:
+            self.on_state(up)
+
+    # ---- publishing --------------------------------------------------------------------------
+
+    def _changed(self, change: ScheduleChange) -> None:
+        if change.origin is not None:  # came from another replica: do not echo it
+            return
+        due = None if change.due is None else int(change.due.timestamp())
+        self._pending.append([change.pk, due])
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        batch, self._pending = self._pending, []
+        if batch and self.up and self._client is not None:
+            task = asyncio.ensure_future(self._publish(batch))
+            self._tasks.append(task)
+            task.add_done_callback(self._tasks.remove)
+
+    async def _publish(self, batch: list[list[Any]]) -> None:
+        assert self._client is not None
+        message = json.dumps({"origin": self.replica_id, "changes": batch})
+        try:
+            await self._client.publish(self.channel, message)
+        except (RedisError, OSError) as exc:
+            self._set_state(False, exc)  # the others catch up by polling, and reload on reconnect
+
+    # ---- listening ---------------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        backoff = 0.5
+        while not self._stopping:
+            assert self._client is not None
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.channel)
+                await self._resync()
+                self._set_state(True)
+                backoff = 0.5
+                while not self._stopping:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is not None and message.get("type") == "message":
+                        self._apply(message["data"])
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError, ValueError) as exc:
+                self._set_state(False, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
+            finally:
+                try:
+                    await asyncio.wait_for(pubsub.aclose(), _OP_TIMEOUT_SECONDS)
+                except (RedisError, OSError, asyncio.TimeoutError):
+                    pass
+
+    async def _resync(self) -> None:
+        """After (re)connecting: changes may have been missed, so reload the cache."""
+        await self.service.load_cache()
+        if self.service.loop is not None:
+            self.service.loop.wake()
+
+    def _apply(self, raw: str) -> None:
+        data = json.loads(raw)
+        if data.get("origin") == self.replica_id:
+            return
+        for pk, due in data.get("changes", []):
+            when = None if due is None else datetime.fromtimestamp(int(due), timezone.utc)
+            self.service.apply(int(pk), "", when, origin=str(data.get("origin")))
+
+    # ---- heartbeats --------------------------------------------------------------------------
+
+    async def _beat(self) -> None:
+        while not self._stopping:
+            try:
+                await self.heartbeat()
+            except (RedisError, OSError) as exc:
+                self._set_state(False, exc)
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+
+    async def heartbeat(self) -> None:
+        assert self._client is not None
+        loop = self.service.loop
+        last_pass = loop.last_pass_at if loop is not None else None
+        value = json.dumps({"replica_id": self.replica_id, "host": socket.gethostname(), "pid": os.getpid(),
+                            "started_at": self.started_at.isoformat(),
+                            "last_pass_at": last_pass.isoformat() if last_pass else None})
+        await self._client.set(self._key(self.replica_id), value, ex=HEARTBEAT_TTL_SECONDS)
+
+    async def replicas(self) -> list[dict[str, Any]]:
+        """Replicas whose heartbeat key has not expired."""
+        assert self._client is not None
+        keys = [key async for key in self._client.scan_iter(match=self._key("*"), count=100)]
+        values = await self._client.mget(keys) if keys else []
+        out = [json.loads(v) for v in values if v]
+        return sorted(out, key=lambda r: r["started_at"])
+
+    async def ping(self) -> bool:
+        if self._client is None:
+            return False
+        try:
+            await asyncio.wait_for(self._client.ping(), _OP_TIMEOUT_SECONDS)
+        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+            self._set_state(False, exc)
+            return False
+        return True
