@@ -5,7 +5,9 @@ PY     := $(VENV)/bin/python
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP     := $(VENV)/.dev-installed
 
-.PHONY: install install-dev run migrate test clean
+BENCH_STAMP   := $(VENV)/.bench-installed
+
+.PHONY: install install-dev run migrate test bench clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -31,6 +33,13 @@ migrate: install
 
 test: install-dev  ## install dev requirements and run every test
 	$(PY) -m pytest
+
+$(BENCH_STAMP): requirements.txt requirements-dev.txt requirements-bench.txt $(DEV_STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	@touch $@
+
+bench: $(BENCH_STAMP)  ## run every benchmark; writes bench/results/*.json and docs/performance.md
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
