@@ -20,6 +20,7 @@ from .api.serialize import ts
 from .clock import Clock, SystemClock
 from .config import Settings
 from .db.database import Database, describe_url
+from .db.community_store import CommunityStore
 from .db.key_store import KeyStore
 from .db.migrations import migrate
 from .db.workflow_store import WorkflowStore
@@ -46,6 +47,7 @@ class Runtime:
         self.schedules: ScheduleService
         self.workflows: WorkflowService
         self.keys: KeyStore
+        self.communities: CommunityStore
         self.auth: Authenticator
         self.coordinator: Coordinator | None = None
         self.started = False
@@ -58,6 +60,7 @@ class Runtime:
         self.schedules = ScheduleService(self.database, self.settings, clock=self.clock, engine=self.engine)
         self.workflows = WorkflowService(self.engine, self.clock)
         self.keys = KeyStore(self.database)
+        self.communities = CommunityStore(self.database)
         self.auth = Authenticator(self.keys, self.clock, self.settings.admin_api_key)
         if not self.settings.admin_api_key:
             await self._first_admin_key()

@@ -131,6 +131,15 @@ def define_tables(db: DAL) -> None:
         migrate=False,
     )
     db.define_table(
+        "communities",
+        Field("community_id", "string", length=100),
+        Field("timezone", "string", length=64),
+        Field("managers", "json"),
+        Field("updated_by", "string", length=200),
+        Field("updated_at", "datetime"),
+        migrate=False,
+    )
+    db.define_table(
         "schema_migrations",
         Field("version", "integer"),
         Field("name", "string", length=200),

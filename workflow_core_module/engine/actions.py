@@ -222,6 +222,32 @@ async def run_command(params: dict[str, Any], context: StepContext) -> dict[str,
     return output
 
 
+# ---- chat_message -------------------------------------------------------------------------
+
+CHAT_FIELDS = ("community_id", "entity_id", "platform")
+
+
+def validate_chat_message(params: Mapping[str, Any], _: Mapping[str, CommandSpec]) -> dict[str, str]:
+    errors = {} if isinstance(params.get("message"), str) and params["message"].strip() else {
+        "message": "required: the text to post"}
+    for name in CHAT_FIELDS:
+        if not isinstance(params.get(name), str):
+            errors[name] = "required: a string (usually a template like {{ trigger.context_data.%s }})" % name
+    return errors
+
+
+def chat_message_action(url: str) -> ActionRun:
+    """POST {community_id, entity_id, platform, message} to CHAT_MESSAGE_URL (the router's send endpoint)."""
+
+    async def run(params: dict[str, Any], context: StepContext) -> dict[str, Any]:
+        if not url:
+            raise StepFailed("CHAT_MESSAGE_URL is not set, so there is nowhere to post chat messages")
+        body = {name: str(params.get(name, "")) for name in CHAT_FIELDS} | {"message": str(params["message"])}
+        return await run_http({"method": "POST", "url": url, "body": body, "timeout_seconds": 15}, context)
+
+    return run
+
+
 BUILTIN_ACTIONS: dict[str, tuple[ActionRun, ActionValidate]] = {
     "http_request": (run_http, validate_http),
     "log": (run_log, validate_log),

@@ -32,8 +32,10 @@ from .actions import (
     ActionValidate,
     StepContext,
     StepFailed,
+    chat_message_action,
     load_commands,
     template_errors,
+    validate_chat_message,
 )
 from .templates import TemplateRenderError, render
 
@@ -78,6 +80,7 @@ class WorkflowEngine:
         self.clock: Clock = clock or SystemClock()
         self.commands = load_commands(settings.commands_file)
         self._actions: dict[str, tuple[ActionRun, ActionValidate | None]] = dict(BUILTIN_ACTIONS)
+        self._actions["chat_message"] = (chat_message_action(settings.chat_message_url), validate_chat_message)
         self._http: httpx.AsyncClient | None = None
         self._workflows: dict[str, tuple[float, Workflow]] = {}
 

@@ -1,0 +1,2 @@
+-- 0002 communities (PostgreSQL): down.
+DROP TABLE communities;

@@ -1,0 +1,2 @@
+-- 0002 communities (SQLite): down.
+DROP TABLE communities;
