@@ -14,7 +14,7 @@ from workflow_core_module.engine.engine import WorkflowEngine
 
 from .conftest import add_workflow, make_settings
 from .sink import HttpSink
-from .test_api import ADMIN, call
+from .test_api import call
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 from workflow_core_module.clock import ManualClock
 from workflow_core_module.db.database import Database
 from workflow_core_module.scheduling import ScheduleStatus
+from workflow_core_module.services.scheduler_loop import HEARTBEAT_SECONDS
 
 from .conftest import START, make_settings
 from .harness import Scheduler
@@ -420,10 +421,13 @@ async def test_heartbeat_keeps_beating_while_the_loop_sleeps(sched: Scheduler, c
     sql = "SELECT heartbeat_at FROM scheduler_replicas WHERE replica_id = '%s'" % loop.replica_id
 
     async def beat() -> Any:
-        for _ in range(100):
+        """Wait for the heartbeat at the clock's time, and for the keeper to be asleep again."""
+        next_beat = clock.now() + timedelta(seconds=HEARTBEAT_SECONDS)
+        for _ in range(200):
             rows = await sched.database.read(lambda dal: dal.executesql(sql))
-            if rows and rows[0][0] is not None and rows[0][0].replace(tzinfo=None) >= clock.now().replace(
-                    tzinfo=None, microsecond=0):
+            beat_now = rows and rows[0][0] is not None and rows[0][0].replace(tzinfo=None) >= clock.now().replace(
+                tzinfo=None, microsecond=0)
+            if beat_now and any(deadline == next_beat for deadline, _ in clock._sleepers):
                 return rows[0][0]
             await asyncio.sleep(0.01)
         raise AssertionError("no heartbeat at " + clock.now().isoformat())

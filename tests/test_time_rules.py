@@ -86,7 +86,7 @@ def test_wildcard_hour_runs_on_every_real_hour(day: tuple[int, int, int], hours:
     start, end = local_day(NY, day)
     fired = fires_between(cron_rule("0 * * * *", NY), start, end)
     assert len(fired) == hours
-    gaps = {b - a for a, b in zip(fired, fired[1:])}
+    gaps = {b - a for a, b in zip(fired, fired[1:], strict=False)}
     assert gaps == {timedelta(hours=1)}  # every real hour, none twice, none skipped
 
 

@@ -19,8 +19,8 @@ from .api.metrics import Metrics
 from .api.serialize import ts
 from .clock import Clock, SystemClock
 from .config import Settings
-from .db.database import Database, describe_url
 from .db.community_store import CommunityStore
+from .db.database import Database, describe_url
 from .db.key_store import KeyStore
 from .db.migrations import migrate
 from .db.workflow_store import WorkflowStore

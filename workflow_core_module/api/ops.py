@@ -90,7 +90,8 @@ def render_docs(spec: dict[str, Any]) -> str:
                 parts.append(f"<p>{html.escape(text)}</p>")
             params = [p for p in op.get("parameters", []) if p.get("in") == "query"]
             if params:
-                parts.append("<p>Query: " + ", ".join(f"<code>{html.escape(p['name'])}</code>" for p in params) + "</p>")
+                names = ", ".join(f"<code>{html.escape(p['name'])}</code>" for p in params)
+                parts.append(f"<p>Query: {names}</p>")
             body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
             if body and _schema_name(body):
                 parts.append(f"<p>Body: <a href='#{_schema_name(body)}'>{_schema_name(body)}</a></p>")

@@ -20,6 +20,9 @@ OverlapName = Literal["skip", "allow", "buffer_one", "cancel_previous"]
 RunStatusName = Literal["queued", "running", "completed", "failed", "timed_out", "skipped", "missed", "cancelled"]
 
 
+MAX_OFFSET = 1_000_000_000
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -82,12 +85,12 @@ class ScheduleQuery(BaseModel):
     tag: str | None = None
     q: str | None = Field(None, description="part of the name, any case")
     limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
 
 class PageQuery(BaseModel):
     limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
 
 class HistoryQuery(PageQuery):

@@ -338,7 +338,7 @@ class Database:
             for job in batch:
                 self._run_alone(job)
             return
-        for job, (result, error) in zip(batch, outcomes):
+        for job, (result, error) in zip(batch, outcomes, strict=True):
             job.deliver(result, error)
 
     def _end_transaction(self, *, rollback: bool) -> None:
@@ -352,7 +352,7 @@ class Database:
             log.debug("dropping a database connection after a failed %s", "rollback" if rollback else "commit")
             self._close_connection()
             return
-        if not self.is_sqlite and getattr(adapter.connection, "closed", 0):
+        if not self.is_sqlite and getattr(adapter.connection, "closed", False):
             self._close_connection()
 
     def _close_connection(self) -> None:

@@ -181,7 +181,8 @@ class RunStore:
             return []
         marks = ", ".join("?" for _ in pks)
         sql = self.dialect.params(
-            f"SELECT id, schedule_id, next_execution_at, is_active, deleted_at FROM workflow_schedules WHERE id IN ({marks})"
+            "SELECT id, schedule_id, next_execution_at, is_active, deleted_at FROM workflow_schedules "
+            f"WHERE id IN ({marks})"
         )
 
         def run(dal: DAL) -> list[tuple[int, str, datetime | None]]:
@@ -419,7 +420,8 @@ class RunStore:
         sql = self.dialect.params(
             "SELECT r.run_id, s.id, r.schedule_id, r.workflow_id, s.community_id, r.scheduled_for, r.status, "
             "r.\"trigger\", r.claimed_by, r.execution_id, r.attempt, s.grace_period_seconds, s.context_data, "
-            "s.callback_url FROM workflow_schedule_runs r LEFT JOIN workflow_schedules s ON s.schedule_id = r.schedule_id "
+            "s.callback_url FROM workflow_schedule_runs r "
+            "LEFT JOIN workflow_schedules s ON s.schedule_id = r.schedule_id "
             f"WHERE r.status IN ('queued', 'running') AND (r.claimed_by IS NULL OR r.claimed_by NOT IN ({marks})) "
             f"ORDER BY r.scheduled_for LIMIT {int(limit)}")
         codec = self.schedules

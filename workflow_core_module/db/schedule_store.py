@@ -116,7 +116,7 @@ class ScheduleStore:
                 params.append(json.dumps([f.tag]))
         return " AND ".join(clauses), params
 
-    async def list(self, f: ScheduleFilter, limit: int, offset: int) -> Page[Schedule]:
+    async def list_page(self, f: ScheduleFilter, limit: int, offset: int) -> Page[Schedule]:
         where, params = self._filter_sql(f)
 
         def run(dal: DAL) -> Page[Schedule]:

@@ -44,7 +44,7 @@ class TableCodec:
     def decode(self, row: Sequence[Any], columns: Sequence[str] | None = None) -> dict[str, Any]:
         """A row (in `columns` order, default all) as a dict of Python values."""
         out: dict[str, Any] = {}
-        for name, value in zip(columns or self.columns, row):
+        for name, value in zip(columns or self.columns, row, strict=True):
             if value is not None:
                 if name in self._booleans:
                     value = value is True or value == "T" or value == 1

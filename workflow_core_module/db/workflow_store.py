@@ -15,9 +15,9 @@ from pydal import DAL
 
 from ..errors import ScheduleConflictException, ScheduleNotFoundException
 from ..scheduling import as_utc
+from .audit import AuditEntry, AuditLog, changed_fields
 from .database import Database
 from .records import Page
-from .audit import AuditEntry, AuditLog, changed_fields
 from .schedule_store import Scope, is_integrity_error
 from .sql import TableCodec, count
 
@@ -110,7 +110,7 @@ class WorkflowStore:
 
         return await self.database.read(run)
 
-    async def list(self, scope: Scope, limit: int, offset: int, community_id: str | None = None) -> Page[Workflow]:
+    async def list_page(self, scope: Scope, limit: int, offset: int, community_id: str | None = None) -> Page[Workflow]:
         where, params = self._visible(scope)
         if community_id:
             where, params = where + " AND community_id = ?", [*params, community_id]

@@ -120,7 +120,8 @@ def validate_http(params: Mapping[str, Any], _: Mapping[str, CommandSpec]) -> di
     if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
         errors["headers"] = "must be an object of string values"
     timeout = params.get("timeout_seconds", 30)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_HTTP_TIMEOUT_SECONDS:
+    number = isinstance(timeout, (int, float)) and not isinstance(timeout, bool)
+    if not number or not 0 < timeout <= MAX_HTTP_TIMEOUT_SECONDS:
         errors["timeout_seconds"] = f"must be a number of seconds in (0, {MAX_HTTP_TIMEOUT_SECONDS:g}]"
     return errors
 
@@ -131,7 +132,8 @@ async def run_http(params: dict[str, Any], context: StepContext) -> dict[str, An
     if not url.startswith(("http://", "https://")):
         raise StepFailed(f"url {url[:200]!r} is not an http(s) URL")
     body = params.get("body")
-    kwargs: dict[str, Any] = {"headers": params.get("headers") or {}, "timeout": float(params.get("timeout_seconds", 30))}
+    kwargs: dict[str, Any] = {"headers": params.get("headers") or {},
+                              "timeout": float(params.get("timeout_seconds", 30))}
     if body is not None:
         kwargs["json"] = body
     try:

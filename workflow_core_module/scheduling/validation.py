@@ -373,7 +373,8 @@ class _Reader:
                 return ()
             tag = item.strip()
             if len(tag) > MAX_TAG_CHARS or any(ord(c) < 32 for c in tag) or "," in tag:
-                self._bad(name, f"tag {_show(tag)}: at most {MAX_TAG_CHARS} characters, no commas or control characters")
+                self._bad(name, f"tag {_show(tag)}: at most {MAX_TAG_CHARS} characters, "
+                                "no commas or control characters")
                 return ()
             if tag not in out:
                 out.append(tag)

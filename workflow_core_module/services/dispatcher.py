@@ -114,7 +114,8 @@ class Dispatcher:
             return
         except asyncio.CancelledError:
             # Ended before or between attempts: record it, whatever else happens.
-            await asyncio.shield(self._record(fire, "cancelled", "cancelled: the service stopped or the run was superseded"))
+            reason = "cancelled: the service stopped or the run was superseded"
+            await asyncio.shield(self._record(fire, "cancelled", reason))
             raise
         except Exception as exc:
             log.exception("run %s of schedule %s failed to run", fire.run_id, fire.schedule_id,

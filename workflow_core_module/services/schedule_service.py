@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..clock import Clock, SystemClock
 from ..config import Settings
+from ..db.audit import AuditEntry
 from ..db.database import Database
 from ..db.records import Page, Run, Schedule
 from ..db.run_store import Fire, RunStore
-from ..db.audit import AuditEntry
 from ..db.schedule_store import ScheduleFilter, ScheduleStore, Scope
+from ..engine.engine import WorkflowEngine
 from ..errors import (
     ForbiddenException,
     InvalidScheduleException,
@@ -48,7 +49,6 @@ from ..scheduling.validation import (
     merge_changes,
     validate_schedule,
 )
-from ..engine.engine import WorkflowEngine
 from .cache import ScheduleCache
 from .dispatcher import Dispatcher
 
@@ -269,14 +269,16 @@ class ScheduleService:
     ) -> Page[Schedule]:
         if not 1 <= limit <= 500:
             raise InvalidScheduleException({"limit": "must be between 1 and 500"})
-        if offset < 0:
-            raise InvalidScheduleException({"offset": "must be 0 or more"})
+        if not 0 <= offset <= 1_000_000_000:
+            raise InvalidScheduleException({"offset": "must be between 0 and 1000000000"})
         filters = ScheduleFilter(scope, workflow_id, community_id, status, schedule_type, tag, q)
-        return await self.store.list(filters, limit, offset)
+        return await self.store.list_page(filters, limit, offset)
 
     async def get_history(
         self, schedule_id: str, *, scope: Scope = None, status: str | None = None, limit: int = 50, offset: int = 0
     ) -> Page[Run]:
+        if not 1 <= limit <= 500 or not 0 <= offset <= 1_000_000_000:
+            raise InvalidScheduleException({"limit": "1-500", "offset": "0-1000000000"})
         schedule = await self.get_schedule(schedule_id, scope=scope)
         return await self.store.history(schedule.schedule_id, status, limit, offset)
 
@@ -380,7 +382,8 @@ class ScheduleService:
                 self._check_workflow(dal, values["workflow_id"], current.community_id)
             return values
 
-        _, after = await self.store.mutate(schedule_id, scope, change_checked, AuditEntry(actor, "schedule.update", now))
+        entry = AuditEntry(actor, "schedule.update", now)
+        _, after = await self.store.mutate(schedule_id, scope, change_checked, entry)
         self._mirror(after)
         audit(log, "schedule.update", f"schedule {after.name!r} updated", actor=actor,
               schedule_id=after.schedule_id, community_id=after.community_id)
@@ -427,10 +430,11 @@ class ScheduleService:
         return await self._transition(schedule_id, scope, change, "schedule.resume", actor, now)
 
     async def _transition(
-        self, schedule_id: str, scope: Scope, change: Callable[[Any, Schedule], dict[str, Any]], action: str, actor: str,
-        now: datetime,
+        self, schedule_id: str, scope: Scope, change: Callable[[Any, Schedule], dict[str, Any]], action: str,
+        actor: str, now: datetime,
     ) -> Schedule:
-        before, after = await self.store.mutate(_schedule_id(schedule_id), scope, change, AuditEntry(actor, action, now))
+        entry = AuditEntry(actor, action, now)
+        before, after = await self.store.mutate(_schedule_id(schedule_id), scope, change, entry)
         if after is not before:
             self._mirror(after)
             audit(log, action, f"schedule {after.name!r} {after.status.value}", actor=actor,

@@ -91,7 +91,7 @@ class WorkflowService:
 
     async def list(self, *, scope: Scope = None, limit: int = 50, offset: int = 0,
                    community_id: str | None = None) -> Page[Workflow]:
-        return await self.store.list(scope, limit, offset, community_id)
+        return await self.store.list_page(scope, limit, offset, community_id)
 
     async def find_by_name(self, name: str, community_id: str | None) -> Workflow | None:
         return await self.store.find_by_name(name, community_id)

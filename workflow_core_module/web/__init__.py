@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from quart import Blueprint, Response, redirect, send_from_directory
+from quart.typing import ResponseReturnValue
 
 STATIC = Path(__file__).parent / "static"
 
@@ -12,7 +13,7 @@ bp = Blueprint("web", __name__)
 
 
 @bp.get("/ui")
-async def ui_root() -> Response:
+async def ui_root() -> ResponseReturnValue:
     return redirect("/ui/")
 
 
