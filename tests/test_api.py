@@ -92,7 +92,8 @@ async def test_create_get_list_update_delete(client: Any) -> None:
     expected_keys = {
         "schedule_id", "workflow_id", "community_id", "name", "description", "schedule_type", "cron_expression",
         "interval_seconds", "scheduled_time", "timezone", "start_date", "end_date", "is_active", "status",
-        "next_execution_at", "last_execution_at", "last_execution_id", "max_executions", "execution_count",
+        "next_execution_at", "last_execution_at", "last_execution_id", "last_run_status", "last_run_at",
+        "max_executions", "execution_count",
         "grace_period_seconds", "overlap_policy", "jitter_seconds", "context_data", "tags", "callback_url",
         "created_by", "total_runs", "successful_runs", "failed_runs", "missed_runs", "created_at", "updated_at",
         "timing_description"}
@@ -184,6 +185,7 @@ async def test_pause_resume_run_and_history(client: Any, app: Quart) -> None:
     assert filtered["total"] == 0
     _, detail = await call(client, "get", f"/api/v1/schedules/{sid}", expect=200)
     assert detail["stats"]["successful_runs"] == 1 and detail["stats"]["success_rate"] == 1.0
+    assert (detail["last_run_status"], detail["last_run_at"]) == ("completed", run["finished_at"])
 
 
 async def test_status_endpoint(client: Any) -> None:
@@ -191,7 +193,8 @@ async def test_status_endpoint(client: Any) -> None:
     _, created = await call(client, "post", "/api/v1/schedules", cron_body(wf), expect=201)
     _, status = await call(client, "get", "/api/v1/schedules/status", expect=200)
     assert status["running"] is True and status["active_schedules"] == 1
-    assert status["next_due"] == {"schedule_id": created["schedule_id"], "at": created["next_execution_at"]}
+    assert status["next_due"] == {"schedule_id": created["schedule_id"], "name": "nightly",
+                                  "at": created["next_execution_at"]}
     assert status["last_pass_at"] and len(status["replicas"]) == 1
     assert status["recent_failures"] == []
 

@@ -43,6 +43,7 @@ async def test_interval_fires_each_occurrence_once(sched: Scheduler, clock: Manu
     assert await sched.statuses(s.schedule_id) == ["completed"] * 5
     row = await sched.service.get_schedule(s.schedule_id)
     assert row.execution_count == 5 and row.successful_runs == 5 and row.total_runs == 5
+    assert row.last_run_status == "completed" and row.last_run_at == row.last_execution_at
     assert row.next_execution_at == START + timedelta(minutes=6)
     assert row.last_execution_id is not None and row.last_execution_at is not None
     assert sched.service.cache.due_at(s.id) == row.next_execution_at
@@ -103,6 +104,7 @@ async def test_missed_beyond_grace_one_missed_run_and_next_in_future(sched: Sche
     row = await sched.service.get_schedule(s.schedule_id)
     assert row.next_execution_at == START + timedelta(days=1, hours=1) > clock.now()
     assert row.missed_runs == 1 and row.is_active and sched.recorder.calls == []
+    assert (row.last_run_status, row.last_run_at) == ("missed", clock.now().replace(microsecond=0))
 
 
 async def test_five_occurrences_inside_grace_fire_once(sched: Scheduler, clock: ManualClock) -> None:
@@ -143,7 +145,9 @@ async def test_overlap_skip(sched: Scheduler, clock: ManualClock) -> None:
     runs = await sched.runs(s.schedule_id)
     assert [r.status for r in runs] == ["completed", "skipped"] and "still going" in (runs[1].error or "")
     assert len(sched.recorder.calls) == 1
-    assert (await sched.service.get_schedule(s.schedule_id)).execution_count == 1  # a skip is no execution
+    row = await sched.service.get_schedule(s.schedule_id)
+    assert row.execution_count == 1  # a skip is no execution
+    assert row.last_run_status == "completed"  # the first run ended after the skip was recorded
 
 
 async def test_overlap_allow(sched: Scheduler, clock: ManualClock) -> None:

@@ -158,7 +158,7 @@ class Runtime:
             "replica_id": self.schedules.replica_id,
             "cache": self._cache_view(),
             "active_schedules": len(self.schedules.cache) if scope is None else await store.count_active(scope),
-            "next_due": {"schedule_id": head[0], "at": ts(head[1])} if head else None,
+            "next_due": {"schedule_id": head[0], "name": head[1], "at": ts(head[2])} if head else None,
             "last_pass": None if last is None else {
                 "due": last.due, "fired": last.fired, "missed": last.missed, "skipped": last.skipped,
                 "duration_ms": round(last.duration_ms, 2)},

@@ -156,6 +156,8 @@ class ScheduleOut(BaseModel):
     next_execution_at: str | None
     last_execution_at: str | None
     last_execution_id: str | None
+    last_run_status: RunStatusName | None
+    last_run_at: str | None
     max_executions: int | None
     execution_count: int
     grace_period_seconds: int

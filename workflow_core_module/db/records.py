@@ -37,6 +37,8 @@ class Schedule:
     next_execution_at: datetime | None
     last_execution_at: datetime | None
     last_execution_id: str | None
+    last_run_status: str | None
+    last_run_at: datetime | None
     max_executions: int | None
     execution_count: int
     grace_period_seconds: int
@@ -78,6 +80,8 @@ class Schedule:
             next_execution_at=_aware(get("next_execution_at")),
             last_execution_at=_aware(get("last_execution_at")),
             last_execution_id=get("last_execution_id"),
+            last_run_status=get("last_run_status"),
+            last_run_at=_aware(get("last_run_at")),
             max_executions=get("max_executions"),
             execution_count=get("execution_count") or 0,
             grace_period_seconds=get("grace_period_seconds") or 0,

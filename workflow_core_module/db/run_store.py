@@ -156,7 +156,8 @@ class RunStore:
         )
         self._claim_sql = mark(
             "UPDATE workflow_schedules SET next_execution_at = ?, status = ?, is_active = ?, execution_count = ?, "
-            "total_runs = total_runs + ?, missed_runs = missed_runs + ?, updated_at = ? "
+            "total_runs = total_runs + ?, missed_runs = missed_runs + ?, updated_at = ?, "
+            "last_run_status = COALESCE(?, last_run_status), last_run_at = COALESCE(?, last_run_at) "
             "WHERE id = ? AND next_execution_at = ? AND is_active = ?"
         )
         self._insert_run_sql = self.runs.insert_sql(
@@ -253,13 +254,18 @@ class RunStore:
         values = []
         for row, p in planned:
             d = p.decision
+            # A run that ends at the claim (skipped, or only a miss) is the schedule's last run.
+            ended = "skipped" if p.fire_status == "skipped" else ("missed" if d.missed_for and not p.fire_status
+                                                                  else None)
             values.append((row.pk, ts(d.next_execution_at), d.status.value, true if d.is_active else false,
                            d.execution_count, (1 if d.missed_for else 0) + (1 if p.fire_status else 0),
-                           1 if d.missed_for else 0, ts(row.state.next_execution_at)))
+                           1 if d.missed_for else 0, ts(row.state.next_execution_at), ended,
+                           ts(now) if ended else None))
         if self.database.is_sqlite:
             update, moved = cursor(dal), set()
-            for pk, nxt, status, active, count, runs, missed, old in values:
-                update.execute(self._claim_sql, (nxt, status, active, count, runs, missed, ts(now), pk, old, true))
+            for pk, nxt, status, active, count, runs, missed, old, ended, ended_at in values:
+                update.execute(self._claim_sql, (nxt, status, active, count, runs, missed, ts(now), ended, ended_at,
+                                                 pk, old, true))
                 if update.rowcount == 1:
                     moved.add(pk)
             return moved
@@ -269,10 +275,13 @@ class RunStore:
             cursor(dal),
             "UPDATE workflow_schedules AS s SET next_execution_at = v.nxt, status = v.status, is_active = v.active, "
             "execution_count = v.count, total_runs = s.total_runs + v.runs, missed_runs = s.missed_runs + v.missed, "
-            "updated_at = v.at FROM (VALUES %s) AS v(id, nxt, status, active, count, runs, missed, old, at) "
+            "updated_at = v.at, last_run_status = COALESCE(v.ended, s.last_run_status), "
+            "last_run_at = COALESCE(v.ended_at, s.last_run_at) "
+            "FROM (VALUES %s) AS v(id, nxt, status, active, count, runs, missed, old, ended, ended_at, at) "
             "WHERE s.id = v.id AND s.next_execution_at = v.old AND s.is_active RETURNING s.id",
             [(*v, ts(now)) for v in values],
-            template="(%s, %s::timestamp, %s, %s::boolean, %s, %s, %s, %s::timestamp, %s::timestamp)",
+            template="(%s, %s::timestamp, %s, %s::boolean, %s, %s, %s, %s::timestamp, %s, %s::timestamp, "
+                     "%s::timestamp)",
             page_size=len(values), fetch=True,
         )
         return {int(r[0]) for r in returned}
@@ -368,9 +377,10 @@ class RunStore:
         dal.executesql(self.dialect.params(
             "UPDATE workflow_schedules SET successful_runs = successful_runs + ?, failed_runs = failed_runs + ?, "
             "total_duration_ms = total_duration_ms + ?, last_execution_at = ?, "
-            "last_execution_id = COALESCE(?, last_execution_id) WHERE id = ?"),
+            "last_execution_id = COALESCE(?, last_execution_id), last_run_status = ?, last_run_at = ? WHERE id = ?"),
             placeholders=[1 if success else 0, 1 if failure else 0, duration_ms if (success or failure) else 0,
-                          self.dialect.ts(finished_at), execution_id, fire.schedule_pk])
+                          self.dialect.ts(finished_at), execution_id, status, self.dialect.ts(finished_at),
+                          fire.schedule_pk])
         return True
 
     async def status_of(self, run_ids: Iterable[str]) -> dict[str, str]:
@@ -459,8 +469,8 @@ class RunStore:
                 return False
             if orphan.schedule_pk is not None:
                 dal.executesql(self.dialect.params(
-                    "UPDATE workflow_schedules SET failed_runs = failed_runs + 1 WHERE id = ?"),
-                    placeholders=[orphan.schedule_pk])
+                    "UPDATE workflow_schedules SET failed_runs = failed_runs + 1, last_run_status = 'failed', "
+                    "last_run_at = ? WHERE id = ?"), placeholders=[self.dialect.ts(now), orphan.schedule_pk])
             return True
 
         return await self.database.write(run)

@@ -70,14 +70,14 @@ class ScheduleStore:
     async def get(self, schedule_id: str, scope: Scope = None) -> Schedule:
         return await self.database.read(self.fetch, schedule_id, scope)
 
-    async def next_due(self, scope: Scope) -> tuple[str, datetime] | None:
-        """(schedule_id, due) of the earliest active schedule in scope."""
+    async def next_due(self, scope: Scope) -> tuple[str, str, datetime] | None:
+        """(schedule_id, name, due) of the earliest active schedule in scope."""
         where, params = ("is_active = ?", [self.dialect.true]) if scope is None else \
             ("is_active = ? AND community_id = ?", [self.dialect.true, scope])
-        sql = self.dialect.params(f"SELECT schedule_id, next_execution_at FROM workflow_schedules WHERE {where} "
+        sql = self.dialect.params(f"SELECT schedule_id, name, next_execution_at FROM workflow_schedules WHERE {where} "
                                   "AND next_execution_at IS NOT NULL ORDER BY next_execution_at LIMIT 1")
         rows = await self.database.read(lambda dal: dal.executesql(sql, placeholders=params))
-        return (rows[0][0], as_utc(rows[0][1])) if rows else None
+        return (rows[0][0], rows[0][1], as_utc(rows[0][2])) if rows else None
 
     async def count_active(self, scope: Scope) -> int:
         where, params = ("is_active = ?", [self.dialect.true]) if scope is None else \

@@ -29,6 +29,8 @@ def define_tables(db: DAL) -> None:
         Field("next_execution_at", "datetime"),
         Field("last_execution_at", "datetime"),
         Field("last_execution_id", "string", length=36),
+        Field("last_run_status", "string", length=16),
+        Field("last_run_at", "datetime"),
         Field("max_executions", "integer"),
         Field("execution_count", "integer"),
         Field("grace_period_seconds", "integer"),

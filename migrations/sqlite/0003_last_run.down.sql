@@ -1,0 +1,3 @@
+-- 0003 last run on the schedule (SQLite): down.
+ALTER TABLE workflow_schedules DROP COLUMN last_run_at;
+ALTER TABLE workflow_schedules DROP COLUMN last_run_status;

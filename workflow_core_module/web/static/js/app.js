@@ -1,0 +1,148 @@
+// The dashboard: sign-in, then the scheduler widget, the schedule list and its dialogs.
+
+import { all, del, onUnauthorized, post, request, session } from "./api.js";
+import { createSelection, setUpBulk } from "./bulk.js";
+import { $, $$ } from "./dom.js";
+import { createScheduleForm } from "./form.js";
+import { createHistory } from "./history.js";
+import { createScheduleList } from "./list.js";
+import { confirmAction, guarded, toast } from "./notify.js";
+import { ImportFileError, exportSchedules, importSchedules, showImportReport } from "./portability.js";
+import { createSchedulerWidget } from "./scheduler.js";
+import { hideSignIn, setUpSignIn, showSignIn } from "./signin.js";
+import { countdown } from "./time.js";
+
+let me = null;
+let workflows = [];
+let timers = [];
+
+const workflowName = (id) => workflows.find((w) => w.workflow_id === id)?.name || `workflow ${id.slice(0, 8)}`;
+
+async function loadWorkflows() {
+  workflows = await all("/workflows");
+}
+
+async function refreshAll() {
+  await Promise.all([list.load(), scheduler.refresh()]);
+}
+
+const history = createHistory($("#history-dialog"));
+const scheduler = createSchedulerWidget($("#scheduler"), { onOpen: (id) => guarded(history.open)(id) });
+const selection = createSelection(() => {
+  renderBulk();
+  list.syncSelection();
+});
+const renderBulk = setUpBulk($("[data-bulk]"), { selection, afterChange: refreshAll });
+const form = createScheduleForm($("#schedule-dialog"), {
+  workflows: () => workflows, who: () => me, onSaved: refreshAll,
+});
+
+const list = createScheduleList($("#schedules"), {
+  workflowName,
+  selection,
+  actions: {
+    async toggle(schedule, on) {
+      await post(`/schedules/${schedule.schedule_id}/${on ? "resume" : "pause"}`);
+      toast(`${on ? "Enabled" : "Disabled"} “${schedule.name}”`, "ok");
+      await refreshAll();
+    },
+    async run(schedule) {
+      await post(`/schedules/${schedule.schedule_id}/run`);
+      toast(`Started a run of “${schedule.name}”; see its history`, "ok");
+      setTimeout(guarded(list.load), 1500);
+    },
+    history: (schedule) => history.open(schedule.schedule_id),
+    async edit(schedule) {
+      await loadWorkflows();
+      await form.open("edit", schedule);
+    },
+    async clone(schedule) {
+      await loadWorkflows();
+      await form.open("clone", schedule);
+    },
+    async delete(schedule) {
+      const sure = await confirmAction(
+        `Delete “${schedule.name}”? It stops firing at once and leaves this list.`, "Delete schedule");
+      if (!sure) return;
+      await del(`/schedules/${schedule.schedule_id}`);
+      selection.set([schedule], false);
+      toast(`Deleted “${schedule.name}”`, "ok");
+      await refreshAll();
+    },
+  },
+});
+
+function tick() {
+  const now = Date.now();
+  for (const node of $$("[data-countdown]")) node.textContent = countdown(node.dataset.countdown, now);
+  list.tick(now);
+}
+
+function every(ms, task) {
+  timers.push(setInterval(() => {
+    if (!document.hidden) guarded(task)();
+  }, ms));
+}
+
+function stop() {
+  timers.forEach(clearInterval);
+  timers = [];
+  for (const dialog of $$("dialog[open]")) dialog.close();
+}
+
+async function start(who) {
+  me = who;
+  hideSignIn();
+  $("[data-who-name]").textContent = who.name;
+  $("[data-who-scope]").textContent = who.community_id ? `community ${who.community_id}` : "all communities";
+  selection.clear();
+  stop();
+  every(1000, tick);
+  every(10000, scheduler.refresh);
+  every(30000, list.load);
+  await loadWorkflows();
+  await refreshAll();
+}
+
+onUnauthorized(() => {
+  stop();
+  showSignIn("Your API key was not accepted (401). Sign in again.");
+});
+setUpSignIn(guarded(start));
+
+$("[data-sign-out]").addEventListener("click", () => {
+  stop();
+  showSignIn();
+});
+$("[data-new]").addEventListener("click", guarded(async () => {
+  await loadWorkflows();
+  await form.open("create");
+}));
+$("[data-export]").addEventListener("click", () => {
+  const shown = list.visible();
+  exportSchedules(shown);
+  toast(`Exported ${shown.length} schedule${shown.length === 1 ? "" : "s"}`, "ok");
+});
+const importInput = $("[data-import-file]");
+$("[data-import]").addEventListener("click", () => importInput.click());
+importInput.addEventListener("change", guarded(async () => {
+  const [file] = importInput.files;
+  importInput.value = "";
+  if (!file) return;
+  try {
+    showImportReport($("#import-dialog"), await importSchedules(file));
+  } catch (error) {
+    if (!(error instanceof ImportFileError)) throw error;
+    toast(`Nothing imported: ${error.message}`, "error");
+    return;
+  }
+  await refreshAll();
+}));
+const importDialog = $("#import-dialog");
+for (const close of $$("[data-close]", importDialog)) close.addEventListener("click", () => importDialog.close());
+
+if (session.key) {
+  guarded(async () => start(await request("GET", "/whoami")))();
+} else {
+  showSignIn();
+}

@@ -1,0 +1,134 @@
+// The create / edit / clone dialog: fields, cron templates, live preview and the API's errors inline.
+
+import { ApiError, post, put } from "./api.js";
+import { $, $$, debounce, el, fill } from "./dom.js";
+import { guarded, toast } from "./notify.js";
+import { createPreview } from "./preview.js";
+import { CRON_TEMPLATES, TIMING_FIELDS, readForm, writeForm } from "./spec.js";
+import { zoneNames } from "./time.js";
+
+const TITLES = { create: "New schedule", edit: "Edit schedule", clone: "Clone schedule" };
+
+/** The field an input reports errors for (the interval's two inputs share one). */
+const fieldOf = (control) => control.closest("[data-field]")?.dataset.field || control.name;
+
+/**
+ * The form in `dialog`. `workflows()` lists the workflows to pick from, `who` is /whoami,
+ * `onSaved(schedule)` runs after a successful save.
+ */
+export function createScheduleForm(dialog, { workflows, who, onSaved }) {
+  const form = $("form", dialog);
+  const general = $("[data-form-error]", form);
+  let editingId = null;
+
+  function showErrors(details, only = null) {
+    const byField = {};
+    for (const [key, message] of Object.entries(details)) byField[key.split(".")[0]] = message;
+    for (const slot of $$("[data-error-for]", form)) {
+      const name = slot.dataset.errorFor;
+      if (only && !only.includes(name)) continue;
+      slot.textContent = byField[name] || "";
+      slot.hidden = !byField[name];
+      for (const control of $$(`[name="${name}"], [data-field="${name}"] input`, form)) {
+        control.toggleAttribute("aria-invalid", Boolean(byField[name]));
+      }
+      delete byField[name];
+    }
+    if (!only) {
+      const rest = Object.entries(byField).map(([key, message]) => `${key}: ${message}`);
+      general.textContent = rest.join("; ");
+      general.hidden = rest.length === 0;
+    }
+  }
+
+  const preview = createPreview($("[data-preview]", dialog), { showErrors: (d) => showErrors(d, TIMING_FIELDS) });
+
+  function showType() {
+    const type = form.elements.schedule_type.value;
+    for (const part of $$("[data-type]", form)) part.hidden = part.dataset.type !== type;
+  }
+
+  /** Previews what the form holds now (client-side problems with the timing are shown instead). */
+  async function refreshPreview() {
+    if (!dialog.open) return;
+    const { spec, errors } = readForm(form);
+    const timingErrors = Object.fromEntries(Object.entries(errors).filter(([k]) => TIMING_FIELDS.includes(k)));
+    if (Object.keys(timingErrors).length) {
+      preview.clear();
+      showErrors(timingErrors, TIMING_FIELDS);
+      return;
+    }
+    await preview.run(spec, editingId);
+  }
+  const refreshSoon = debounce(guarded(refreshPreview), 400);
+
+  function fillWorkflows(selected) {
+    const list = workflows();
+    fill(form.elements.workflow_id, list.length
+      ? list.map((w) => el("option", { value: w.workflow_id, selected: w.workflow_id === selected },
+        w.is_active ? w.name : `${w.name} (inactive)`))
+      : el("option", { value: "" }, "No workflows yet: create one through the API"));
+  }
+
+  fill($("[data-templates]", form), CRON_TEMPLATES.map((t) => el("button", {
+    type: "button", class: "chip", dataset: { cron: t.cron }, title: t.cron }, t.label)));
+  fill($("#zone-list"), zoneNames().map((z) => el("option", { value: z })));
+
+  $("[data-templates]", form).addEventListener("click", (event) => {
+    const button = event.target.closest("[data-cron]");
+    if (!button) return;
+    form.elements.cron_expression.value = button.dataset.cron;
+    form.elements.cron_expression.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+  form.addEventListener("input", (event) => {
+    const field = fieldOf(event.target);
+    if (event.target.name === "schedule_type") showType();
+    showErrors({}, [field]);
+    if (field === "context_data") showErrors(readForm(form).errors, ["context_data"]);
+    refreshSoon();
+  });
+  for (const close of $$("[data-close]", dialog)) close.addEventListener("click", () => dialog.close());
+  dialog.addEventListener("close", () => preview.clear());
+
+  form.addEventListener("submit", guarded(async (event) => {
+    event.preventDefault();
+    const { spec, errors } = readForm(form);
+    showErrors(errors);
+    if (Object.keys(errors).length) return;
+    const save = $("[type=submit]", form);
+    save.disabled = true;
+    try {
+      const saved = editingId ? await put(`/schedules/${editingId}`, spec) : await post("/schedules", spec);
+      dialog.close();
+      toast(`Saved “${saved.name}”`, "ok");
+      await onSaved(saved);
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status === 401) throw error;
+      showErrors(error.details);
+      if (!Object.keys(error.details).length) {
+        general.textContent = error.message;
+        general.hidden = false;
+      }
+    } finally {
+      save.disabled = false;
+    }
+  }));
+
+  return {
+    /** mode: "create" | "edit" | "clone"; `schedule` fills the form for edit and clone. */
+    async open(mode, schedule = null) {
+      editingId = mode === "edit" ? schedule.schedule_id : null;
+      $("[data-form-title]", dialog).textContent = TITLES[mode];
+      fillWorkflows(schedule?.workflow_id);
+      writeForm(form, mode === "clone" ? { ...schedule, name: `${schedule.name} (copy)` } : schedule);
+      const community = form.elements.community_id;
+      community.disabled = !who().is_global || mode === "edit";
+      community.closest(".field").hidden = !who().is_global;
+      showType();
+      showErrors({});
+      dialog.showModal();
+      form.elements.name.focus();
+      await refreshPreview();
+    },
+  };
+}

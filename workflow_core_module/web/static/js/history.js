@@ -1,0 +1,94 @@
+// The history dialog of one schedule: statistics, next runs, and its runs filtered by status and paged.
+
+import { get } from "./api.js";
+import { $, $$, el, fill } from "./dom.js";
+import { guarded } from "./notify.js";
+import { badge } from "./table.js";
+import { duration, formatInstant, instantTitle } from "./time.js";
+
+const PAGE = 25;
+const LIVE = new Set(["queued", "running"]);
+
+const at = (iso, zone) => (iso
+  ? el("time", { datetime: iso, title: instantTitle(iso, zone) }, formatInstant(iso)) : "—");
+const cell = (label, ...children) => el("td", { dataset: { label } }, children);
+
+function runRow(run, zone) {
+  return el("tr", {},
+    cell("Status", badge(run.status),
+      run.attempt > 1 ? el("small", { class: "muted" }, ` attempt ${run.attempt}`) : null),
+    cell("Trigger", run.trigger),
+    cell("Scheduled for", at(run.scheduled_for, zone)),
+    cell("Fired at", at(run.fired_at, zone)),
+    cell("Duration", duration(run.duration_ms)),
+    cell("Error", run.error ? el("span", { class: "error-text" }, run.error) : null,
+      run.note ? el("small", { class: "muted block" }, run.note) : null));
+}
+
+function statsList(stats) {
+  const rate = stats.success_rate === null ? "—" : `${Math.round(stats.success_rate * 1000) / 10}%`;
+  const pairs = [["Runs", stats.total_runs], ["Succeeded", stats.successful_runs], ["Failed", stats.failed_runs],
+    ["Missed", stats.missed_runs], ["Success rate", rate], ["Average duration", duration(stats.avg_duration_ms)]];
+  return pairs.map(([term, value]) => el("div", {}, el("dt", {}, term), el("dd", {}, String(value))));
+}
+
+/** The history dialog; `open(scheduleId)` shows one schedule (and polls while a run is queued or running). */
+export function createHistory(dialog) {
+  const state = { id: null, status: "", offset: 0 };
+  let timer = 0;
+  let sequence = 0;
+
+  async function load() {
+    const mine = ++sequence;
+    clearTimeout(timer);
+    const id = state.id;
+    // Runs first: a run and its schedule's counters end in one transaction, so statistics read
+    // afterwards always include every finished run shown.
+    const page = await get(`/schedules/${id}/history`, { status: state.status, limit: PAGE, offset: state.offset });
+    const [schedule, next] = await Promise.all([get(`/schedules/${id}`), get(`/schedules/${id}/next`, { count: 5 })]);
+    if (mine !== sequence || !dialog.open) return;
+    const zone = schedule.timezone;
+    $("[data-history-title]", dialog).textContent = schedule.name;
+    $("[data-history-timing]", dialog).textContent = `${schedule.timing_description} · ${schedule.status}`;
+    fill($("[data-history-stats]", dialog), statsList(schedule.stats));
+    fill($("[data-history-next]", dialog), schedule.is_active
+      ? next.times.map((t) => el("li", {}, at(t, zone)))
+      : el("li", { class: "muted" }, `None while ${schedule.status}`));
+    fill($("[data-history-rows]", dialog), page.items.map((r) => runRow(r, zone)));
+    const empty = $("[data-history-empty]", dialog);
+    empty.hidden = page.items.length > 0;
+    empty.textContent = state.status ? `No ${state.status} runs.` : "No runs yet.";
+    $("[data-range]", dialog).textContent = page.total
+      ? `${state.offset + 1}–${state.offset + page.items.length} of ${page.total}` : "0 runs";
+    $("[data-page=prev]", dialog).disabled = state.offset === 0;
+    $("[data-page=next]", dialog).disabled = state.offset + PAGE >= page.total;
+    if (page.items.some((r) => LIVE.has(r.status))) timer = setTimeout(guarded(load), 1500);
+  }
+
+  $("[data-history-status]", dialog).addEventListener("change", guarded(async (event) => {
+    state.status = event.target.value;
+    state.offset = 0;
+    await load();
+  }));
+  $("[data-history-refresh]", dialog).addEventListener("click", guarded(load));
+  for (const button of $$("[data-page]", dialog)) {
+    button.addEventListener("click", guarded(async () => {
+      state.offset = Math.max(0, state.offset + (button.dataset.page === "next" ? PAGE : -PAGE));
+      await load();
+    }));
+  }
+  for (const close of $$("[data-close]", dialog)) close.addEventListener("click", () => dialog.close());
+  dialog.addEventListener("close", () => clearTimeout(timer));
+
+  return {
+    async open(scheduleId) {
+      Object.assign(state, { id: scheduleId, status: "", offset: 0 });
+      $("[data-history-status]", dialog).value = "";
+      for (const part of $$("[data-history-rows], [data-history-stats], [data-history-next]", dialog)) fill(part);
+      $("[data-history-title]", dialog).textContent = "History";
+      $("[data-history-timing]", dialog).textContent = "";
+      dialog.showModal();
+      await load();
+    },
+  };
+}

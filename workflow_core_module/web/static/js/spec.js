@@ -1,0 +1,107 @@
+// Between the schedule form and the API's schedule spec (the body of POST/PUT /schedules).
+
+import { LOCAL_ZONE, toZoneInput } from "./time.js";
+
+/** Every field POST /schedules accepts, in the order of the API description. */
+export const SPEC_FIELDS = [
+  "workflow_id", "name", "schedule_type", "description", "community_id", "cron_expression", "interval_seconds",
+  "scheduled_time", "timezone", "start_date", "end_date", "max_executions", "grace_period_seconds",
+  "overlap_policy", "jitter_seconds", "context_data", "tags", "callback_url",
+];
+
+/** The fields that shape when a schedule fires (what the preview needs), plus the workflow for overlaps. */
+export const TIMING_FIELDS = [
+  "workflow_id", "schedule_type", "cron_expression", "interval_seconds", "scheduled_time", "timezone",
+  "start_date", "end_date", "max_executions",
+];
+
+export const CRON_TEMPLATES = [
+  { label: "Weekdays, hourly 08–23", cron: "0 8-23 * * 1-5" },
+  { label: "Weekends at 09, 15, 21", cron: "0 9,15,21 * * 6,0" },
+  { label: "Daily at 07:00", cron: "0 7 * * *" },
+  { label: "Weekly, Sunday 02:00", cron: "0 2 * * 0" },
+];
+
+const UNITS = [86400, 3600, 60, 1];
+const INTEGERS = ["max_executions", "grace_period_seconds", "jitter_seconds"];
+const DATES = ["start_date", "end_date"];
+
+/** The stored schedule's fields that POST would accept (nulls left out): for export and clone. */
+export function specOf(schedule) {
+  return Object.fromEntries(SPEC_FIELDS.filter((f) => schedule[f] !== null && schedule[f] !== undefined)
+    .map((f) => [f, schedule[f]]));
+}
+
+const naive = (value) => (value.length === 16 ? `${value}:00` : value);
+
+function integer(value, field, errors) {
+  const number = Number(value);
+  if (!Number.isInteger(number)) errors[field] = "enter a whole number";
+  return number;
+}
+
+/**
+ * Reads the form: { spec, errors } where `errors` are the problems found before asking the API
+ * (numbers that are not whole, context data that is not a JSON object).
+ */
+export function readForm(form) {
+  const f = form.elements;
+  const errors = {};
+  const type = f.schedule_type.value;
+  const spec = { name: f.name.value.trim(), workflow_id: f.workflow_id.value, schedule_type: type,
+    description: f.description.value, overlap_policy: f.overlap_policy.value };
+  if (type === "cron") spec.cron_expression = f.cron_expression.value.trim();
+  if (type === "interval" && f.interval_value.value !== "") {
+    spec.interval_seconds = integer(f.interval_value.value, "interval_seconds", errors) * Number(f.interval_unit.value);
+  }
+  if (type === "one_time" && f.scheduled_time.value) spec.scheduled_time = naive(f.scheduled_time.value);
+  if (f.timezone.value.trim()) spec.timezone = f.timezone.value.trim();
+  for (const name of DATES) if (f[name].value) spec[name] = naive(f[name].value);
+  for (const name of INTEGERS) if (f[name].value !== "") spec[name] = integer(f[name].value, name, errors);
+  const tags = f.tags.value.split(",").map((t) => t.trim()).filter(Boolean);
+  spec.tags = Array.from(new Set(tags));
+  if (f.context_data.value.trim()) {
+    try {
+      spec.context_data = JSON.parse(f.context_data.value);
+    } catch (error) {
+      errors.context_data = `not valid JSON: ${error.message}`;
+    }
+    if (!errors.context_data && (typeof spec.context_data !== "object" || spec.context_data === null ||
+        Array.isArray(spec.context_data))) errors.context_data = "must be a JSON object, like {\"channel\": \"ops\"}";
+  }
+  if (f.callback_url.value.trim()) spec.callback_url = f.callback_url.value.trim();
+  if (!f.community_id.disabled && f.community_id.value.trim()) spec.community_id = f.community_id.value.trim();
+  return { spec, errors };
+}
+
+function intervalParts(seconds) {
+  const unit = UNITS.find((u) => seconds % u === 0);
+  return { value: String(seconds / unit), unit: String(unit) };
+}
+
+/** Puts a schedule (or the defaults for a new one) into the form. */
+export function writeForm(form, schedule) {
+  const f = form.elements;
+  const s = schedule || { schedule_type: "cron", timezone: LOCAL_ZONE, overlap_policy: "skip", tags: [] };
+  const zone = s.timezone || "UTC";
+  f.name.value = s.name || "";
+  f.workflow_id.value = s.workflow_id || f.workflow_id.options[0]?.value || "";
+  f.community_id.value = s.community_id || "";
+  f.description.value = s.description || "";
+  f.schedule_type.value = s.schedule_type;
+  f.cron_expression.value = s.cron_expression || "";
+  const interval = s.interval_seconds ? intervalParts(s.interval_seconds) : { value: "", unit: "60" };
+  f.interval_value.value = interval.value;
+  f.interval_unit.value = interval.unit;
+  f.scheduled_time.value = toZoneInput(s.scheduled_time, zone);
+  f.timezone.value = zone;
+  for (const name of DATES) f[name].value = toZoneInput(s[name], zone);
+  f.max_executions.value = s.max_executions ?? "";
+  f.grace_period_seconds.value = s.grace_period_seconds ?? "";
+  f.jitter_seconds.value = s.jitter_seconds || "";
+  f.overlap_policy.value = s.overlap_policy || "skip";
+  f.tags.value = (s.tags || []).join(", ");
+  f.context_data.value = s.context_data && Object.keys(s.context_data).length
+    ? JSON.stringify(s.context_data, null, 2) : "";
+  f.callback_url.value = s.callback_url || "";
+}

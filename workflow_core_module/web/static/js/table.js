@@ -1,0 +1,61 @@
+// Rows of the schedule list. Every cell carries a data-label so narrow screens can show it as a card.
+
+import { el } from "./dom.js";
+import { countdown, formatInstant, instantTitle } from "./time.js";
+
+const TYPE_LABEL = { cron: "Cron", interval: "Interval", one_time: "One time" };
+
+export const badge = (status) => el("span", { class: `badge badge-${status}` }, status.replace("_", " "));
+
+const cell = (label, ...children) => el("td", { dataset: { label } }, children);
+
+const action = (name, label, scheduleName, extra = "") =>
+  el("button", { type: "button", class: `btn btn-small ${extra}`, dataset: { action: name },
+    "aria-label": `${label} ${scheduleName}` }, label);
+
+function nextRun(schedule) {
+  const at = schedule.next_execution_at;
+  if (!at || !schedule.is_active) return el("span", { class: "muted" }, "—");
+  return [el("time", { class: "countdown", datetime: at, dataset: { countdown: at },
+    title: instantTitle(at, schedule.timezone) }, countdown(at)),
+  el("small", { class: "muted block" }, formatInstant(at))];
+}
+
+function toggle(schedule) {
+  const locked = schedule.status === "completed" || schedule.status === "expired";
+  return el("label", { class: "switch", title: locked ? `A ${schedule.status} schedule cannot be resumed` : null },
+    el("input", { type: "checkbox", role: "switch", dataset: { action: "toggle" },
+      checked: schedule.status === "active", disabled: locked, "aria-label": `Enabled: ${schedule.name}` }),
+    el("span", { class: "switch-track", "aria-hidden": "true" }));
+}
+
+/** One <tr> for `schedule`; `workflowName` maps ids to names. */
+export function scheduleRow(schedule, { workflowName, selected }) {
+  const tags = schedule.tags.map((t) => el("span", { class: "tag" }, t));
+  return el("tr", { dataset: { id: schedule.schedule_id } },
+    el("td", { class: "select-cell" }, el("input", { type: "checkbox", dataset: { select: "" }, checked: selected,
+      "aria-label": `Select ${schedule.name}` })),
+    cell("Schedule", el("strong", { class: "name" }, schedule.name),
+      el("small", { class: "muted block" }, workflowName(schedule.workflow_id),
+        schedule.community_id ? ` · community ${schedule.community_id}` : null),
+      tags.length ? el("span", { class: "tags" }, tags) : null),
+    cell("Timing", el("span", { class: "type" }, TYPE_LABEL[schedule.schedule_type]),
+      el("span", { class: "block" }, schedule.timing_description)),
+    cell("Zone", schedule.timezone),
+    cell("Status", badge(schedule.status)),
+    cell("Next run", nextRun(schedule)),
+    cell("Last run", lastRun(schedule)),
+    cell("Enabled", toggle(schedule)),
+    el("td", { class: "actions" }, el("div", { class: "action-group" },
+      action("run", "Run now", schedule.name), action("history", "History", schedule.name),
+      action("edit", "Edit", schedule.name), action("clone", "Clone", schedule.name),
+      action("delete", "Delete", schedule.name, "btn-danger"))));
+}
+
+/** The status and time of the schedule's newest ended run (the API keeps them on the schedule). */
+function lastRun(schedule) {
+  const at = schedule.last_run_at;
+  if (!schedule.last_run_status || !at) return el("span", { class: "muted" }, "Never run");
+  return [badge(schedule.last_run_status),
+    el("time", { class: "muted block", datetime: at, title: instantTitle(at, schedule.timezone) }, formatInstant(at))];
+}
