@@ -17,6 +17,7 @@ from .api import register_api
 from .api.auth import Authenticator
 from .api.metrics import Metrics
 from .api.serialize import ts
+from .chat.service import ChatService
 from .clock import Clock, SystemClock
 from .config import Settings
 from .db.community_store import CommunityStore
@@ -48,6 +49,7 @@ class Runtime:
         self.workflows: WorkflowService
         self.keys: KeyStore
         self.communities: CommunityStore
+        self.chat: ChatService
         self.auth: Authenticator
         self.coordinator: Coordinator | None = None
         self.started = False
@@ -61,6 +63,7 @@ class Runtime:
         self.workflows = WorkflowService(self.engine, self.clock)
         self.keys = KeyStore(self.database)
         self.communities = CommunityStore(self.database)
+        self.chat = ChatService(self.schedules, self.workflows, self.communities, self.settings, self.clock)
         self.auth = Authenticator(self.keys, self.clock, self.settings.admin_api_key)
         if not self.settings.admin_api_key:
             await self._first_admin_key()

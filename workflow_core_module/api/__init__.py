@@ -8,7 +8,7 @@ from quart import Quart, Response, g, request
 from quart_schema import QuartSchema
 
 from .. import web
-from . import communities, ops, schedules, workflows
+from . import chat, communities, ops, schedules, workflows
 from .context import runtime
 from .errors import error_response, register_error_handlers
 
@@ -31,7 +31,7 @@ def register_api(app: Quart, version: str) -> None:
         security=[{"ApiKey": []}],
     )
     register_error_handlers(app)
-    for blueprint in (ops.bp, schedules.bp, workflows.bp, communities.bp, web.bp):
+    for blueprint in (ops.bp, schedules.bp, workflows.bp, communities.bp, chat.bp, web.bp):
         app.register_blueprint(blueprint)
 
     @app.before_request

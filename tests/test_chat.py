@@ -1,0 +1,189 @@
+"""`!schedule` through POST /api/v1/execute: the router's envelope, permissions, limits, replies."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from quart import Quart
+
+from workflow_core_module.app import create_app
+from workflow_core_module.clock import ManualClock
+
+from .conftest import START, make_settings
+from .processes import ServeProcess
+from .sink import HttpSink
+
+KEY = {"X-Service-Key": "router-key"}
+MOD = ["moderator"]
+
+
+@pytest.fixture
+async def app(sqlite_url: str) -> AsyncIterator[Quart]:
+    clock = ManualClock(START)  # Sunday 22 Nov 2026 12:00 UTC
+    settings = make_settings(sqlite_url, admin_api_key="router-key", chat_rate_limit_per_minute=100,
+                             max_schedules_per_community=6, chat_message_url="http://127.0.0.1:9/send",
+                             log_level="WARNING")
+    application = create_app(settings, clock=clock)
+    async with application.test_app():
+        yield application
+
+
+async def say(client: Any, args: str, *, roles: list[str] | None = MOD, user: str = "u1", community: str = "c1",
+              headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> tuple[int, Any]:
+    body: dict[str, Any] = {"command": "!schedule", "args": args, "user_id": user, "username": f"name-{user}",
+                            "entity_id": "channel-7", "community_id": community, "session_id": "s-1",
+                            "platform": "twitch", "message": f"!schedule {args}", **(extra or {})}
+    if roles is not None:
+        body["user_roles"] = roles
+    response = await client.post("/api/v1/execute", json=body, headers=KEY if headers is None else headers)
+    return response.status_code, await response.get_json()
+
+
+async def reply(client: Any, args: str, **kw: Any) -> str:
+    status, body = await say(client, args, **kw)
+    assert status == 200 and body["success"] is True, body
+    assert body["data"]["session_id"] == "s-1" and body["data"]["response_action"] == "chat"
+    message: str = body["data"]["response_data"]["message"]
+    assert 0 < len(message) < 400 and "\n" not in message
+    return message
+
+
+async def test_envelope_and_a_scheduled_reply_in_the_community_zone(app: Quart) -> None:
+    client = app.test_client()
+    assert await reply(client, "timezone Europe/Berlin") == (
+        "Times here are now read in Europe/Berlin (it is 13:00 there). Existing schedules keep their own zone.")
+    status, body = await say(client, "add every weekday at 9am as stream-soon say Going live at 10!",
+                             extra={"unknown_field": [1, 2], "user_roles": ["Moderator"]})
+    assert status == 200 and set(body) == {"success", "data"}
+    assert set(body["data"]) == {"session_id", "response_action", "response_data"}
+    assert body["data"]["response_data"]["message"] == (
+        'Scheduled "stream-soon": every weekday at 09:00 (Europe/Berlin), next Mon 23 Nov 09:00.')
+    runtime = app.extensions["runtime"]
+    [schedule] = (await runtime.schedules.list_schedules(scope="c1")).items
+    assert schedule.created_by == "twitch:name-u1" and schedule.cron_expression == "0 9 * * 1-5"
+    assert schedule.timezone == "Europe/Berlin" and schedule.context_data["message"] == "Going live at 10!"
+    actors = await runtime.database.read(lambda dal: dal.executesql(
+        "SELECT actor, action FROM audit_log WHERE entity_type = 'schedule'"))
+    assert [tuple(r) for r in actors] == [("twitch:name-u1", "schedule.create")]
+
+
+async def test_list_info_next_pause_resume_remove_by_name_and_number(app: Quart) -> None:
+    client = app.test_client()
+    await reply(client, "add every day at 18:00 as evening say Stream soon")
+    await reply(client, "add in 10 minutes say Break is over")
+    listed = await reply(client, "list")
+    assert listed.startswith("2 schedules: #1 evening (every day at 18:00; next Sun 22 Nov 18:00) · #2 break-is-over")
+    assert (await reply(client, "info #2")).startswith('#2 "break-is-over": in 10 minutes, next Sun 22 Nov 12:10')
+    assert await reply(client, "next evening") == "Next for \"evening\": Sun 22 Nov 18:00, Mon 23 Nov 18:00, " \
+                                                  "Tue 24 Nov 18:00 (UTC)."
+    assert await reply(client, "pause #1") == 'Paused "evening". Start it again with: !schedule resume evening'
+    assert "paused" in await reply(client, "list")
+    assert await reply(client, "resume evening") == 'Resumed "evening": next Sun 22 Nov 18:00.'
+    assert await reply(client, "rename evening nightly") == 'Renamed "evening" to "nightly".'
+    assert await reply(client, "remove #2") == 'Removed "break-is-over".'
+    assert await reply(client, "remove nightly") == 'Removed "nightly".'
+    assert await reply(client, "list") == "No schedules here yet. Add one: !schedule add every day at 18:00 say Stream starts soon!"
+    assert await reply(client, "info #9") == "I can't find a schedule #9 here. See the numbered list: !schedule list"
+
+
+async def test_who_may_change_schedules(app: Quart) -> None:
+    client = app.test_client()
+    refused = await reply(client, "add every day at 18:00 say hi", roles=["viewer", "vip"])
+    assert refused == "Sorry name-u1, only owner, admin, moderator can change schedules here. Anyone can look: !schedule list"
+    assert (await reply(client, "list", roles=[])).startswith("No schedules here yet")  # anyone may look
+    no_roles = await reply(client, "add every day at 18:00 say hi", roles=None)
+    assert "only the community's schedule managers" in no_roles
+    managers = await client.put("/api/v1/communities/c1/managers", json={"managers": ["u1"]},
+                                headers={"X-API-Key": "router-key"})
+    assert managers.status_code == 200
+    assert (await reply(client, "add every day at 18:00 say hi", roles=None)).startswith('Scheduled "hi"')
+
+
+async def test_limits_each_say_which_and_what_to_do(app: Quart) -> None:
+    client = app.test_client()
+    too_often = await reply(client, "add every minute say spam")
+    assert too_often == ("That's too often for chat: at most once every 5 minutes. "
+                         "Try: !schedule add every 5 minutes say Drink some water")
+    assert "too often" in await reply(client, 'add "*/30 * * * * *" say spam')  # cron is checked too
+    for i in range(6):
+        assert (await reply(client, f"add every day at 1{i}:00 say m{i}")).startswith("Scheduled")
+    assert await reply(client, "add every day at 20:00 say one more") == (
+        "This community already has 6 schedules, the most allowed. Remove one first: !schedule list")
+    runtime = app.extensions["runtime"]
+    runtime.chat.limiter.per_minute = 2
+    await reply(client, "pause #1", user="u9")
+    await reply(client, "resume #1", user="u9")
+    slow = await reply(client, "pause #1", user="u9")
+    assert slow.startswith("Slow down: at most 2 schedule changes a minute per person. Try again in")
+    assert (await reply(client, "pause #1", user="u8")).startswith("Paused")  # per person
+
+
+async def test_wrong_words_get_a_pointer_and_an_example(app: Quart) -> None:
+    client = app.test_client()
+    wrong = await reply(client, "add evry day at 18:00 say hi")
+    assert '"evry"' in wrong and "Try: !schedule add" in wrong
+    assert '"frobnicate"' in await reply(client, "frobnicate")
+    assert (await reply(client, "")).startswith("!schedule add <when> say <message>")
+    assert await reply(client, "help add") == (
+        "add: !schedule add every day at 18:00 say Stream starts soon! — more: !schedule help when")
+    taken = await reply(client, "add every day at 18:00 as dup say a")
+    assert taken.startswith("Scheduled")
+    assert 'Pick another name with "as <name>"' in await reply(client, "add every day at 19:00 as dup say b")
+    missing = await reply(client, "add every day at 18:00 run no-such-workflow")
+    assert missing == "I can't find a workflow named \"no-such-workflow\" in this community. Check its exact name."
+
+
+async def test_keys_and_envelope_errors(app: Quart) -> None:
+    client = app.test_client()
+    status, body = await say(client, "list", headers={})
+    assert status == 401 and body == {"success": False, "error": {
+        "code": "unauthorized", "message": "missing or unknown service key (header X-Service-Key)"}}
+    assert (await say(client, "list", headers={"X-Service-Key": "nope"}))[0] == 401
+    assert (await say(client, "list", headers={"X-API-Key": "router-key"}))[0] == 200  # either header
+    runtime = app.extensions["runtime"]
+    _, red = await runtime.keys.create("red-router", "red", runtime.clock.now())
+    assert (await say(client, "list", community="red", headers={"X-Service-Key": red}))[0] == 200
+    status, body = await say(client, "list", community="blue", headers={"X-Service-Key": red})
+    assert status == 403 and body["success"] is False
+    response = await client.post("/api/v1/execute", json={"args": "list"}, headers=KEY)
+    assert response.status_code == 400 and (await response.get_json())["success"] is False
+    response = await client.post("/api/v1/execute", data="not json", headers=KEY)
+    assert response.status_code == 400
+    other = await reply(client, "hello", extra={"command": "!quote"})
+    assert other == "This module answers !schedule (or !sched). Try: !schedule help"
+    assert (await say(client, "list", extra={"command": "!SCHED"}))[0] == 200
+
+
+def test_end_to_end_a_moderator_schedules_a_message_the_router_receives(tmp_path: Path) -> None:
+    with HttpSink() as router:
+        env = {"DATABASE_URL": f"sqlite://{tmp_path}/chat.sqlite", "ADMIN_API_KEY": "router-key",
+               "CHAT_MIN_INTERVAL_SECONDS": "1", "CHAT_MESSAGE_URL": router.url + "/send"}
+        with ServeProcess(env, cwd=tmp_path) as server:
+            def execute(args: str) -> dict[str, Any]:
+                body = {"command": "!schedule", "args": args, "user_id": "42", "username": "mod", "entity_id": "chan",
+                        "community_id": "c1", "session_id": "abc", "platform": "discord", "message": "!schedule " + args,
+                        "user_roles": ["moderator"]}
+                request = urllib.request.Request(server.url + "/api/v1/execute", data=json.dumps(body).encode(),
+                                                 headers={"X-Service-Key": "router-key",
+                                                          "Content-Type": "application/json"}, method="POST")
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    assert response.status == 200
+                    return dict(json.loads(response.read()))
+
+            added = execute("add every 2 seconds say hi")
+            assert added["data"]["response_data"]["message"].startswith('Scheduled "hi": every 2 seconds')
+            posts = router.wait_for(2, timeout=15)
+            assert all(p.path == "/send" and p.json() == {"community_id": "c1", "entity_id": "chan",
+                                                          "platform": "discord", "message": "hi"} for p in posts)
+            assert execute("pause hi")["data"]["response_data"]["message"].startswith('Paused "hi"')
+            time.sleep(1.0)
+            settled = len(router.received)
+            time.sleep(3.0)
+            assert len(router.received) == settled
+            assert execute("list")["data"]["response_data"]["message"].startswith("1 schedule: #1 hi")

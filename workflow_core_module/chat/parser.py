@@ -1,0 +1,434 @@
+"""`!schedule ...` chat commands -> typed commands. Pure: the instant and the zone are arguments.
+
+The bot's router hands us the text after the command word; a leading ``!schedule`` or ``!sched``
+is stripped as well. Empty text is ``help``. Command words are case-insensitive.
+
+Grammar (``<target>`` is a name or ``#n``, the number shown by ``list``)::
+
+    add <when> [options] say <message>       post <message> (verbatim, trimmed, 1-400 chars)
+    add <when> [options] run <workflow name> schedule an existing workflow (rest of the line)
+        options, in any order, before or after <when>:
+            as <name>        until <date> [at <time>] | until <time>        times <n> | <n> times
+    list | ls
+    info | show <target>      next <target>       pause <target>       resume <target>
+    remove | delete | rm <target>                 run <target>   (now)
+    rename <target> [to] <new name>
+    timezone | tz <IANA zone>                      (case-insensitive: europe/berlin works)
+    help [command]                                 (topics: the commands and "when")
+
+``<when>`` is described in :mod:`workflow_core_module.chat.when`: quoted cron, ``every ...``
+(cron or interval), ``in ...``, ``at ...``, ``today``/``tomorrow ...``, ``on <date> ...``.
+
+Names: letters, digits, ``-`` and ``_``, 1-50 characters, not digits only (a bare number like
+``3`` means ``#3``). A name with spaces may be given in quotes anywhere a name is read
+(``as``, targets, ``rename``); its spaces become ``-``: ``"stream soon"`` is ``stream-soon``.
+
+Decisions:
+* Everything after ``say`` is the message and everything after ``run`` the workflow name, so
+  options must come before them (``say hi as x`` posts "hi as x"). A workflow name wrapped in
+  quotes loses them. Messages may hold line breaks and tabs, not other control characters.
+* ``times`` is for repeating schedules; a one-time schedule with ``times`` is an error.
+* ``until`` must be after now, and at least one run must fall before it (for a one-time
+  schedule: its time must be before ``until``).
+* ``help`` reads its first word only; other commands reject extra words.
+* The shortest chat interval (``CHAT_MIN_INTERVAL_SECONDS``) and the per-community limits are
+  the executor's business: ``every 10s`` parses.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from datetime import datetime
+from difflib import get_close_matches
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from ..scheduling.occurrences import next_occurrence
+from ..scheduling.types import UTC, ScheduleType, TimeRule, as_utc
+from .commands import (
+    Add,
+    Command,
+    Help,
+    Info,
+    List,
+    Next,
+    Pause,
+    Remove,
+    Rename,
+    Resume,
+    RunNow,
+    SetTimezone,
+    Target,
+    When,
+)
+from .errors import ChatParseError, fail, show, suggestion, unknown
+from .tokens import Token, TokenStream
+from .when import Ctx, describe_instant, parse_until, parse_when
+
+MAX_TEXT_CHARS = 2000
+MAX_MESSAGE_CHARS = 400
+MAX_NAME_CHARS = 50
+MAX_WORKFLOW_NAME_CHARS = 100
+MAX_TIMES = 1_000_000
+MAX_NUMBER = 1_000_000
+
+_PREFIX = re.compile(r"\s*!sched(?:ule)?(?=\s|$)", re.IGNORECASE)
+_NAME = re.compile(r"[\w-]{1,50}")
+_NUMBER = re.compile(r"#?(\d{1,7})")
+_ZONE_SHAPE = re.compile(r"[A-Za-z0-9_+\-/]{1,64}")
+_HOST_ZONES = frozenset({"localtime", "posixrules", "factory"})
+_OPTION_WORDS = ("as", "until", "times")
+_ACTION_WORDS = ("say", "run")
+
+COMMAND_ALIASES: dict[str, str] = {
+    "add": "add", "list": "list", "ls": "list", "info": "info", "show": "info", "next": "next",
+    "pause": "pause", "resume": "resume", "remove": "remove", "delete": "remove", "rm": "remove",
+    "run": "run", "rename": "rename", "timezone": "timezone", "tz": "timezone", "help": "help",
+}
+HELP_TOPICS = ("add", "list", "info", "next", "pause", "resume", "remove", "run", "rename", "timezone", "help", "when")
+_HELP_TOPIC_ALIASES = {**COMMAND_ALIASES, "when": "when"}
+
+
+def parse_command(text: str, *, now: datetime, timezone: str = "UTC") -> Command:
+    """Parse the text of one `!schedule` command. Raises only :class:`ChatParseError`."""
+    if not isinstance(text, str):
+        raise fail("I can only read text.", "help")
+    if len(text) > MAX_TEXT_CHARS:
+        raise fail(f"That command is too long ({len(text)} characters; at most {MAX_TEXT_CHARS}).", "add")
+    prefix = _PREFIX.match(text)
+    stream = TokenStream(text, prefix.end() if prefix else 0)
+    token = stream.next()
+    if token is None:
+        return Help(None)
+    command = None if token.quoted else COMMAND_ALIASES.get(token.low)
+    if command is None:
+        raise unknown(token.text, "help", COMMAND_ALIASES)
+    return _PARSERS[command](stream, now, timezone)
+
+
+def schedule_spec(add: Add) -> dict[str, object]:
+    """The timing fields of `add` for the schedule service (instants as ISO 8601 with Z)."""
+    when = add.when
+    spec: dict[str, object] = {"schedule_type": when.schedule_type}
+    if when.schedule_type == ScheduleType.CRON.value:
+        spec["cron_expression"] = when.cron_expression
+    elif when.schedule_type == ScheduleType.INTERVAL.value:
+        spec["interval_seconds"] = when.interval_seconds
+    else:
+        assert when.scheduled_time is not None
+        spec["scheduled_time"] = _iso_z(when.scheduled_time)
+    spec["timezone"] = when.timezone
+    if add.until is not None:
+        spec["end_date"] = _iso_z(add.until)
+    if add.times is not None:
+        spec["max_executions"] = add.times
+    return spec
+
+
+def _iso_z(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---------------------------------------------------------------------------------------------
+# add
+
+
+class _Options:
+    """`as`, `until` and `times`, each at most once."""
+
+    def __init__(self) -> None:
+        self.name: str | None = None
+        self.until: datetime | None = None
+        self.times: int | None = None
+        self.seen: set[str] = set()
+
+
+def _parse_add(stream: TokenStream, now: datetime, timezone: str) -> Add:
+    ctx = _context(now, timezone)
+    options = _Options()
+    _read_options(stream, ctx, options)
+    when = parse_when(stream, ctx)
+    _read_options(stream, ctx, options)
+    action = stream.next()
+    if action is None:
+        raise fail(f"What should happen {when.text}? End with say <message> or run <workflow>.", "add")
+    if action.quoted or action.low not in _ACTION_WORDS:
+        raise fail(
+            f"I expected say or run here, not {show(action.text)}"
+            f"{suggestion(action.text, (*_ACTION_WORDS, *_OPTION_WORDS))}.",
+            "add", action.text,
+        )
+    say = _message(stream.rest()) if action.low == "say" else None
+    run = _workflow_name(stream.rest()) if action.low == "run" else None
+    _check_times(when.schedule_type, options.times)
+    if options.until is not None:
+        _check_until(when, options.until, ctx)
+    return Add(when, say, run, options.name, options.until, options.times)
+
+
+def _context(now: datetime, timezone: str) -> Ctx:
+    zone = _load_zone(timezone)
+    if zone is None:
+        raise fail(f"This community's time zone {show(str(timezone))} is not valid; set one first.", "timezone")
+    return Ctx(as_utc(now), zone, timezone)
+
+
+def _read_options(stream: TokenStream, ctx: Ctx, options: _Options) -> None:
+    while (word := stream.peek_word()) is not None:
+        if word in _OPTION_WORDS:
+            _once(options, word)
+            stream.next()
+            _OPTION_READERS[word](stream, ctx, options)
+        elif _NUMBER.fullmatch(word) and stream.peek_word(1) == "times":
+            _once(options, "times")
+            stream.next()
+            stream.next()
+            options.times = _times_value(word)
+        else:
+            return
+
+
+def _once(options: _Options, word: str) -> None:
+    if word in options.seen:
+        raise fail(f"You gave {show(word)} twice.", word, word)
+    options.seen.add(word)
+
+
+def _read_as(stream: TokenStream, ctx: Ctx, options: _Options) -> None:
+    options.name = _new_name(stream.next(), "as")
+
+
+def _read_until(stream: TokenStream, ctx: Ctx, options: _Options) -> None:
+    options.until = parse_until(stream, ctx)
+
+
+def _read_times(stream: TokenStream, ctx: Ctx, options: _Options) -> None:
+    token = stream.next()
+    options.times = _times_value(token.text if token and not token.quoted else None)
+
+
+def _times_value(word: str | None) -> int:
+    match = _NUMBER.fullmatch(word) if word else None
+    if match is None or not 1 <= int(match.group(1)) <= MAX_TIMES:
+        raise fail(
+            f"times needs a whole number from 1 to {MAX_TIMES:,}, not {show(word or '')}.", "times", word
+        )
+    return int(match.group(1))
+
+
+_OPTION_READERS: dict[str, Callable[[TokenStream, Ctx, _Options], None]] = {
+    "as": _read_as,
+    "until": _read_until,
+    "times": _read_times,
+}
+
+
+def _message(rest: str) -> str:
+    message = rest.strip()
+    if not message:
+        raise fail("What should I say? Put the message after say.", "say", "say")
+    if len(message) > MAX_MESSAGE_CHARS:
+        raise fail(f"The message is {len(message)} characters long; the most is {MAX_MESSAGE_CHARS}.", "say")
+    if _has_bad_characters(message, allowed="\n\r\t"):
+        raise fail("The message contains a control character.", "say")
+    return message
+
+
+def _workflow_name(rest: str) -> str:
+    name = _unquote(rest.strip())
+    if not name:
+        raise fail("Which workflow? Put its name after run.", "run", "run")
+    if len(name) > MAX_WORKFLOW_NAME_CHARS:
+        raise fail(f"That workflow name is too long (at most {MAX_WORKFLOW_NAME_CHARS} characters).", "run")
+    if _has_bad_characters(name):
+        raise fail("The workflow name contains a control character.", "run")
+    return name
+
+
+def _unquote(text: str) -> str:
+    """'"nightly backup"' -> 'nightly backup' (one pair of matching outer quotes)."""
+    stream = TokenStream(text)
+    try:
+        token = stream.next()
+    except ChatParseError:
+        return text
+    if token is not None and token.quoted and token.start == 0 and token.end == len(text):
+        return token.text.strip()
+    return text
+
+
+def _has_bad_characters(text: str, allowed: str = "") -> bool:
+    """Control characters (other than `allowed`) or lone surrogates, which no database stores."""
+    return any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in allowed for ch in text)
+
+
+def _check_times(schedule_type: str, times: int | None) -> None:
+    if times is not None and schedule_type == ScheduleType.ONE_TIME.value:
+        raise fail("A one-time schedule runs once; times is for repeating ones.", "times", "times")
+
+
+def _check_until(when: When, until: datetime, ctx: Ctx) -> None:
+    """`until` (always ahead of now: see parse_until) must leave at least one run before it."""
+    rule = TimeRule(
+        ScheduleType(when.schedule_type),
+        ctx.zone_name,
+        cron_expression=when.cron_expression,
+        interval_seconds=when.interval_seconds,
+        scheduled_time=when.scheduled_time,
+        anchor=ctx.now.replace(microsecond=0),
+    )
+    first = next_occurrence(rule, ctx.now)
+    if first is None or first > until:
+        first_text = describe_instant(first, ctx) if first else "never"
+        shown = describe_instant(until, ctx)
+        raise fail(f"until ends it {shown}, before its first run {first_text}.", "until", "until")
+
+
+# ---------------------------------------------------------------------------------------------
+# Names and targets
+
+
+def _new_name(token: Token | None, example: str) -> str:
+    """A schedule name (see the module docstring); quoted spaces become '-'."""
+    if token is None:
+        raise fail("Which name? Give one word after as.", example)
+    name = "-".join(token.text.split()) if token.quoted else token.text
+    if not _NAME.fullmatch(name):
+        raise fail(
+            f"{show(token.text)} can't be a name: use 1-{MAX_NAME_CHARS} letters, digits, - or _.",
+            example, token.text,
+        )
+    if name.isdigit():
+        raise fail(f"{show(name)} can't be a name: a number alone means #{name}.", example, token.text)
+    return name
+
+
+def _target(stream: TokenStream, example: str) -> Target:
+    token = stream.next()
+    if token is None:
+        raise fail("Which schedule? Give its name or its #number from !schedule list.", example)
+    if not token.quoted and (match := _NUMBER.fullmatch(token.text)) is not None:
+        number = int(match.group(1))
+        if not 1 <= number <= MAX_NUMBER:
+            raise fail(f"There is no schedule {show(token.text)}; numbers start at #1.", example, token.text)
+        return Target(None, number)
+    if not token.quoted and token.text.startswith("#"):
+        raise fail(f"{show(token.text)} is not a number; use #1, #2, ...", example, token.text)
+    return Target(_new_name(token, example), None)
+
+
+def _no_more(stream: TokenStream, example: str) -> None:
+    token = stream.next()
+    if token is not None:
+        raise fail(f"I didn't expect {show(token.text)} here.", example, token.text)
+
+
+def _target_command(make: Callable[[Target], Command], example: str) -> Callable[[TokenStream, datetime, str], Command]:
+    def parse(stream: TokenStream, now: datetime, timezone: str) -> Command:
+        target = _target(stream, example)
+        _no_more(stream, example)
+        return make(target)
+
+    return parse
+
+
+# ---------------------------------------------------------------------------------------------
+# The other commands
+
+
+def _parse_list(stream: TokenStream, now: datetime, timezone: str) -> Command:
+    _no_more(stream, "list")
+    return List()
+
+
+def _parse_rename(stream: TokenStream, now: datetime, timezone: str) -> Command:
+    target = _target(stream, "rename")
+    if stream.peek_word() == "to" and stream.peek(1) is not None:
+        stream.next()
+    token = stream.next()
+    if token is None:
+        raise fail("Rename to what? Give the new name after the old one.", "rename")
+    new_name = _new_name(token, "rename")
+    _no_more(stream, "rename")
+    return Rename(target, new_name)
+
+
+def _parse_timezone(stream: TokenStream, now: datetime, timezone: str) -> Command:
+    token = stream.next()
+    if token is None:
+        raise fail("Which time zone? Give an IANA name.", "timezone")
+    zone = _canonical_zone(token.text.strip())
+    if zone is None:
+        raise fail(
+            f"I don't know the time zone {show(token.text)}{_zone_suggestion(token.text)}; "
+            "use an IANA name.",
+            "timezone", token.text,
+        )
+    _no_more(stream, "timezone")
+    return SetTimezone(zone)
+
+
+def _parse_help(stream: TokenStream, now: datetime, timezone: str) -> Command:
+    token = stream.next()
+    if token is None:
+        return Help(None)
+    topic = _HELP_TOPIC_ALIASES.get(token.low)
+    if topic is None:
+        raise unknown(token.text, "help", HELP_TOPICS)
+    return Help(topic)
+
+
+# ---------------------------------------------------------------------------------------------
+# Time zones
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> dict[str, str]:
+    """Lower-cased IANA name -> its canonical spelling (not the host's own `localtime`)."""
+    return {name.lower(): name for name in available_timezones() if name.lower() not in _HOST_ZONES}
+
+
+def _canonical_zone(text: str) -> str | None:
+    """The IANA spelling of `text` (any case), if it names a zone that loads."""
+    name = _zone_names().get(text.lower()) if _ZONE_SHAPE.fullmatch(text) else None
+    return name if name is not None and _load_zone(name) is not None else None
+
+
+def _load_zone(name: str) -> ZoneInfo | None:
+    if not isinstance(name, str) or not _ZONE_SHAPE.fullmatch(name):
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+def _zone_suggestion(text: str) -> str:
+    """' (did you mean "Europe/Berlin"?)' for 'berlin' or 'Europe/Berln'."""
+    low = text.lower()
+    if len(low) > 64:
+        return ""
+    by_city = [name for key, name in _zone_names().items() if key.rsplit("/", 1)[-1] == low and "/" in key]
+    if by_city:
+        return f" (did you mean {show(sorted(by_city)[0])}?)"
+    close = get_close_matches(low, list(_zone_names()), n=1, cutoff=0.8)
+    return f" (did you mean {show(_zone_names()[close[0]])}?)" if close else ""
+
+
+_PARSERS: dict[str, Callable[[TokenStream, datetime, str], Command]] = {
+    "add": _parse_add,
+    "list": _parse_list,
+    "info": _target_command(Info, "info"),
+    "next": _target_command(Next, "next"),
+    "pause": _target_command(Pause, "pause"),
+    "resume": _target_command(Resume, "resume"),
+    "remove": _target_command(Remove, "remove"),
+    "run": _target_command(RunNow, "run_now"),
+    "rename": _parse_rename,
+    "timezone": _parse_timezone,
+    "help": _parse_help,
+}
+
+__all__ = ["HELP_TOPICS", "ChatParseError", "parse_command", "schedule_spec"]

@@ -1,0 +1,358 @@
+"""Runs parsed `!schedule` commands for a community and answers in one chat line.
+
+Every outcome, refusals included, is a reply a person can act on: what happened, in the
+community's time zone, or what was wrong and a command that works.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..clock import Clock
+from ..config import Settings
+from ..db.audit import AuditEntry
+from ..db.community_store import Community, CommunityStore
+from ..db.records import Schedule
+from ..errors import (
+    InvalidInputException,
+    LimitExceededException,
+    ScheduleConflictException,
+    ScheduleNotFoundException,
+    ScheduleServiceException,
+)
+from ..scheduling import ScheduleStatus, ScheduleType, TimeRule, occurrences
+from ..scheduling.describe import describe
+from ..services.schedule_service import ScheduleService
+from ..services.workflow_service import WorkflowService
+from . import commands as c
+from .errors import EXAMPLES, ChatParseError
+from .parser import parse_command, schedule_spec
+
+log = logging.getLogger(__name__)
+
+SAY_WORKFLOW = "chat-messages"
+MUTATING = (c.Add, c.Pause, c.Resume, c.Remove, c.RunNow, c.Rename, c.SetTimezone)
+_LIST_LIMIT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ChatContext:
+    """Who typed the command, and where (from the router's envelope)."""
+
+    community_id: str
+    user_id: str
+    username: str
+    entity_id: str
+    platform: str
+    roles: tuple[str, ...] | None = None  # None: the router sent no roles
+
+    @property
+    def actor(self) -> str:
+        return f"{self.platform or 'chat'}:{self.username or self.user_id}"
+
+
+class RateLimiter:
+    """At most `per_minute` mutating commands per user and community, in any 60 s (per replica)."""
+
+    def __init__(self, per_minute: int, clock: Clock) -> None:
+        self.per_minute = per_minute
+        self.clock = clock
+        self._seen: dict[tuple[str, str], deque[float]] = {}
+
+    def wait_seconds(self, key: tuple[str, str]) -> float:
+        """0 when allowed now (and counted), else how long until it would be."""
+        now = self.clock.now().timestamp()
+        window = self._seen.setdefault(key, deque())
+        while window and now - window[0] >= 60:
+            window.popleft()
+        if len(window) >= self.per_minute:
+            return 60 - (now - window[0])
+        window.append(now)
+        if len(self._seen) > 10_000:  # forget idle users
+            self._seen = {k: v for k, v in self._seen.items() if v and now - v[-1] < 60}
+        return 0.0
+
+
+class ChatService:
+    def __init__(self, schedules: ScheduleService, workflows: WorkflowService, communities: CommunityStore,
+                 settings: Settings, clock: Clock) -> None:
+        self.schedules = schedules
+        self.workflows = workflows
+        self.communities = communities
+        self.settings = settings
+        self.clock = clock
+        self.limiter = RateLimiter(settings.chat_rate_limit_per_minute, clock)
+        self._handlers: dict[type, Callable[..., Any]] = {
+            c.Help: self._help, c.List: self._list, c.Info: self._info, c.Next: self._next, c.Add: self._add,
+            c.Pause: self._pause, c.Resume: self._resume, c.Remove: self._remove, c.RunNow: self._run,
+            c.Rename: self._rename, c.SetTimezone: self._timezone,
+        }
+
+    async def handle(self, text: str, ctx: ChatContext) -> str:
+        """The reply to one command line (the text after `!schedule`)."""
+        community = await self.communities.get(ctx.community_id)
+        try:
+            command = parse_command(text, now=self.clock.now(), timezone=community.timezone)
+        except ChatParseError as exc:
+            return self._fit(exc.message)
+        if isinstance(command, MUTATING):
+            refusal = self._refuse(ctx, community)
+            if refusal:
+                return self._fit(refusal)
+        try:
+            reply = await self._handlers[type(command)](command, ctx, community)
+        except ScheduleServiceException as exc:
+            reply = self._explain(exc)
+        return self._fit(reply)
+
+    # ---- who may, and how often ------------------------------------------------------------
+
+    def _refuse(self, ctx: ChatContext, community: Community) -> str | None:
+        allowed_roles = self.settings.chat_manager_roles
+        if ctx.roles is not None:
+            allowed = any(role.lower() in allowed_roles for role in ctx.roles)
+        else:
+            allowed = ctx.user_id in community.managers
+        if not allowed:
+            who = ", ".join(allowed_roles) if ctx.roles is not None else "the community's schedule managers"
+            return (f"Sorry {ctx.username or 'there'}, only {who} can change schedules here. "
+                    "Anyone can look: !schedule list")
+        wait = self.limiter.wait_seconds((ctx.community_id, ctx.user_id))
+        if wait:
+            return (f"Slow down: at most {self.limiter.per_minute} schedule changes a minute per person. "
+                    f"Try again in {max(1, round(wait))} s.")
+        return None
+
+    def _explain(self, exc: ScheduleServiceException) -> str:
+        if isinstance(exc, LimitExceededException):
+            limit = exc.details.get("limit", self.settings.max_schedules_per_community)
+            return f"This community already has {limit} schedules, the most allowed. Remove one first: !schedule list"
+        if isinstance(exc, ScheduleConflictException) and "name" in exc.details:
+            return f"{exc.message.capitalize()}. Pick another name with \"as <name>\"."
+        if isinstance(exc, ScheduleConflictException):
+            return exc.message[0].upper() + exc.message[1:] + "."
+        if isinstance(exc, InvalidInputException):
+            field, problem = next(iter(exc.errors.items()), ("", exc.message))
+            return f"That doesn't work: {field.replace('_', ' ')} {problem}. Try: {EXAMPLES['add']}"
+        log.error("chat command failed: %s", exc.message, extra={"category": "ERROR"})
+        return "Something went wrong on our side; it has been logged. Please try again in a minute."
+
+    def _fit(self, text: str) -> str:
+        limit = self.settings.chat_reply_max_chars
+        text = " ".join(text.split())
+        return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+    # ---- formatting -----------------------------------------------------------------------
+
+    @staticmethod
+    def _at(instant: datetime | None, zone: str) -> str:
+        if instant is None:
+            return "never"
+        local = instant.astimezone(ZoneInfo(zone))
+        return f"{local:%a %d %b %H:%M}"
+
+    @staticmethod
+    def _timing(schedule: Schedule) -> str:
+        text = schedule.description or describe(schedule.time_rule())
+        return text if schedule.timezone == "UTC" else f"{text} ({schedule.timezone})"
+
+    # ---- finding schedules ------------------------------------------------------------------
+
+    async def _all(self, community_id: str) -> list[Schedule]:
+        page = await self.schedules.list_schedules(scope=community_id, limit=_LIST_LIMIT)
+        return page.items
+
+    async def _find(self, target: c.Target, community_id: str) -> tuple[int, Schedule]:
+        items = await self._all(community_id)
+        if target.number is not None:
+            if 1 <= target.number <= len(items):
+                return target.number, items[target.number - 1]
+            raise ScheduleNotFoundException("schedule", f"#{target.number}")
+        wanted = (target.name or "").lower()
+        for index, schedule in enumerate(items, 1):
+            if schedule.name.lower() == wanted:
+                return index, schedule
+        raise ScheduleNotFoundException("schedule", target.name or "")
+
+    async def _target(self, target: c.Target, ctx: ChatContext) -> tuple[int, Schedule] | str:
+        try:
+            return await self._find(target, ctx.community_id)
+        except ScheduleNotFoundException:
+            shown = f"#{target.number}" if target.number is not None else f'"{target.name}"'
+            return f"I can't find a schedule {shown} here. See the numbered list: !schedule list"
+
+    # ---- read commands ----------------------------------------------------------------------
+
+    async def _help(self, command: c.Help, ctx: ChatContext, community: Community) -> str:
+        topic = command.topic
+        if topic == "when":
+            return ("When can be: every 30 minutes, every day at 18:00, every weekday at 9am, every mon,thu at 20:30, "
+                    "every first monday of the month at 19:00, in 10 minutes, at 18:30, tomorrow at 9, "
+                    f'on dec 24 at 18:00, or a cron in quotes ("0 9 * * 1-5"). Times are {community.timezone}.')
+        if topic:
+            key = "run_now" if topic == "run" else topic
+            return f"{topic}: {EXAMPLES.get(key, EXAMPLES['add'])} — more: !schedule help when"
+        return ("!schedule add <when> say <message> | add <when> run <workflow> | list | info/next/pause/resume/"
+                f"remove/run <name or #n> | rename <old> <new> | timezone <zone>. Example: {EXAMPLES['add']} "
+                f"(times in {community.timezone}; help <command> for more)")
+
+    async def _list(self, command: c.List, ctx: ChatContext, community: Community) -> str:
+        items = await self._all(ctx.community_id)
+        if not items:
+            return f"No schedules here yet. Add one: {EXAMPLES['add']}"
+        parts: list[str] = []
+        budget = self.settings.chat_reply_max_chars - 40
+        for index, s in enumerate(items, 1):
+            state = f"next {self._at(s.next_execution_at, community.timezone)}" if s.is_active else s.status.value
+            part = f"#{index} {s.name} ({s.description or describe(s.time_rule())}; {state})"
+            if sum(len(p) + 3 for p in parts) + len(part) > budget:
+                return f"{len(items)} schedules: " + " · ".join(parts) + f" · …and {len(items) - len(parts)} more"
+            parts.append(part)
+        return f"{len(items)} schedule{'s' if len(items) != 1 else ''}: " + " · ".join(parts)
+
+    async def _info(self, command: c.Info, ctx: ChatContext, community: Community) -> str:
+        found = await self._target(command.target, ctx)
+        if isinstance(found, str):
+            return found
+        index, s = found
+        what = f'says "{s.context_data["message"]}"' if "message" in s.context_data else "runs a workflow"
+        state = f"next {self._at(s.next_execution_at, community.timezone)}" if s.is_active else s.status.value
+        last = (f"; last ran {self._at(s.last_run_at, community.timezone)} ({s.last_run_status})"
+                if s.last_run_status else "")
+        return f'#{index} "{s.name}": {self._timing(s)}, {state}; {what}; {s.total_runs} runs{last}.'
+
+    async def _next(self, command: c.Next, ctx: ChatContext, community: Community) -> str:
+        found = await self._target(command.target, ctx)
+        if isinstance(found, str):
+            return found
+        _, s = found
+        times = await self.schedules.next_executions(s.schedule_id, 3, scope=ctx.community_id)
+        if not times:
+            return f'"{s.name}" will not run again ({s.status.value}).'
+        shown = ", ".join(self._at(t, community.timezone) for t in times)
+        paused = " if resumed" if s.status is ScheduleStatus.PAUSED else ""
+        return f'Next for "{s.name}"{paused}: {shown} ({community.timezone}).'
+
+    # ---- changes ------------------------------------------------------------------------------
+
+    def _too_often(self, add: c.Add) -> str | None:
+        """Chat schedules may not run more often than CHAT_MIN_INTERVAL_SECONDS, cron included."""
+        minimum = self.settings.chat_min_interval_seconds
+        when = add.when
+        if when.schedule_type == "one_time":
+            return None
+        if when.schedule_type == "interval":
+            gap = float(when.interval_seconds or 0)
+        else:
+            rule = TimeRule(ScheduleType.CRON, when.timezone, cron_expression=when.cron_expression)
+            times = occurrences(rule, self.clock.now(), 25)
+            gap = min(((b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)), default=minimum)
+        if gap >= minimum:
+            return None
+        every = f"{minimum // 60} minutes" if minimum % 60 == 0 else f"{minimum} seconds"
+        return (f"That's too often for chat: at most once every {every}. "
+                f"Try: !schedule add every {every} say Drink some water")
+
+    async def _say_workflow(self, community_id: str, actor: str) -> str:
+        found = await self.workflows.find_by_name(SAY_WORKFLOW, community_id)
+        if found is not None:
+            return found.workflow_id
+        steps = [{"action": "chat_message", "message": "{{ trigger.context_data.message }}",
+                  "community_id": "{{ trigger.context_data.community_id }}",
+                  "entity_id": "{{ trigger.context_data.entity_id }}",
+                  "platform": "{{ trigger.context_data.platform }}"}]
+        try:
+            created = await self.workflows.create(
+                {"name": SAY_WORKFLOW, "description": "Posts a schedule's message to the chat", "steps": steps,
+                 "community_id": community_id}, actor=actor, scope=community_id)
+            return created.workflow_id
+        except ScheduleConflictException:  # created by a concurrent command
+            again = await self.workflows.find_by_name(SAY_WORKFLOW, community_id)
+            assert again is not None
+            return again.workflow_id
+
+    async def _free_name(self, base: str, community_id: str) -> str:
+        slug = re.sub(r"[^a-z0-9]+", "-", base.lower()).strip("-")[:30].strip("-") or "schedule"
+        taken = {s.name.lower() for s in await self._all(community_id)}
+        if slug not in taken:
+            return slug
+        return next(f"{slug}-{n}" for n in range(2, len(taken) + 3) if f"{slug}-{n}" not in taken)
+
+    async def _add(self, command: c.Add, ctx: ChatContext, community: Community) -> str:
+        refusal = self._too_often(command)
+        if refusal:
+            return refusal
+        if command.say is not None:
+            workflow_id = await self._say_workflow(ctx.community_id, ctx.actor)
+            context = {"message": command.say, "community_id": ctx.community_id, "entity_id": ctx.entity_id,
+                       "platform": ctx.platform}
+            base = " ".join(command.say.split()[:4])
+        else:
+            assert command.run is not None
+            workflow = (await self.workflows.find_by_name(command.run, ctx.community_id)
+                        or await self.workflows.find_by_name(command.run, None))
+            if workflow is None:
+                return f'I can\'t find a workflow named "{command.run}" in this community. Check its exact name.'
+            workflow_id, context, base = workflow.workflow_id, {"community_id": ctx.community_id}, workflow.name
+        name = command.name or await self._free_name(base, ctx.community_id)
+        spec = schedule_spec(command) | {"workflow_id": workflow_id, "name": name, "context_data": context,
+                                         "description": command.when.text, "community_id": ctx.community_id}
+        created = await self.schedules.add_schedule(spec, actor=ctx.actor, scope=ctx.community_id)
+        zone = community.timezone
+        limits = "".join([f", until {self._at(command.until, zone)}" if command.until else "",
+                          f", {command.times} times" if command.times else ""])
+        when = command.when.text + (f" ({zone})" if zone != "UTC" else "")
+        if created.schedule_type.value == "one_time":
+            return f'Scheduled "{created.name}" for {self._at(created.scheduled_time, zone)} ({zone}).'
+        return f'Scheduled "{created.name}": {when}{limits}, next {self._at(created.next_execution_at, zone)}.'
+
+    async def _pause(self, command: c.Pause, ctx: ChatContext, community: Community) -> str:
+        found = await self._target(command.target, ctx)
+        if isinstance(found, str):
+            return found
+        s = await self.schedules.pause_schedule(found[1].schedule_id, actor=ctx.actor, scope=ctx.community_id)
+        return f'Paused "{s.name}". Start it again with: !schedule resume {s.name}'
+
+    async def _resume(self, command: c.Resume, ctx: ChatContext, community: Community) -> str:
+        found = await self._target(command.target, ctx)
+        if isinstance(found, str):
+            return found
+        s = await self.schedules.resume_schedule(found[1].schedule_id, actor=ctx.actor, scope=ctx.community_id)
+        return f'Resumed "{s.name}": next {self._at(s.next_execution_at, community.timezone)}.'
+
+    async def _remove(self, command: c.Remove, ctx: ChatContext, community: Community) -> str:
+        found = await self._target(command.target, ctx)
+        if isinstance(found, str):
+            return found
+        await self.schedules.remove_schedule(found[1].schedule_id, actor=ctx.actor, scope=ctx.community_id)
+        return f'Removed "{found[1].name}".'
+
+    async def _run(self, command: c.RunNow, ctx: ChatContext, community: Community) -> str:
+        found = await self._target(command.target, ctx)
+        if isinstance(found, str):
+            return found
+        await self.schedules.run_now(found[1].schedule_id, actor=ctx.actor, scope=ctx.community_id)
+        return f'Running "{found[1].name}" now.'
+
+    async def _rename(self, command: c.Rename, ctx: ChatContext, community: Community) -> str:
+        found = await self._target(command.target, ctx)
+        if isinstance(found, str):
+            return found
+        s = await self.schedules.update_schedule(found[1].schedule_id, {"name": command.new_name}, actor=ctx.actor,
+                                                 scope=ctx.community_id)
+        return f'Renamed "{found[1].name}" to "{s.name}".'
+
+    async def _timezone(self, command: c.SetTimezone, ctx: ChatContext, community: Community) -> str:
+        await self.communities.update(ctx.community_id, AuditEntry(ctx.actor, "community.timezone", self.clock.now()),
+                                      timezone=command.zone)
+        now = self.clock.now().astimezone(ZoneInfo(command.zone))
+        return (f"Times here are now read in {command.zone} (it is {now:%H:%M} there). "
+                "Existing schedules keep their own zone.")
+
