@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +11,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+
+from .processes import http_json
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -33,15 +32,7 @@ def require_chromium() -> None:
 
 def api(base_url: str, key: str, method: str, path: str, body: object | None = None) -> tuple[int, Any]:
     """One call to the v1 API: (status, parsed body)."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{base_url}/api/v1{path}", data=data, method=method,
-                                     headers={"X-API-Key": key, "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+    return http_json(method, f"{base_url}/api/v1{path}", key, body)
 
 
 class ConsoleWatch:

@@ -4,13 +4,10 @@ servers a test stops are private to it (tests/servers.py)."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -23,7 +20,7 @@ import psycopg2
 import pytest
 
 from .conftest import service_unavailable
-from .processes import ServeProcess
+from .processes import ServeProcess, http_json
 from .servers import PrivatePostgres, PrivateRedis
 from .sink import HttpSink
 
@@ -58,15 +55,7 @@ def fresh_postgres() -> Iterator[str]:
 
 
 def api(server: ServeProcess, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(server.url + path, data=data, method=method,
-                                     headers={"X-API-Key": KEY, "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+    return http_json(method, server.url + path, KEY, body)
 
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:

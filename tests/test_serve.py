@@ -10,7 +10,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .processes import ServeProcess
+from .processes import ServeProcess, http_json
 from .sink import HttpSink
 
 
@@ -37,41 +37,29 @@ def test_sigint_also_stops_cleanly(tmp_path: Path) -> None:
     assert server.stop(signal.SIGINT) == 0, server.logs()
 
 
-def _request(method: str, url: str, key: str, body: object | None = None) -> tuple[int, object]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"X-API-Key": key, "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
-
-
 def test_end_to_end_interval_schedule_calls_a_local_server_until_paused(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite://{tmp_path}/e2e.sqlite", "ADMIN_API_KEY": "e2e-key", "MIN_INTERVAL_SECONDS": "1"}
     with HttpSink() as sink, ServeProcess(env, cwd=tmp_path) as server:
         api = server.url + "/api/v1"
-        status, wf = _request("POST", api + "/workflows", "e2e-key", {
+        status, wf = http_json("POST", api + "/workflows", "e2e-key", {
             "name": "ping", "steps": [{"action": "http_request", "method": "POST", "url": sink.url + "/ping",
                                        "body": {"schedule": "{{ trigger.schedule_id }}",
                                                 "channel": "{{ trigger.context_data.channel }}"}}]})
         assert status == 201, wf
-        status, schedule = _request("POST", api + "/schedules", "e2e-key", {
+        status, schedule = http_json("POST", api + "/schedules", "e2e-key", {
             "workflow_id": wf["workflow_id"], "name": "every-second", "schedule_type": "interval",  # type: ignore[index]
             "interval_seconds": 1, "context_data": {"channel": "ops"}})
         assert status == 201, schedule
         sid = schedule["schedule_id"]  # type: ignore[index]
         received = sink.wait_for(3, timeout=15)
         assert all(r.json() == {"schedule": sid, "channel": "ops"} for r in received)
-        status, _ = _request("POST", f"{api}/schedules/{sid}/pause", "e2e-key")
+        status, _ = http_json("POST", f"{api}/schedules/{sid}/pause", "e2e-key")
         assert status == 200
         time.sleep(0.5)  # a run claimed just before the pause may still land
         settled = len(sink.received)
         time.sleep(2.5)
         assert len(sink.received) == settled, "calls continued after the pause"
-        status, history = _request("GET", f"{api}/schedules/{sid}/history", "e2e-key")
+        status, history = http_json("GET", f"{api}/schedules/{sid}/history", "e2e-key")
         assert status == 200 and history["total"] >= 3  # type: ignore[index]
         assert {r["status"] for r in history["items"]} == {"completed"}  # type: ignore[index]
     assert server.process.returncode == 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -229,16 +229,15 @@ class ChatService:
         return f'#{index} "{s.name}": {self._timing(s)}, {state}; {what}; {s.total_runs} runs{last}.'
 
     async def _next(self, command: c.Next, ctx: ChatContext, community: Community) -> str:
-        found = await self._target(command.target, ctx)
-        if isinstance(found, str):
-            return found
-        _, s = found
-        times = await self.schedules.next_executions(s.schedule_id, 3, scope=ctx.community_id)
-        if not times:
-            return f'"{s.name}" will not run again ({s.status.value}).'
-        shown = ", ".join(self._at(t, community.timezone) for t in times)
-        paused = " if resumed" if s.status is ScheduleStatus.PAUSED else ""
-        return f'Next for "{s.name}"{paused}: {shown} ({community.timezone}).'
+        async def act(s: Schedule) -> str:
+            times = await self.schedules.next_executions(s.schedule_id, 3, scope=ctx.community_id)
+            if not times:
+                return f'"{s.name}" will not run again ({s.status.value}).'
+            shown = ", ".join(self._at(t, community.timezone) for t in times)
+            paused = " if resumed" if s.status is ScheduleStatus.PAUSED else ""
+            return f'Next for "{s.name}"{paused}: {shown} ({community.timezone}).'
+
+        return await self._on(command.target, ctx, act)
 
     # ---- changes ------------------------------------------------------------------------------
 
@@ -313,41 +312,47 @@ class ChatService:
             return f'Scheduled "{created.name}" for {self._at(created.scheduled_time, zone)} ({zone}).'
         return f'Scheduled "{created.name}": {when}{limits}, next {self._at(created.next_execution_at, zone)}.'
 
+    async def _on(self, target: c.Target, ctx: ChatContext,
+                  act: Callable[[Schedule], Awaitable[str]]) -> str:
+        """Find the schedule a command names, then act on it (or say it is not there)."""
+        found = await self._target(target, ctx)
+        return found if isinstance(found, str) else await act(found[1])
+
     async def _pause(self, command: c.Pause, ctx: ChatContext, community: Community) -> str:
-        found = await self._target(command.target, ctx)
-        if isinstance(found, str):
-            return found
-        s = await self.schedules.pause_schedule(found[1].schedule_id, actor=ctx.actor, scope=ctx.community_id)
-        return f'Paused "{s.name}". Start it again with: !schedule resume {s.name}'
+        async def act(found: Schedule) -> str:
+            s = await self.schedules.pause_schedule(found.schedule_id, actor=ctx.actor, scope=ctx.community_id)
+            return f'Paused "{s.name}". Start it again with: !schedule resume {s.name}'
+
+        return await self._on(command.target, ctx, act)
 
     async def _resume(self, command: c.Resume, ctx: ChatContext, community: Community) -> str:
-        found = await self._target(command.target, ctx)
-        if isinstance(found, str):
-            return found
-        s = await self.schedules.resume_schedule(found[1].schedule_id, actor=ctx.actor, scope=ctx.community_id)
-        return f'Resumed "{s.name}": next {self._at(s.next_execution_at, community.timezone)}.'
+        async def act(found: Schedule) -> str:
+            s = await self.schedules.resume_schedule(found.schedule_id, actor=ctx.actor, scope=ctx.community_id)
+            return f'Resumed "{s.name}": next {self._at(s.next_execution_at, community.timezone)}.'
+
+        return await self._on(command.target, ctx, act)
 
     async def _remove(self, command: c.Remove, ctx: ChatContext, community: Community) -> str:
-        found = await self._target(command.target, ctx)
-        if isinstance(found, str):
-            return found
-        await self.schedules.remove_schedule(found[1].schedule_id, actor=ctx.actor, scope=ctx.community_id)
-        return f'Removed "{found[1].name}".'
+        async def act(found: Schedule) -> str:
+            await self.schedules.remove_schedule(found.schedule_id, actor=ctx.actor, scope=ctx.community_id)
+            return f'Removed "{found.name}".'
+
+        return await self._on(command.target, ctx, act)
 
     async def _run(self, command: c.RunNow, ctx: ChatContext, community: Community) -> str:
-        found = await self._target(command.target, ctx)
-        if isinstance(found, str):
-            return found
-        await self.schedules.run_now(found[1].schedule_id, actor=ctx.actor, scope=ctx.community_id)
-        return f'Running "{found[1].name}" now.'
+        async def act(found: Schedule) -> str:
+            await self.schedules.run_now(found.schedule_id, actor=ctx.actor, scope=ctx.community_id)
+            return f'Running "{found.name}" now.'
+
+        return await self._on(command.target, ctx, act)
 
     async def _rename(self, command: c.Rename, ctx: ChatContext, community: Community) -> str:
-        found = await self._target(command.target, ctx)
-        if isinstance(found, str):
-            return found
-        s = await self.schedules.update_schedule(found[1].schedule_id, {"name": command.new_name}, actor=ctx.actor,
-                                                 scope=ctx.community_id)
-        return f'Renamed "{found[1].name}" to "{s.name}".'
+        async def act(found: Schedule) -> str:
+            s = await self.schedules.update_schedule(found.schedule_id, {"name": command.new_name}, actor=ctx.actor,
+                                                     scope=ctx.community_id)
+            return f'Renamed "{found.name}" to "{s.name}".'
+
+        return await self._on(command.target, ctx, act)
 
     async def _timezone(self, command: c.SetTimezone, ctx: ChatContext, community: Community) -> str:
         await self.communities.update(ctx.community_id, AuditEntry(ctx.actor, "community.timezone", self.clock.now()),

@@ -13,7 +13,7 @@ from ..scheduling.validation import ScheduleFields
 T = TypeVar("T")
 
 
-def _aware(value: datetime | None) -> datetime | None:
+def aware(value: datetime | None) -> datetime | None:
     return None if value is None else as_utc(value)
 
 
@@ -71,17 +71,17 @@ class Schedule:
             schedule_type=ScheduleType(get("schedule_type")),
             cron_expression=get("cron_expression"),
             interval_seconds=get("interval_seconds"),
-            scheduled_time=_aware(get("scheduled_time")),
+            scheduled_time=aware(get("scheduled_time")),
             timezone=get("timezone") or "UTC",
-            start_date=_aware(get("start_date")),
-            end_date=_aware(get("end_date")),
+            start_date=aware(get("start_date")),
+            end_date=aware(get("end_date")),
             is_active=bool(get("is_active")),
             status=ScheduleStatus(get("status")),
-            next_execution_at=_aware(get("next_execution_at")),
-            last_execution_at=_aware(get("last_execution_at")),
+            next_execution_at=aware(get("next_execution_at")),
+            last_execution_at=aware(get("last_execution_at")),
             last_execution_id=get("last_execution_id"),
             last_run_status=get("last_run_status"),
-            last_run_at=_aware(get("last_run_at")),
+            last_run_at=aware(get("last_run_at")),
             max_executions=get("max_executions"),
             execution_count=get("execution_count") or 0,
             grace_period_seconds=get("grace_period_seconds") or 0,
@@ -98,7 +98,7 @@ class Schedule:
             total_duration_ms=get("total_duration_ms") or 0,
             created_at=as_utc(get("created_at")),
             updated_at=as_utc(get("updated_at")),
-            deleted_at=_aware(get("deleted_at")),
+            deleted_at=aware(get("deleted_at")),
         )
 
     def spec(self) -> ScheduleFields:
@@ -142,7 +142,7 @@ class Run:
     def from_row(cls, row: Any) -> Run:
         values = {f.name: row[f.name] for f in fields(cls)}
         for name in ("scheduled_for", "fired_at", "finished_at"):
-            values[name] = _aware(values[name])
+            values[name] = aware(values[name])
         values["attempt"] = values["attempt"] or 0
         return cls(**values)
 

@@ -17,13 +17,9 @@ from ..errors import ScheduleConflictException, ScheduleNotFoundException
 from ..scheduling import as_utc
 from .audit import AuditEntry, AuditLog, changed_fields
 from .database import Database
-from .records import Page
+from .records import Page, aware
 from .schedule_store import Scope, is_integrity_error
 from .sql import TableCodec, count
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    return None if value is None else as_utc(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +70,7 @@ class Execution:
             execution_id=row["execution_id"], workflow_id=row["workflow_id"], run_id=row.get("run_id"),
             schedule_id=row.get("schedule_id"), community_id=row.get("community_id"), trigger=row["trigger"],
             trigger_data=dict(row.get("trigger_data") or {}), status=row["status"], attempt=row.get("attempt") or 1,
-            started_at=_aware(row.get("started_at")), finished_at=_aware(row.get("finished_at")),
+            started_at=aware(row.get("started_at")), finished_at=aware(row.get("finished_at")),
             duration_ms=row.get("duration_ms"), error=row.get("error"),
             step_results=list(row.get("step_results") or []), created_at=as_utc(row["created_at"]),
         )
