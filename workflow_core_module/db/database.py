@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -51,12 +52,16 @@ class Dialect:
 
     def ts(self, value: datetime | None) -> Any:
         """A timestamp parameter: naive UTC, whole seconds (text on SQLite, as pyDAL stores it)."""
-        if value is None:
-            return None
-        if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
-        value = value.replace(microsecond=0)
-        return value.isoformat(" ") if self.name == "sqlite" else value
+        return None if value is None else _timestamp(value, self.name == "sqlite")
+
+
+@lru_cache(maxsize=4096)
+def _timestamp(value: datetime, as_text: bool) -> Any:
+    """Memoised: a burst writes the same few instants (now, the due time) thousands of times."""
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    value = value.replace(microsecond=0)
+    return value.isoformat(" ") if as_text else value
 
 
 SQLITE = Dialect("sqlite", "?", "T", "F")

@@ -14,6 +14,7 @@ The claim is the heart of exactly-once firing. For each due row, one transaction
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import Any
 from pydal import DAL
 
 from ..scheduling import (
+    UTC,
     DueState,
     OverlapPolicy,
     Plan,
@@ -63,19 +65,19 @@ class DueRow:
     callback_url: str | None
 
     @classmethod
-    def from_values(cls, v: dict[str, Any]) -> DueRow:
-        created = as_utc(v["created_at"])
-        start = as_utc(v["start_date"]) if v["start_date"] else None
+    def from_row(cls, row: Sequence[Any], context: dict[str, Any]) -> DueRow:
+        """From a row of the due query (_DUE_COLUMNS order); timestamps naive UTC from the driver."""
+        (pk, schedule_id, workflow_id, community_id, name, schedule_type, cron_expression, interval_seconds,
+         scheduled_time, timezone, start_date, end_date, next_execution_at, execution_count, max_executions,
+         grace_period_seconds, overlap_policy, jitter_seconds, _, callback_url, created_at) = row
+        start = _utc(start_date)
         rule = TimeRule(
-            ScheduleType(v["schedule_type"]), v["timezone"] or "UTC", v["cron_expression"], v["interval_seconds"],
-            as_utc(v["scheduled_time"]) if v["scheduled_time"] else None, start,
-            as_utc(v["end_date"]) if v["end_date"] else None, start or created.replace(microsecond=0),
+            ScheduleType(schedule_type), timezone or "UTC", cron_expression, interval_seconds, _utc(scheduled_time),
+            start, _utc(end_date), start or _required(created_at).replace(microsecond=0),
         )
-        state = DueState(as_utc(v["next_execution_at"]), v["execution_count"] or 0, v["max_executions"],
-                         v["grace_period_seconds"] or 0)
-        return cls(int(v["id"]), v["schedule_id"], v["workflow_id"], v["community_id"], v["name"], rule, state,
-                   OverlapPolicy(v["overlap_policy"] or "skip"), v["jitter_seconds"] or 0,
-                   dict(v["context_data"] or {}), v["callback_url"])
+        state = DueState(_required(next_execution_at), execution_count or 0, max_executions, grace_period_seconds or 0)
+        return cls(int(pk), schedule_id, workflow_id, community_id, name, rule, state,
+                   OverlapPolicy(overlap_policy or "skip"), jitter_seconds or 0, context, callback_url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +140,27 @@ class Orphan:
     callback_url: str | None
 
 
+def _utc(value: datetime | str | None) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _required(value: datetime | str) -> datetime:
+    result = _utc(value)
+    assert result is not None
+    return result
+
+
+def _context(value: Any) -> dict[str, Any]:
+    """context_data as stored: JSON text on SQLite, already decoded on PostgreSQL."""
+    if not value:
+        return {}
+    return dict(json.loads(value) if isinstance(value, (str, bytes)) else value)
+
+
 def _iso(value: datetime) -> str:
     return as_utc(value).isoformat().replace("+00:00", "Z")
 
@@ -174,7 +197,8 @@ class RunStore:
         lock = "" if self.database.is_sqlite else " FOR UPDATE SKIP LOCKED"
         rows = cursor(dal)
         rows.execute(self._due_sql + lock, (self.dialect.true, self.dialect.ts(now), limit))
-        return [DueRow.from_values(self.schedules.decode(r, _DUE_COLUMNS)) for r in rows.fetchall()]
+        context_at = _DUE_COLUMNS.index("context_data")
+        return [DueRow.from_row(r, _context(r[context_at])) for r in rows.fetchall()]
 
     async def refresh(self, pks: Sequence[int]) -> list[tuple[int, str, datetime | None]]:
         """Current (pk, schedule_id, due or None) of some schedules, for a cache that may be stale."""
@@ -351,37 +375,8 @@ class RunStore:
         dal.executesql(self.dialect.params("UPDATE workflow_schedules SET total_runs = total_runs + 1 WHERE id = ?"),
                        placeholders=[fire.schedule_pk])
 
-    # ---- run transitions ------------------------------------------------------------------
-
-    def start(self, dal: DAL, run_id: str, attempt: int, execution_id: str, replica_id: str) -> bool:
-        """Mark a run running for `attempt`; False when it ended meanwhile (cancelled, taken over)."""
-        started = cursor(dal)
-        started.execute(self.dialect.params(
-            "UPDATE workflow_schedule_runs SET status = 'running', attempt = ?, execution_id = ? "
-            "WHERE run_id = ? AND status IN ('queued', 'running') AND claimed_by = ?"),
-            (attempt, execution_id, run_id, replica_id))
-        return started.rowcount == 1
-
-    def finish(self, dal: DAL, fire: Fire, status: str, error: str | None, finished_at: datetime,
-               duration_ms: int, execution_id: str | None) -> bool:
-        """End a run and count it on its schedule; False when it had already ended."""
-        ended = cursor(dal)
-        ended.execute(self.dialect.params(
-            "UPDATE workflow_schedule_runs SET status = ?, finished_at = ?, duration_ms = ?, error = ? "
-            "WHERE run_id = ? AND status IN ('queued', 'running')"),
-            (status, self.dialect.ts(finished_at), duration_ms, error, fire.run_id))
-        if ended.rowcount != 1:
-            return False
-        success = status == RunStatus.COMPLETED.value
-        failure = status in (RunStatus.FAILED.value, RunStatus.TIMED_OUT.value)
-        dal.executesql(self.dialect.params(
-            "UPDATE workflow_schedules SET successful_runs = successful_runs + ?, failed_runs = failed_runs + ?, "
-            "total_duration_ms = total_duration_ms + ?, last_execution_at = ?, "
-            "last_execution_id = COALESCE(?, last_execution_id), last_run_status = ?, last_run_at = ? WHERE id = ?"),
-            placeholders=[1 if success else 0, 1 if failure else 0, duration_ms if (success or failure) else 0,
-                          self.dialect.ts(finished_at), execution_id, status, self.dialect.ts(finished_at),
-                          fire.schedule_pk])
-        return True
+    # ---- run state -------------------------------------------------------------------------
+    # Starts and ends of runs are written in batches by the execution journal (db/journal.py).
 
     async def status_of(self, run_ids: Iterable[str]) -> dict[str, str]:
         ids = list(run_ids)

@@ -14,15 +14,15 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
-from pydal import DAL
 
 from ..clock import Clock, SystemClock
 from ..config import Settings
 from ..db.database import Database, is_transient
+from ..db.journal import End, Journal, RunLink, Start
 from ..db.workflow_store import Workflow, WorkflowStore
 from ..errors import InvalidWorkflowException, ScheduleNotFoundException
 from .actions import (
@@ -47,8 +47,11 @@ MAX_STEPS = 50
 DURABLE_WRITE_SECONDS = 900.0  # how long a run's start or outcome write waits for the database
 _WORKFLOW_TTL_SECONDS = 2.0  # how long a workflow definition read from the database is reused
 
-StartHook = Callable[[DAL], None]
-FinishHook = Callable[[DAL, "ExecutionOutcome"], None]
+FINAL_STATUSES = ("completed", "cancelled")  # outcomes a retry would not change
+
+
+class RunGone(Exception):
+    """The schedule run ended (cancelled, taken over) before this attempt could start."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,7 @@ class WorkflowEngine:
         self._actions["chat_message"] = (chat_message_action(settings.chat_message_url), validate_chat_message)
         self._http: httpx.AsyncClient | None = None
         self._workflows: dict[str, tuple[float, Workflow]] = {}
+        self.journal = Journal(database)
 
     # ---- lifecycle ---------------------------------------------------------------------
 
@@ -186,34 +190,23 @@ class WorkflowEngine:
         prepared: bool = False,
         attempt: int = 1,
         timeout_seconds: float | None = None,
-        on_start: StartHook | None = None,
-        on_finish: FinishHook | None = None,
+        run: RunLink | None = None,
+        last_attempt: bool = True,
     ) -> ExecutionOutcome:
-        """Run the steps with a timeout; the start and the outcome are each one transaction,
-        into which `on_start` / `on_finish` add the caller's own rows (a schedule's run)."""
+        """Run the steps with a timeout, recording the start and the outcome through the journal.
+
+        With `run`, the attempt belongs to a schedule run: it starts only if the run has not ended
+        (else :class:`RunGone`), and its outcome ends the run when it succeeded, was cancelled,
+        or `last_attempt` is true.
+        """
         execution_id = execution_id or str(uuid.uuid4())
         trigger = dict(trigger_data)
         workflow = await self._workflow(workflow_id)
         started_at = self.clock.now()
-        start_values = {
-            "status": "running", "attempt": attempt, "started_at": started_at,
-            "run_id": trigger.get("run_id"), "schedule_id": trigger.get("schedule_id"),
-        }
-
-        def start(dal: DAL) -> None:
-            if prepared:
-                self.store.update_execution(dal, execution_id, start_values)
-            else:
-                self.store.insert_execution(dal, {
-                    **start_values, "execution_id": execution_id, "workflow_id": workflow_id,
-                    "community_id": workflow.community_id if workflow else None,
-                    "trigger": str(trigger.get("trigger", "api")), "trigger_data": trigger,
-                    "step_results": [], "created_at": started_at,
-                })
-            if on_start is not None:
-                on_start(dal)
-
-        await self._durably(lambda: self.database.write(start), "start", execution_id)
+        start = Start(execution_id, workflow_id, workflow.community_id if workflow else None,
+                      str(trigger.get("trigger", "api")), trigger, attempt, started_at, prepared, run)
+        if not await self.journal.start(start):
+            raise RunGone(run.run_id if run else execution_id)
         began = time.perf_counter()
         results: list[dict[str, Any]] = []
         status, error = "completed", None
@@ -228,29 +221,18 @@ class WorkflowEngine:
             status = "timed_out"
             error = f"timed out after {timeout:g} s (in step {len(results)})"
         except asyncio.CancelledError:
-            outcome = self._outcome(execution_id, "cancelled", "cancelled", started_at, began)
-            await asyncio.shield(self._finish(outcome, results, on_finish))
+            await asyncio.shield(self._end(execution_id, "cancelled", "cancelled", began, results, run, True))
             raise
-        outcome = self._outcome(execution_id, status, error, started_at, began)
-        await asyncio.shield(self._finish(outcome, results, on_finish))
-        return outcome
+        return await asyncio.shield(self._end(execution_id, status, error, began, results, run, last_attempt))
 
-    def _outcome(self, execution_id: str, status: str, error: str | None, started_at: datetime,
-                 began: float) -> ExecutionOutcome:
-        return ExecutionOutcome(execution_id, status, error, started_at, self.clock.now(),
-                                int((time.perf_counter() - began) * 1000))
-
-    async def _finish(self, outcome: ExecutionOutcome, results: list[dict[str, Any]],
-                      on_finish: FinishHook | None) -> None:
-        values = {"status": outcome.status, "finished_at": outcome.finished_at, "duration_ms": outcome.duration_ms,
-                  "error": outcome.error, "step_results": results}
-
-        def finish(dal: DAL) -> None:
-            self.store.update_execution(dal, outcome.execution_id, values)
-            if on_finish is not None:
-                on_finish(dal, outcome)
-
-        await self._durably(lambda: self.database.write(finish), "outcome", outcome.execution_id)
+    async def _end(self, execution_id: str, status: str, error: str | None, began: float,
+                   results: list[dict[str, Any]], run: RunLink | None, last_attempt: bool) -> ExecutionOutcome:
+        finished_at = self.clock.now()
+        duration_ms = int((time.perf_counter() - began) * 1000)
+        await self.journal.end(End(execution_id, status, error, finished_at, duration_ms, results, run,
+                                   run_final=status in FINAL_STATUSES or last_attempt))
+        return ExecutionOutcome(execution_id, status, error, finished_at - timedelta(milliseconds=duration_ms),
+                                finished_at, duration_ms)
 
     async def _durably(self, operation: Callable[[], Awaitable[T]], what: str, key: str) -> T:
         """Run a database operation of an execution (its workflow, start or outcome), waiting out a

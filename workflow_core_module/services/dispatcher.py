@@ -9,26 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Callable
 from typing import Any
 
-from pydal import DAL
-
 from ..clock import Clock
 from ..config import Settings
+from ..db.journal import End, RunLink
 from ..db.run_store import Fire, RunStore
-from ..engine.engine import ExecutionOutcome, WorkflowEngine
+from ..engine.engine import FINAL_STATUSES, RunGone, WorkflowEngine
 from ..scheduling import jitter_delay_seconds
 
 log = logging.getLogger(__name__)
 
-_FINAL = ("completed", "cancelled")
 _POLL_SECONDS = 1.0  # how often a buffered run checks on a run held by another replica
-
-
-class RunGone(Exception):
-    """The run ended (cancelled, taken over) before this attempt could start."""
 
 
 FinishedListener = Callable[[Fire, str, float], None]  # (fire, final status, duration seconds)
@@ -134,28 +127,18 @@ class Dispatcher:
 
     async def _attempts(self, fire: Fire) -> str:
         max_attempts = self.settings.workflow_max_retries + 1
+        link = RunLink(fire.run_id, fire.schedule_pk, self.replica_id)
         attempt = fire.attempt
         while True:
             attempt += 1
             first = attempt == fire.attempt + 1
-            execution_id = fire.execution_id if (first and fire.execution_id) else str(uuid.uuid4())
             last = attempt >= max_attempts
-
-            def on_start(dal: DAL, attempt: int = attempt, execution_id: str = execution_id) -> None:
-                if not self.runs.start(dal, fire.run_id, attempt, execution_id, self.replica_id):
-                    raise RunGone(fire.run_id)
-
-            def on_finish(dal: DAL, outcome: ExecutionOutcome, last: bool = last) -> None:
-                if outcome.status in _FINAL or last:
-                    self.runs.finish(dal, fire, outcome.status, outcome.error, outcome.finished_at,
-                                     outcome.duration_ms, outcome.execution_id)
-
             trigger = fire.trigger_data() | {"attempt": attempt}
             outcome = await self.engine.run(
-                fire.workflow_id, trigger, execution_id=execution_id,
-                prepared=bool(first and fire.execution_id), attempt=attempt, on_start=on_start, on_finish=on_finish,
+                fire.workflow_id, trigger, execution_id=fire.execution_id if first else None,
+                prepared=bool(first and fire.execution_id), attempt=attempt, run=link, last_attempt=last,
             )
-            if outcome.status in _FINAL or last:
+            if outcome.status in FINAL_STATUSES or last:
                 return outcome.status
             backoff = self.settings.workflow_retry_base_seconds * 2 ** (attempt - 1)
             log.info("run %s attempt %d %s; retrying in %.1f s", fire.run_id, attempt, outcome.status, backoff,
@@ -163,10 +146,10 @@ class Dispatcher:
             await self.clock.sleep(backoff)
 
     async def _record(self, fire: Fire, status: str, error: str) -> None:
-        now = self.clock.now()
+        """End a run that no attempt is running (cancelled or failed before or between attempts)."""
+        link = RunLink(fire.run_id, fire.schedule_pk, self.replica_id)
         try:
-            await self.runs.database.write(
-                lambda dal: self.runs.finish(dal, fire, status, error, now, 0, None))
+            await self.engine.journal.end(End(None, status, error, self.clock.now(), 0, [], link, run_final=True))
         except Exception:
             log.exception("could not record run %s as %s", fire.run_id, status, extra={"category": "ERROR"})
 
