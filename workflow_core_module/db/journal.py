@@ -25,6 +25,7 @@ from typing import Any
 from pydal import DAL
 
 from .database import Database, cursor, is_transient
+from .sql import unnest
 
 log = logging.getLogger(__name__)
 
@@ -157,42 +158,118 @@ class Journal:
 
     # ---- the writer thread -----------------------------------------------------------------
 
+    # PostgreSQL: join keys are "bpchar", the type of the CHAR(36) id columns, so that values
+    # compare as those columns do (trailing blanks ignored).
+
     def _write(self, dal: DAL, starts: Sequence[Start], ends: Sequence[End]) -> list[bool]:
         ts = self._ts
-        cur = cursor(dal)
-        started: list[bool] = []
-        for s in starts:
-            if s.run is not None:
-                cur.execute(self._start_run, (s.attempt, s.execution_id, s.run.run_id, s.run.replica_id))
-                if cur.rowcount != 1:
-                    started.append(False)
-                    continue
-            started.append(True)
+        started = self._start_runs(dal, starts)
         go = [s for s, ok in zip(starts, started, strict=True) if ok]
         fresh = [(s.execution_id, s.workflow_id, s.run.run_id if s.run else None,
                   s.trigger_data.get("schedule_id"), s.community_id, s.trigger, _json(s.trigger_data), s.attempt,
                   ts(s.started_at), ts(s.started_at)) for s in go if not s.prepared]
-        if fresh:
-            cur.executemany(self._insert_execution, fresh)
         prepared = [(s.attempt, ts(s.started_at), s.run.run_id if s.run else None, s.trigger_data.get("schedule_id"),
                      s.execution_id) for s in go if s.prepared]
-        if prepared:
-            cur.executemany(self._start_execution, prepared)
         outcomes = [(e.status, ts(e.finished_at), e.duration_ms, e.error, _json(e.step_results), e.execution_id)
                     for e in ends if e.execution_id is not None]
-        if outcomes:
-            cur.executemany(self._end_execution, outcomes)
-        counters = []
-        for e in ends:
-            if e.run is None or not e.run_final:
-                continue
-            cur.execute(self._end_run, (e.status, ts(e.finished_at), e.duration_ms, e.error, e.run.run_id))
-            if cur.rowcount != 1:
-                continue  # already ended (cancelled by the next occurrence, resolved after a crash)
-            success = e.status == "completed"
-            failure = e.status in ("failed", "timed_out")
-            counters.append((int(success), int(failure), e.duration_ms if (success or failure) else 0,
-                             ts(e.finished_at), e.execution_id, e.status, ts(e.finished_at), e.run.schedule_pk))
-        if counters:
-            cur.executemany(self._count, counters)
+        if self.database.is_sqlite:
+            cur = cursor(dal)
+            for sql, rows in ((self._insert_execution, fresh), (self._start_execution, prepared),
+                              (self._end_execution, outcomes)):
+                if rows:
+                    cur.executemany(sql, rows)
+        else:
+            self._pg_executions(dal, fresh, prepared, outcomes)
+        self._end_runs(dal, [e for e in ends if e.run is not None and e.run_final])
         return started
+
+    def _start_runs(self, dal: DAL, starts: Sequence[Start]) -> list[bool]:
+        """Mark runs running; a run that ended meanwhile (or belongs to another replica) may not start."""
+        linked = [(s.run.run_id, s.attempt, s.execution_id, s.run.replica_id) for s in starts if s.run is not None]
+        if not linked:
+            return [True] * len(starts)
+        cur = cursor(dal)
+        if self.database.is_sqlite:
+            ok_ids = set()
+            for run_id, attempt, execution_id, replica in linked:
+                cur.execute(self._start_run, (attempt, execution_id, run_id, replica))
+                if cur.rowcount == 1:
+                    ok_ids.add(run_id)
+        else:
+            source, columns = unnest(("bpchar", "int", "text", "text"), linked)
+            cur.execute("UPDATE workflow_schedule_runs AS r SET status = 'running', attempt = v.attempt, "
+                        f"execution_id = v.execution_id FROM {source} AS v(run_id, attempt, execution_id, replica) "
+                        "WHERE r.run_id = v.run_id AND r.status IN ('queued', 'running') AND r.claimed_by = v.replica "
+                        "RETURNING r.run_id", columns)
+            ok_ids = {row[0] for row in cur.fetchall()}
+        return [s.run is None or s.run.run_id in ok_ids for s in starts]
+
+    def _pg_executions(self, dal: DAL, fresh: list[tuple[Any, ...]], prepared: list[tuple[Any, ...]],
+                       outcomes: list[tuple[Any, ...]]) -> None:
+        cur = cursor(dal)
+        if fresh:
+            source, columns = unnest(("text", "text", "text", "text", "text", "text", "text", "int", "timestamp",
+                                      "timestamp"), fresh)
+            cur.execute("INSERT INTO workflow_executions (execution_id, workflow_id, run_id, schedule_id, "
+                        'community_id, "trigger", trigger_data, status, attempt, started_at, step_results, created_at) '
+                        "SELECT v.e, v.w, v.r, v.s, v.c, v.t, v.d::jsonb, 'running', v.a, v.at, '[]'::jsonb, v.created "
+                        f"FROM {source} AS v(e, w, r, s, c, t, d, a, at, created)", columns)
+        if prepared:
+            source, columns = unnest(("int", "timestamp", "text", "text", "bpchar"), prepared)
+            cur.execute("UPDATE workflow_executions AS x SET status = 'running', attempt = v.a, started_at = v.at, "
+                        f"run_id = v.r, schedule_id = v.s FROM {source} AS v(a, at, r, s, e) "
+                        "WHERE x.execution_id = v.e", columns)
+        if outcomes:
+            source, columns = unnest(("text", "timestamp", "int", "text", "text", "bpchar"), outcomes)
+            cur.execute("UPDATE workflow_executions AS x SET status = v.status, finished_at = v.at, "
+                        "duration_ms = v.ms, error = v.error, step_results = v.results::jsonb "
+                        f"FROM {source} AS v(status, at, ms, error, results, e) WHERE x.execution_id = v.e", columns)
+
+    def _end_runs(self, dal: DAL, ends: Sequence[End]) -> None:
+        """End runs still unfinished, and count each on its schedule (once, however many per batch)."""
+        if not ends:
+            return
+        ts = self._ts
+        rows = [(e.status, ts(e.finished_at), e.duration_ms, e.error, e.run.run_id) for e in ends if e.run]
+        cur = cursor(dal)
+        if self.database.is_sqlite:
+            ended = set()
+            for row in rows:
+                cur.execute(self._end_run, row)
+                if cur.rowcount == 1:
+                    ended.add(row[4])
+        else:
+            source, columns = unnest(("text", "timestamp", "int", "text", "bpchar"), rows)
+            cur.execute("UPDATE workflow_schedule_runs AS r SET status = v.status, finished_at = v.at, "
+                        f"duration_ms = v.ms, error = v.error FROM {source} AS v(status, at, ms, error, run_id) "
+                        "WHERE r.run_id = v.run_id AND r.status IN ('queued', 'running') RETURNING r.run_id",
+                        columns)
+            ended = {row[0] for row in cur.fetchall()}
+        counters = _counts([e for e in ends if e.run and e.run.run_id in ended])
+        if not counters:
+            return
+        values = [(ok, failed, ms, ts(at), execution_id, status, ts(at), pk)
+                  for pk, (ok, failed, ms, at, execution_id, status) in counters.items()]
+        if self.database.is_sqlite:
+            cur.executemany(self._count, values)
+            return
+        source, columns = unnest(("int", "int", "bigint", "timestamp", "text", "text", "timestamp", "bigint"), values)
+        cur.execute("UPDATE workflow_schedules AS s SET successful_runs = s.successful_runs + v.ok, "
+                    "failed_runs = s.failed_runs + v.failed, total_duration_ms = s.total_duration_ms + v.ms, "
+                    "last_execution_at = v.at, last_execution_id = COALESCE(v.e, s.last_execution_id), "
+                    "last_run_status = v.status, last_run_at = v.run_at "
+                    f"FROM {source} AS v(ok, failed, ms, at, e, status, run_at, id) WHERE s.id = v.id", columns)
+
+
+def _counts(ends: Sequence[End]) -> dict[int, tuple[int, int, int, datetime, str | None, str]]:
+    """Per schedule: successes, failures, their total duration, and the newest end's time, execution
+    and status."""
+    out: dict[int, tuple[int, int, int, datetime, str | None, str]] = {}
+    for e in sorted(ends, key=lambda e: e.finished_at):
+        assert e.run is not None
+        success = e.status == "completed"
+        failure = e.status in ("failed", "timed_out")
+        ok, failed, ms, *_ = out.get(e.run.schedule_pk, (0, 0, 0, e.finished_at, None, e.status))
+        out[e.run.schedule_pk] = (ok + success, failed + failure, ms + (e.duration_ms if success or failure else 0),
+                                  e.finished_at, e.execution_id, e.status)
+    return out

@@ -37,7 +37,7 @@ from ..scheduling import (
     plan,
 )
 from .database import Database, cursor
-from .sql import TableCodec
+from .sql import TableCodec, unnest
 
 _DUE_COLUMNS = (
     "id", "schedule_id", "workflow_id", "community_id", "name", "schedule_type", "cron_expression",
@@ -175,7 +175,7 @@ class RunStore:
         mark = self.dialect.params
         self._due_sql = mark(
             f"SELECT {', '.join(_DUE_COLUMNS)} FROM workflow_schedules "
-            "WHERE is_active = ? AND next_execution_at <= ? ORDER BY next_execution_at, id LIMIT ?"
+            "WHERE is_active = ? AND next_execution_at <= ? ORDER BY next_execution_at LIMIT ?"
         )
         self._claim_sql = mark(
             "UPDATE workflow_schedules SET next_execution_at = ?, status = ?, is_active = ?, execution_count = ?, "
@@ -293,31 +293,26 @@ class RunStore:
                 if update.rowcount == 1:
                     moved.add(pk)
             return moved
-        from psycopg2.extras import execute_values
-
-        returned = execute_values(
-            cursor(dal),
+        source, columns = unnest(("bigint", "timestamp", "text", "boolean", "int", "int", "int", "timestamp", "text",
+                                  "timestamp"), values)
+        moved = cursor(dal)
+        moved.execute(
             "UPDATE workflow_schedules AS s SET next_execution_at = v.nxt, status = v.status, is_active = v.active, "
             "execution_count = v.count, total_runs = s.total_runs + v.runs, missed_runs = s.missed_runs + v.missed, "
-            "updated_at = v.at, last_run_status = COALESCE(v.ended, s.last_run_status), "
-            "last_run_at = COALESCE(v.ended_at, s.last_run_at) "
-            "FROM (VALUES %s) AS v(id, nxt, status, active, count, runs, missed, old, ended, ended_at, at) "
+            "updated_at = %s, last_run_status = COALESCE(v.ended, s.last_run_status), "
+            f"last_run_at = COALESCE(v.ended_at, s.last_run_at) FROM {source} "
+            "AS v(id, nxt, status, active, count, runs, missed, old, ended, ended_at) "
             "WHERE s.id = v.id AND s.next_execution_at = v.old AND s.is_active RETURNING s.id",
-            [(*v, ts(now)) for v in values],
-            template="(%s, %s::timestamp, %s, %s::boolean, %s, %s, %s, %s::timestamp, %s, %s::timestamp, "
-                     "%s::timestamp)",
-            page_size=len(values), fetch=True,
-        )
-        return {int(r[0]) for r in returned}
+            [ts(now), *columns])
+        return {int(r[0]) for r in moved.fetchall()}
 
     def _insert_runs(self, dal: DAL, new_runs: list[tuple[Any, ...]]) -> None:
         if self.database.is_sqlite:
             cursor(dal).executemany(self._insert_run_sql, new_runs)
             return
-        from psycopg2.extras import execute_values
-
-        execute_values(cursor(dal), self._insert_run_sql.split(" VALUES ")[0] + " VALUES %s", new_runs,
-                       page_size=len(new_runs))
+        source, columns = unnest(("text", "text", "text", "text", "timestamp", "timestamp", "timestamp", "text", "int",
+                                  "text", "text", "text", "text"), new_runs)
+        cursor(dal).execute(self._insert_run_sql.split(" VALUES ")[0] + f" SELECT * FROM {source}", columns)
 
     def _record(self, row: DueRow, p: Plan, now: datetime, replica_id: str, result: ClaimResult,
                 new_runs: list[tuple[Any, ...]], cancels: list[tuple[str, str]]) -> None:

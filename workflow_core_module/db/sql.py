@@ -124,3 +124,13 @@ def like_pattern(text: str) -> str:
     """`text` as a LIKE pattern matching it anywhere, with wildcards taken literally (ESCAPE '!')."""
     escaped = text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
     return f"%{escaped}%"
+
+
+def unnest(types: Sequence[str], rows: Sequence[Sequence[Any]]) -> tuple[str, list[list[Any]]]:
+    """PostgreSQL: rows as one array parameter per column, for set-based statements.
+
+    Returns (``unnest(%s::t1[], %s::t2[], ...)``, the column lists). psycopg2 adapts whole
+    lists at once, far cheaper than a VALUES list of rows mogrified one by one.
+    """
+    columns = [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in types]
+    return "unnest(" + ", ".join(f"%s::{t}[]" for t in types) + ")", columns
