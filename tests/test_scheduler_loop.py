@@ -442,3 +442,11 @@ async def test_heartbeat_keeps_beating_while_the_loop_sleeps(sched: Scheduler, c
         await beat()
     replicas = await sched.service.runs.replicas(clock.now(), 30)
     assert [r["replica_id"] for r in replicas] == [loop.replica_id]
+
+
+async def test_start_builds_the_http_client_before_the_first_fire(sched: Scheduler) -> None:
+    """Loading the client's TLS context takes tens of milliseconds: never on the first fire's path."""
+    engine = sched.service.dispatcher.engine
+    assert engine._http is None
+    await sched.service.start_scheduler()
+    assert engine._http is not None

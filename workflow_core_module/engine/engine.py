@@ -101,6 +101,11 @@ class WorkflowEngine:
             )
         return self._http
 
+    def warm_up(self) -> None:
+        """Build now what the first run would otherwise build on the fire path: the shared HTTP
+        client, whose TLS context takes tens of milliseconds to load."""
+        _ = self.http
+
     async def close(self) -> None:
         if self._http is not None:
             await self._http.aclose()

@@ -124,6 +124,7 @@ class ScheduleService:
         from .scheduler_loop import SchedulerLoop
 
         await self.load_cache()
+        self.dispatcher.engine.warm_up()
         self.loop = SchedulerLoop(self, self.dispatcher, self.runs, self.settings, self.clock,
                                   replica_id=self.replica_id, **loop_options)
         self._loop_task = asyncio.create_task(self.loop.run(), name="scheduler-loop")
