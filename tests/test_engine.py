@@ -171,3 +171,30 @@ def test_commands_file_errors_are_clear(tmp_path: Path) -> None:
         load_commands(str(tmp_path / "missing.yaml"))
     (tmp_path / "ok.json").write_text('{"a": ["true"]}')
     assert load_commands(str(tmp_path / "ok.json"))["a"].argv == ("true",)
+
+
+async def test_concurrent_runs_of_one_workflow_read_its_definition_once(engine: WorkflowEngine) -> None:
+    wf = await add_workflow(engine.database, steps=[{"action": "log", "message": "hi"}])
+    reads = 0
+    get = engine.store.get
+
+    async def counted(workflow_id: str) -> Any:
+        nonlocal reads
+        reads += 1
+        return await get(workflow_id)
+
+    engine.store.get = counted  # type: ignore[method-assign]
+    ids = await asyncio.gather(*(engine.execute_workflow(wf, {"trigger": "api"}) for _ in range(50)))
+    assert reads == 1
+    executions = [await engine.store.get_execution(i) for i in ids]
+    assert {e.status for e in executions} == {"completed"} and len(set(ids)) == 50
+    engine.forget(wf)
+    await engine.execute_workflow(wf, {"trigger": "api"})
+    assert reads == 2
+
+
+async def test_a_missing_workflow_fails_every_concurrent_run(engine: WorkflowEngine) -> None:
+    missing = "00000000-0000-4000-8000-000000000000"
+    ids = await asyncio.gather(*(engine.execute_workflow(missing, {"trigger": "api"}) for _ in range(5)))
+    executions = [await engine.store.get_execution(i) for i in ids]
+    assert all(e.status == "failed" and "does not exist" in (e.error or "") for e in executions), executions

@@ -86,6 +86,7 @@ class WorkflowEngine:
         self._actions["chat_message"] = (chat_message_action(settings.chat_message_url), validate_chat_message)
         self._http: httpx.AsyncClient | None = None
         self._workflows: dict[str, tuple[float, Workflow]] = {}
+        self._loading: dict[str, asyncio.Future[Workflow | None]] = {}
         self.journal = Journal(database)
 
     # ---- lifecycle ---------------------------------------------------------------------
@@ -107,6 +108,8 @@ class WorkflowEngine:
         _ = self.http
 
     async def close(self) -> None:
+        for loading in list(self._loading.values()):
+            loading.cancel()
         if self._http is not None:
             await self._http.aclose()
             self._http = None
@@ -159,6 +162,21 @@ class WorkflowEngine:
         cached = self._workflows.get(workflow_id)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
+        # One read per definition, however many runs want it at once (a burst of 10,000 runs of
+        # one workflow would otherwise send hundreds of identical reads before the first returns).
+        loading = self._loading.get(workflow_id)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load_workflow(workflow_id))
+            self._loading[workflow_id] = loading
+            loading.add_done_callback(lambda done: self._loaded(workflow_id, done))
+        return await asyncio.shield(loading)
+
+    def _loaded(self, workflow_id: str, done: asyncio.Future[Workflow | None]) -> None:
+        self._loading.pop(workflow_id, None)
+        if not done.cancelled():
+            done.exception()  # retrieved here too: every waiter may have been cancelled meanwhile
+
+    async def _load_workflow(self, workflow_id: str) -> Workflow | None:
         try:
             workflow = await self._durably(lambda: self.store.get(workflow_id), "workflow", workflow_id)
         except ScheduleNotFoundException:
