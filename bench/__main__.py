@@ -20,6 +20,7 @@ import shlex
 import sys
 import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 from .common import (
@@ -62,6 +63,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--py-spy", default=None, help="path of the py-spy binary (else $PY_SPY or PATH)")
     parser.add_argument("--no-docs", action="store_true", help="do not regenerate docs/performance.md")
     parser.add_argument(
+        "--results-dir",
+        default=None,
+        help="where the results files go (default: bench/results, or bench/results/quick with --quick)",
+    )
+    parser.add_argument(
         "--docs-only",
         action="store_true",
         help="run nothing: print the table and rewrite the docs from the results files",
@@ -75,6 +81,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _results_dir(args: argparse.Namespace, quick: bool) -> Path:
+    if args.results_dir:
+        return Path(args.results_dir).resolve()
+    return RESULTS / "quick" if quick else RESULTS
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the repository when it is inside it."""
+    try:
+        return str(path.relative_to(RESULTS.parents[1]))
+    except ValueError:
+        return str(path)
+
+
 async def run_all(args: argparse.Namespace) -> int:
     from .report import print_table, write_docs
     from .seed import Tables
@@ -82,7 +102,7 @@ async def run_all(args: argparse.Namespace) -> int:
     sizes = QUICK if args.quick else FULL
     if args.runs is not None:
         sizes = dataclasses.replace(sizes, runs=max(1, args.runs))
-    results_dir = RESULTS / "quick" if sizes.quick else RESULTS
+    results_dir = _results_dir(args, sizes.quick)
     command = "python -m bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     pg = None
     work = make_workdir()
@@ -100,7 +120,7 @@ async def run_all(args: argparse.Namespace) -> int:
         ctx.say("py-spy not found (pip install py-spy, or --py-spy PATH): missed targets are not profiled")
     ctx.say(
         f"{'quick' if sizes.quick else 'full'} run, {sizes.runs} runs per figure, scenarios: "
-        f"{', '.join(args.scenarios)}; results in {results_dir.relative_to(RESULTS.parents[1])}/"
+        f"{', '.join(args.scenarios)}; results in {_shown(results_dir)}/"
     )
     tables = Tables(ctx)
     produced: list[dict[str, Any]] = []
@@ -155,7 +175,7 @@ async def run_all(args: argparse.Namespace) -> int:
     print_table(produced)
     if not args.no_docs:
         path = write_docs(results_dir, quick=sizes.quick, total_seconds=total, command=ctx.command)
-        ctx.say(f"wrote {path.relative_to(RESULTS.parents[1])}")
+        ctx.say(f"wrote {_shown(path)}")
     failures = [f"{r['scenario']}: {f}" for r in produced for f in r["failures"]]
     ctx.say(f"total {total:.0f} s")
     if failures:
@@ -167,7 +187,7 @@ async def run_all(args: argparse.Namespace) -> int:
 def docs_only(args: argparse.Namespace) -> int:
     from .report import load, print_table, write_docs
 
-    results_dir = RESULTS / "quick" if args.quick else RESULTS
+    results_dir = _results_dir(args, args.quick)
     results = load(results_dir)
     if not results:
         print(f"no results in {results_dir}", file=sys.stderr)
