@@ -23,6 +23,15 @@ def _series(
     return [xs[i] for i in order], [ys[i] for i in order], [lo[i] for i in order], [hi[i] for i in order]
 
 
+def _errorbar(
+    axes: Any, xs: list[int], ys: list[float], lo: list[float], hi: list[float], style: str, label: str
+) -> None:
+    """Medians joined by a line, with bars from each size's min to its max."""
+    below = [y - a for y, a in zip(ys, lo, strict=True)]
+    above = [b - y for y, b in zip(ys, hi, strict=True)]
+    axes.errorbar(xs, ys, yerr=[below, above], fmt=style, capsize=3, label=label)
+
+
 def plot(results: list[dict[str, Any]], path: Path) -> bool:
     by = {r["scenario"]: r for r in results}
     if "burst" not in by and "idle_pass" not in by:
@@ -42,14 +51,7 @@ def plot(results: list[dict[str, Any]], path: Path) -> bool:
         ):
             xs, ys, lo, hi = _series(f, prefix, "duration_s")
             if xs:
-                left.errorbar(
-                    xs,
-                    ys,
-                    yerr=[[y - a for y, a in zip(ys, lo, strict=False)], [b - y for y, b in zip(ys, hi, strict=False)]],
-                    fmt=style,
-                    capsize=3,
-                    label=label,
-                )
+                _errorbar(left, xs, ys, lo, hi, style, label)
         for prefix, label, style in (
             ("raw-sqlite-batched", "raw SQLite batched claim", "o:"),
             ("raw-postgres-set", "raw PostgreSQL set-based claim", "s:"),
@@ -86,14 +88,7 @@ def plot(results: list[dict[str, Any]], path: Path) -> bool:
         ):
             xs, ys, lo, hi = _series(f, prefix, metric)
             if xs:
-                right.errorbar(
-                    xs,
-                    ys,
-                    yerr=[[y - a for y, a in zip(ys, lo, strict=False)], [b - y for y, b in zip(ys, hi, strict=False)]],
-                    fmt=style,
-                    capsize=3,
-                    label=label,
-                )
+                _errorbar(right, xs, ys, lo, hi, style, label)
         right.axhline(5.0, color="grey", linestyle="--", linewidth=1, label="target 5 ms at 1M")
         right.set_xscale("log")
         right.set_yscale("log")

@@ -332,48 +332,38 @@ class Tables:
             table = self._tables[key]
             table.uses += 1
             return table
-        began = time.perf_counter()
-        tag = f"{dialect}_{size}_{burst}"
-        if dialect == "sqlite":
-            path = self.ctx.work / f"{tag}.sqlite"
-            url = f"sqlite://{path}"
-        else:
-            assert self.ctx.pg is not None
-            url = self.ctx.pg.create(f"t{size}_{burst}")
-            path = None
-        now = datetime.now(timezone.utc)
-        table = Table(
-            dialect, url, size, burst, str(uuid.uuid4()), now.replace(microsecond=0) + timedelta(days=3), path=path
-        )
-        await _migrate(url)
-        import asyncio
-
-        await asyncio.to_thread(_fill, table, now)
-        table.seed_seconds = time.perf_counter() - began
+        table = await self._create(dialect, size, burst, f"{dialect}_{size}_{burst}", f"t{size}_{burst}")
         self._tables[key] = table
         self.ctx.say(f"seeded {dialect} table: {size:,} schedules ({burst:,} burst rows) in {table.seed_seconds:.1f} s")
         return table
 
     async def fresh(self, dialect: str, size: int, burst: int, tag: str) -> Table:
         """A table not shared with anything else (dropped with the others at the end)."""
+        unique = time.monotonic_ns()
+        table = await self._create(dialect, size, burst, f"{tag}-{unique}", f"{tag}_{unique % 10**8}")
+        self._tables[(tag, unique, 0)] = table
+        return table
+
+    async def _create(self, dialect: str, size: int, burst: int, file_tag: str, database_tag: str) -> Table:
+        """A new migrated and seeded table: an SQLite file in the work folder, or a private
+        PostgreSQL database."""
+        import asyncio
+
         began = time.perf_counter()
         if dialect == "sqlite":
-            path = self.ctx.work / f"{tag}-{time.monotonic_ns()}.sqlite"
+            path = self.ctx.work / f"{file_tag}.sqlite"
             url = f"sqlite://{path}"
         else:
             assert self.ctx.pg is not None
-            url = self.ctx.pg.create(f"{tag}_{time.monotonic_ns() % 10**8}")
+            url = self.ctx.pg.create(database_tag)
             path = None
         now = datetime.now(timezone.utc)
         table = Table(
             dialect, url, size, burst, str(uuid.uuid4()), now.replace(microsecond=0) + timedelta(days=3), path=path
         )
         await _migrate(url)
-        import asyncio
-
         await asyncio.to_thread(_fill, table, now)
         table.seed_seconds = time.perf_counter() - began
-        self._tables[(tag, time.monotonic_ns(), 0)] = table
         return table
 
     def seed_times(self) -> dict[str, float]:
