@@ -198,3 +198,31 @@ async def test_a_missing_workflow_fails_every_concurrent_run(engine: WorkflowEng
     ids = await asyncio.gather(*(engine.execute_workflow(missing, {"trigger": "api"}) for _ in range(5)))
     executions = [await engine.store.get_execution(i) for i in ids]
     assert all(e.status == "failed" and "does not exist" in (e.error or "") for e in executions), executions
+
+
+async def test_a_definition_forgotten_while_it_is_read_is_read_again(engine: WorkflowEngine) -> None:
+    wf = await add_workflow(engine.database, steps=[{"action": "log", "message": "old"}])
+    get, gate, reads = engine.store.get, asyncio.Event(), []
+
+    async def slow_first(workflow_id: str) -> Any:
+        reads.append(workflow_id)
+        workflow = await get(workflow_id)
+        if len(reads) == 1:
+            await gate.wait()  # the first read returns the old steps, after the change
+        return workflow
+
+    engine.store.get = slow_first  # type: ignore[method-assign]
+    first = asyncio.ensure_future(engine.execute_workflow(wf, {"trigger": "api"}))
+    while not reads:
+        await asyncio.sleep(0.001)
+    await engine.database.write(lambda dal: dal(dal.workflows.workflow_id == wf).update(
+        steps=[{"action": "log", "message": "new"}]))
+    engine.forget(wf)  # what the service does after it changed the workflow
+    second = await engine.execute_workflow(wf, {"trigger": "api"})
+    gate.set()
+    await first
+    third = await engine.execute_workflow(wf, {"trigger": "api"})
+    assert len(reads) == 2
+    for execution_id in (second, third):
+        execution = await engine.store.get_execution(execution_id)
+        assert execution.step_results[0]["output"]["message"] == "new", execution.step_results

@@ -157,6 +157,7 @@ class WorkflowEngine:
     def forget(self, workflow_id: str) -> None:
         """Drop a cached definition (after this process changed it)."""
         self._workflows.pop(workflow_id, None)
+        self._loading.pop(workflow_id, None)  # a read begun before the change serves only its waiters
 
     async def _workflow(self, workflow_id: str) -> Workflow | None:
         cached = self._workflows.get(workflow_id)
@@ -172,7 +173,8 @@ class WorkflowEngine:
         return await asyncio.shield(loading)
 
     def _loaded(self, workflow_id: str, done: asyncio.Future[Workflow | None]) -> None:
-        self._loading.pop(workflow_id, None)
+        if self._loading.get(workflow_id) is done:
+            del self._loading[workflow_id]
         if not done.cancelled():
             done.exception()  # retrieved here too: every waiter may have been cancelled meanwhile
 
@@ -181,6 +183,8 @@ class WorkflowEngine:
             workflow = await self._durably(lambda: self.store.get(workflow_id), "workflow", workflow_id)
         except ScheduleNotFoundException:
             return None
+        if self._loading.get(workflow_id) is not asyncio.current_task():
+            return workflow  # forgotten while it was read: not cached
         self._workflows[workflow_id] = (time.monotonic() + _WORKFLOW_TTL_SECONDS, workflow)
         if len(self._workflows) > 10_000:
             self._workflows.clear()
