@@ -180,7 +180,7 @@ def test_redis_outage_degrades_then_recovers_without_duplicates_or_losses(fresh_
             start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=2)
             end = start + timedelta(seconds=16)
             # overlap "allow": what is checked is that each occurrence fires once across the outage;
-            # a run recorded late (seen twice in ~30 runs, at the moment Redis went away) must not
+            # a run recorded late (seen twice in ~85 runs, at the moment Redis went away) must not
             # turn the next occurrence into an overlap skip.
             bodies = [{"workflow_id": wf, "name": f"tick-{i}", "schedule_type": "interval", "interval_seconds": interval,
                        "start_date": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
