@@ -394,6 +394,17 @@ class Worker:
         self._log.close()
 
 
+def stop_process(process: subprocess.Popen[Any], sig: int, timeout: float) -> None:
+    """Ask a child to stop with `sig`; kill it if it has not within `timeout` seconds."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
 def make_workdir() -> Path:
     return Path(tempfile.mkdtemp(prefix="wcm-bench-"))
 

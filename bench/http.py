@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .common import ROOT, rss_bytes
+from .common import ROOT, rss_bytes, stop_process
 
 API_KEY = "bench-admin-key-0123456789abcdef"
 
@@ -175,13 +175,7 @@ class Serve:
         return self.log_path.read_text(errors="replace")
 
     def stop(self, timeout: float = 60.0) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        stop_process(self.process, signal.SIGTERM, timeout)
         self._log.close()
 
 

@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .common import ROOT
+from .common import ROOT, stop_process
 
 
 def find_py_spy(explicit: str | None) -> str | None:
@@ -54,13 +54,7 @@ class Spy:
         time.sleep(0.3)  # let it attach
 
     def stop(self, timeout: float = 60.0) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process, signal.SIGINT, timeout)  # SIGINT: py-spy writes its output, then exits
         self._err.close()
 
 
