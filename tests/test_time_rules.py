@@ -5,6 +5,7 @@ Every test passes instants in; nothing reads the clock.
 
 from __future__ import annotations
 
+import bisect
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -307,3 +308,82 @@ def test_start_date_is_inclusive() -> None:
 def test_sub_second_after_is_handled() -> None:
     rule = cron_rule("* * * * * *")
     assert next_occurrence(rule, utc(2027, 1, 1, 0, 0, 0).replace(microsecond=500_000)) == utc(2027, 1, 1, 0, 0, 1)
+
+
+# ---- asked from inside a fall-back fold ------------------------------------------------------
+# The loop asks for the next occurrence from "now", and "now" can be anywhere: in the first or
+# the second reading of a repeated hour. Every minute of both readings is asked here and the
+# answer compared with the brute-force oracle.
+
+def fall_backs(tz: str, year: int) -> list[tuple[datetime, timedelta]]:
+    """(instant of the transition, size of the shift) for each fall-back of `year` in `tz`."""
+    zone, out = ZoneInfo(tz), []
+    t = datetime(year, 1, 1, tzinfo=UTC)
+    step = timedelta(minutes=15)
+    while t.year == year:
+        before, after = t.astimezone(zone).utcoffset(), (t + step).astimezone(zone).utcoffset()
+        if after < before:  # type: ignore[operator]
+            out.append((t + step, before - after))  # type: ignore[operator]
+        t += step
+    return out
+
+
+FOLDS = [("America/New_York", 2027), ("Europe/Berlin", 2027), ("Australia/Lord_Howe", 2027)]
+FOLD_EXPRS = ["30 1 * * *", "45 2 * * *", "45 1 * * *", "0 2 * * *", "59 1 * * *", "10 1-3 * * *",
+              "*/15 * * * *", "15 */1 * * *", "0 * * * *", "40 */2 * * *"]
+
+
+def test_fold_days_are_the_ones_named() -> None:
+    assert [t for t, _ in fall_backs("America/New_York", 2027)] == [utc(2027, 11, 7, 6)]
+    assert [t for t, _ in fall_backs("Europe/Berlin", 2027)] == [utc(2027, 10, 31, 1)]
+    assert fall_backs("Australia/Lord_Howe", 2027) == [(utc(2027, 4, 3, 15), timedelta(minutes=30))]
+
+
+@pytest.mark.parametrize(("tz", "year"), FOLDS)
+@pytest.mark.parametrize("expr", FOLD_EXPRS)
+def test_next_from_every_minute_of_both_readings_of_a_fold(tz: str, year: int, expr: str) -> None:
+    rule = cron_rule(expr, tz)
+    for at, shift in fall_backs(tz, year):
+        first_reading = at - shift  # the repeated wall times start here (first reading)
+        second_end = at + shift  # ... and their second reading ends here
+        expected_all = oracle(expr, tz, first_reading - timedelta(hours=1), second_end + timedelta(hours=50))
+        asked = first_reading - timedelta(minutes=5)
+        while asked <= second_end + timedelta(minutes=5):
+            for probe in (asked, asked + timedelta(seconds=30)):
+                expected = expected_all[bisect.bisect_right(expected_all, probe)]
+                assert next_occurrence(rule, probe) == expected, (expr, tz, probe.astimezone(ZoneInfo(tz)).isoformat())
+            asked += timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    ("expr", "tz", "asked", "expected"),
+    [
+        # the issue's two cases: asked in the second (standard-time) reading, before the minute
+        ("30 1 * * *", "America/New_York", utc(2027, 11, 7, 6, 10), utc(2027, 11, 8, 6, 30)),
+        ("45 2 * * *", "Europe/Berlin", utc(2027, 10, 31, 1, 20), utc(2027, 11, 1, 1, 45)),
+    ],
+)
+def test_fixed_hour_asked_inside_the_second_reading_has_a_next_run(
+    expr: str, tz: str, asked: datetime, expected: datetime
+) -> None:
+    assert next_occurrence(cron_rule(expr, tz), asked) == expected
+
+
+_FOLD_ZONES = ZONES + ["Pacific/Chatham", "Europe/Dublin", "Africa/Casablanca"]
+_FOLD_INSTANTS = [(tz, at, shift) for tz in _FOLD_ZONES for year in (2026, 2027, 2035) for at, shift in fall_backs(tz, year)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    fold=st.sampled_from(_FOLD_INSTANTS),
+    seconds=st.integers(min_value=-3 * 3600, max_value=3 * 3600),
+    expr=cron_exprs,
+)
+def test_a_next_occurrence_always_exists_near_a_fold(fold: tuple[str, datetime, timedelta], seconds: int, expr: str) -> None:
+    tz, at, _ = fold
+    asked = at + timedelta(seconds=seconds)
+    rule = cron_rule(expr, tz)
+    nxt = next_occurrence(rule, asked)
+    assert nxt is not None and nxt > asked, (expr, tz, asked)
+    # and nothing is skipped: asking again from just before it gives it back
+    assert next_occurrence(rule, nxt - timedelta(seconds=1)) == nxt

@@ -189,9 +189,11 @@ def next_cron(spec: CronSpec, timezone: str, after: datetime) -> datetime | None
                     candidate = first
                 elif spec.wildcard_hour and second > after:
                     candidate = second
-                else:  # its first reading is past: skip the rest of the repeated hour
+                else:  # its first reading is past: skip the rest of the repeated wall times
+                    # The fold's second reading starts at `at` (local wall time W) and repeats
+                    # [W, W + shift); resume the walk at its end. shift = second - first > 0.
                     at = _transition(zone, first, second)
-                    it.set_current(_naive_local(zone, at) + (first - second) - one_second, force=True)
+                    it.set_current(_naive_local(zone, at) + (second - first) - one_second, force=True)
                     continue
             else:  # the wall time does not exist
                 at = _transition(zone, min(first, second), max(first, second))
