@@ -38,7 +38,9 @@ def commands_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def engine(sqlite_database: Database, commands_file: Path) -> AsyncIterator[WorkflowEngine]:
-    settings = make_settings(sqlite_database.url, commands_file=str(commands_file), workflow_timeout_seconds=5)
+    # The local sinks below are on 127.0.0.1, which the outbound policy refuses unless allowlisted.
+    settings = make_settings(sqlite_database.url, commands_file=str(commands_file), workflow_timeout_seconds=5,
+                             outbound_allowlist="127.0.0.1")
     eng = WorkflowEngine(sqlite_database, settings, store=WorkflowStore(sqlite_database))
     yield eng
     await eng.close()
@@ -146,7 +148,7 @@ async def test_custom_actions_and_cancellation(engine: WorkflowEngine) -> None:
         ([{"action": "teleport"}], "steps[0].action", "unknown action 'teleport'"),
         (["log"], "steps[0]", "must be an object"),
         ([{"action": "http_request"}], "steps[0].url", "required"),
-        ([{"action": "http_request", "url": "ftp://x"}], "steps[0].url", "http:// or https://"),
+        ([{"action": "http_request", "url": "ftp://x"}], "steps[0].url", "only http:// and https://"),
         ([{"action": "http_request", "url": "http://x", "method": "BREW"}], "steps[0].method", "one of GET"),
         ([{"action": "http_request", "url": "http://x", "timeout_seconds": 0}], "steps[0].timeout_seconds", "(0, 300]"),
         ([{"action": "log"}], "steps[0].message", "required"),

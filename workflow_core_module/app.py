@@ -150,26 +150,33 @@ class Runtime:
         return {"status": status, "checks": checks}
 
     async def scheduler_status(self, scope: str | None) -> dict[str, Any]:
+        """The scheduler as a global key sees it; a community key sees its own community only
+        (no other community's counts or names, no host, pid or replica)."""
         now = self.clock.now()
         store = self.schedules.store
         loop = self.schedules.loop
         head = await store.next_due(scope)
-        replicas = await self._replicas(now)
+        failures = [{**f, "scheduled_for": ts(f["scheduled_for"]), "finished_at": ts(f["finished_at"])}
+                    for f in await store.recent_failures(scope)]
+        next_due = {"schedule_id": head[0], "name": head[1], "at": ts(head[2])} if head else None
+        if scope is not None:
+            lag = max(0.0, (now - head[2]).total_seconds()) if head is not None else 0.0
+            return {"running": bool(loop and loop.running), "last_pass_at": ts(loop.last_pass_at if loop else None),
+                    "lag_seconds": round(lag, 3), "active_schedules": await store.count_active(scope),
+                    "next_due": next_due, "recent_failures": failures}
         last = loop.last_pass if loop else None
         return {
             **self._scheduler_view(now),
             "replica_id": self.schedules.replica_id,
             "cache": self._cache_view(),
-            "active_schedules": len(self.schedules.cache) if scope is None else await store.count_active(scope),
-            "next_due": {"schedule_id": head[0], "name": head[1], "at": ts(head[2])} if head else None,
+            "active_schedules": len(self.schedules.cache),
+            "next_due": next_due,
             "last_pass": None if last is None else {
                 "due": last.due, "fired": last.fired, "missed": last.missed, "skipped": last.skipped,
                 "duration_ms": round(last.duration_ms, 2)},
-            "replicas": replicas,
-            "recent_failures": [{**f, "scheduled_for": ts(f["scheduled_for"]), "finished_at": ts(f["finished_at"])}
-                                for f in await store.recent_failures(scope)],
+            "replicas": await self._replicas(now),
+            "recent_failures": failures,
         }
-
 
     async def _replicas(self, now: datetime) -> list[dict[str, Any]]:
         """Live replicas: from their Redis heartbeat keys, or the database's heartbeat rows."""

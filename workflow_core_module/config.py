@@ -49,6 +49,8 @@ class Settings:
     history_retention_days: int = 30
     commands_file: str = ""
     chat_message_url: str = ""
+    outbound_allowlist: str = ""  # hosts and CIDRs user-written URLs may reach despite being internal
+    webhook_signing_secret: str = ""  # signs callbacks (X-Webhook-Signature) when set
     chat_manager_roles: tuple[str, ...] = ("owner", "admin", "moderator")
     chat_min_interval_seconds: int = 300
     chat_reply_max_chars: int = 400
@@ -142,6 +144,16 @@ def _url_or_empty(name: str, raw: str) -> str:
     return value
 
 
+def _allowlist(name: str, raw: str) -> str:
+    from .engine.outbound import OutboundPolicy
+
+    try:
+        OutboundPolicy(raw)
+    except ValueError as exc:
+        raise SettingsError(name, str(exc)) from None
+    return raw.strip()
+
+
 # setting name -> (field, parser)
 _PARSERS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "DATABASE_URL": ("database_url", _database_url),
@@ -162,6 +174,8 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "HISTORY_RETENTION_DAYS": ("history_retention_days", _number(1, integer=True)),
     "COMMANDS_FILE": ("commands_file", _text),
     "CHAT_MESSAGE_URL": ("chat_message_url", _url_or_empty),
+    "OUTBOUND_ALLOWLIST": ("outbound_allowlist", _allowlist),
+    "WEBHOOK_SIGNING_SECRET": ("webhook_signing_secret", _text),
     "CHAT_MANAGER_ROLES": ("chat_manager_roles", _words),
     "CHAT_MIN_INTERVAL_SECONDS": ("chat_min_interval_seconds", _number(1, integer=True)),
     "CHAT_REPLY_MAX_CHARS": ("chat_reply_max_chars", _number(40, integer=True)),

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+MAX_ECHOED_ID_CHARS = 100
+
 
 class ScheduleServiceException(Exception):
     status = 500
@@ -45,7 +47,10 @@ class ScheduleNotFoundException(ScheduleServiceException):
     code = "not_found"
 
     def __init__(self, what: str, identifier: str) -> None:
-        super().__init__(f"{what} {identifier!r} not found", {"id": identifier})
+        if len(identifier) > MAX_ECHOED_ID_CHARS:  # no id is that long: do not echo what was sent
+            super().__init__(f"{what} not found (the id given is {len(identifier)} characters long)", {})
+        else:
+            super().__init__(f"{what} {identifier!r} not found", {"id": identifier})
 
 
 class ScheduleConflictException(ScheduleServiceException):

@@ -9,6 +9,7 @@ from quart_schema import QuartSchema
 
 from .. import web
 from . import chat, communities, ops, schedules, workflows
+from .body import guard_json
 from .context import runtime
 from .errors import error_response, register_error_handlers
 
@@ -30,6 +31,7 @@ def register_api(app: Quart, version: str) -> None:
         security_schemes={"ApiKey": {"type": "apiKey", "in_": "header", "name": "X-API-Key"}},
         security=[{"ApiKey": []}],
     )
+    guard_json(app)  # after QuartSchema, which installs the provider that answers are dumped with
     register_error_handlers(app)
     for blueprint in (ops.bp, schedules.bp, workflows.bp, communities.bp, chat.bp, web.bp):
         app.register_blueprint(blueprint)

@@ -74,7 +74,8 @@ async def preview_schedule(data: SchedulePreview) -> dict[str, Any]:
     fields, times = service.preview(spec, count)
     overlaps = await service.overlaps(fields, scope=scope(), exclude=editing)
     return {"times": [ts(t) for t in times], "description": describe(fields.time_rule(anchor=runtime().clock.now())),
-            "overlaps": [o | {"first_at": ts(o["first_at"])} for o in overlaps]}
+            "overlaps": [o | {"first_at": ts(o["first_at"])} for o in overlaps.found],
+            "overlaps_complete": overlaps.complete}
 
 
 @bp.get("/workflow/<workflow_id>")

@@ -219,6 +219,8 @@ class PreviewOut(BaseModel):
     times: list[str]
     description: str
     overlaps: list[Overlap] = []
+    overlaps_complete: bool = Field(True, description="false when the check stopped at its time limit before "
+                                    "looking at every schedule of the workflow; ask again to see more")
 
 
 class WhoAmI(BaseModel):
@@ -283,15 +285,18 @@ class ErrorOut(BaseModel):
 
 
 class StatusOut(BaseModel):
+    """With a community key, only the community's own view: `replica_id`, `cache`, `last_pass`
+    and `replicas` (hosts and pids) are left out, and counts are the community's."""
+
     running: bool
-    replica_id: str
-    cache: dict[str, Any]
+    replica_id: str | None = None
+    cache: dict[str, Any] | None = None
     active_schedules: int
     next_due: dict[str, Any] | None
     last_pass_at: str | None
     lag_seconds: float
-    last_pass: dict[str, Any] | None
-    replicas: list[dict[str, Any]]
+    last_pass: dict[str, Any] | None = None
+    replicas: list[dict[str, Any]] | None = None
     recent_failures: list[dict[str, Any]]
 
 

@@ -264,7 +264,6 @@ class ChatService:
         if found is not None:
             return found.workflow_id
         steps = [{"action": "chat_message", "message": "{{ trigger.context_data.message }}",
-                  "community_id": "{{ trigger.context_data.community_id }}",
                   "entity_id": "{{ trigger.context_data.entity_id }}",
                   "platform": "{{ trigger.context_data.platform }}"}]
         try:

@@ -137,10 +137,22 @@ def cursor(dal: DAL) -> Any:
     return dal._adapter.connection.cursor()
 
 
+def _owner_only(path: str) -> None:
+    """Create the SQLite file readable by its owner only (0600), and tighten one made earlier.
+    SQLite gives its -wal and -shm files the mode of the database file."""
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for name in (path, path + "-wal", path + "-shm", path + "-journal"):
+        if os.path.exists(name) and os.stat(name).st_mode & 0o077:
+            os.chmod(name, 0o600)
+
+
 def _open_dal(_: Any, database: Database) -> None:
     """Runs on the writer thread: create the DAL (which connects) and define the tables."""
     if database.sqlite_path is not None:
-        os.makedirs(os.path.dirname(database.sqlite_path) or ".", exist_ok=True)
+        _owner_only(database.sqlite_path)
     dal = DAL(
         database.uri,
         folder=os.path.dirname(database.sqlite_path) if database.sqlite_path else None,

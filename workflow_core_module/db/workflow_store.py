@@ -83,6 +83,7 @@ class WorkflowStore:
         self.workflows = TableCodec(database.dal, "workflows", database.dialect)
         self.executions = TableCodec(database.dal, "workflow_executions", database.dialect)
         self._audit = AuditLog(database).write
+        self.write_audit = self._audit  # for changes recorded elsewhere in a transaction of ours
 
     @staticmethod
     def _visible(scope: Scope) -> tuple[str, list[Any]]:

@@ -1,9 +1,13 @@
-"""Built-in step actions: http_request, log, delay, command.
+"""Built-in step actions: http_request, log, delay, command, chat_message.
 
 An action is ``async def run(params, context) -> output``; `params` are the step's fields with
 templates already rendered. A step fails by raising :class:`StepFailed` with a readable
-message. Each action may also have ``validate(params, commands) -> {field: message}``, used
+message. Each action may also have ``validate(params, checks) -> {field: message}``, used
 when a workflow is written, so a bad step is refused before it is ever scheduled.
+
+Everything in `params` was typed by someone we do not trust (DESIGN.md, "Trust boundaries"):
+URLs go through the outbound policy, header names and values are checked, a command runs with
+a minimal environment, and a chat message goes only into the community that runs it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +25,7 @@ from typing import Any
 import httpx
 import yaml
 
+from .outbound import MAX_RESPONSE_BYTES, OutboundPolicy, OutboundRefused, read_limited
 from .templates import check_template, is_template
 
 log = logging.getLogger(__name__)
@@ -43,6 +49,19 @@ class CommandSpec:
     argv: tuple[str, ...]
     cwd: str | None = None
     timeout_seconds: float = 60.0
+    env: tuple[tuple[str, str], ...] = ()  # added to the minimal environment a command runs with
+
+
+# What a command's process inherits from the service: nothing but these (and the entry's `env`).
+COMMAND_BASE_ENV = ("PATH", "LANG", "HOME")
+_DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def command_env(spec: CommandSpec) -> dict[str, str]:
+    """The environment of a command: PATH, LANG and HOME from the service, then the entry's own."""
+    base = {name: os.environ[name] for name in COMMAND_BASE_ENV if name in os.environ}
+    base.setdefault("PATH", _DEFAULT_PATH)
+    return base | dict(spec.env)
 
 
 class CommandsFileError(ValueError):
@@ -50,7 +69,7 @@ class CommandsFileError(ValueError):
 
 
 def load_commands(path: str) -> dict[str, CommandSpec]:
-    """The server-side allowlist: a YAML or JSON mapping name -> {argv, cwd, timeout_seconds}."""
+    """The server-side allowlist: a YAML or JSON mapping name -> {argv, cwd, timeout_seconds, env}."""
     if not path:
         return {}
     try:
@@ -74,7 +93,13 @@ def load_commands(path: str) -> dict[str, CommandSpec]:
         if not isinstance(timeout, (int, float)) or timeout <= 0:
             raise CommandsFileError(f"COMMANDS_FILE {path!r}: command {name!r} has a bad timeout")
         cwd = entry.get("cwd")
-        commands[str(name)] = CommandSpec(tuple(argv), str(cwd) if cwd else None, float(timeout))
+        env = entry.get("env", {}) if isinstance(entry, dict) else {}
+        if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, (str, int, float))
+                                                for k, v in env.items()):
+            raise CommandsFileError(f"COMMANDS_FILE {path!r}: command {name!r} has an env that is not a mapping "
+                                    "of names to strings")
+        commands[str(name)] = CommandSpec(tuple(argv), str(cwd) if cwd else None, float(timeout),
+                                          tuple((k, str(v)) for k, v in env.items()))
     return commands
 
 
@@ -89,10 +114,26 @@ class StepContext:
     commands: Mapping[str, CommandSpec]
     sleep: Callable[[float], Awaitable[None]]
     trigger: Mapping[str, Any] = field(default_factory=dict)
+    community_id: str | None = None  # the community the run belongs to (its schedule's, or the caller's)
+    outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
+    operator_http: httpx.AsyncClient | None = None  # for the operator's own URLs (CHAT_MESSAGE_URL)
+
+
+@dataclass(frozen=True)
+class WriteChecks:
+    """What a step is checked against when a workflow is written."""
+
+    commands: Mapping[str, CommandSpec] = field(default_factory=dict)
+    outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
+    community_id: str | None = None  # the community writing it (None: a global key)
+
+    @property
+    def trusted(self) -> bool:
+        return self.community_id is None
 
 
 ActionRun = Callable[[dict[str, Any], StepContext], Awaitable[Any]]
-ActionValidate = Callable[[Mapping[str, Any], Mapping[str, CommandSpec]], dict[str, str]]
+ActionValidate = Callable[[Mapping[str, Any], WriteChecks], dict[str, str]]
 
 
 def _clip(text: str, limit: int = MAX_OUTPUT_CHARS) -> str:
@@ -106,19 +147,42 @@ def _tail(data: bytes, limit: int = 4096) -> str:
 
 # ---- http_request ------------------------------------------------------------------------
 
-def validate_http(params: Mapping[str, Any], _: Mapping[str, CommandSpec]) -> dict[str, str]:
+MAX_HEADERS = 50
+MAX_HEADER_VALUE_CHARS = 8192
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$")  # an RFC 9110 token
+
+
+def header_errors(headers: Any) -> str | None:
+    """What is wrong with a step's headers (names must be tokens; no CR, LF or NUL in values)."""
+    if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
+        return "must be an object of string values"
+    if len(headers) > MAX_HEADERS:
+        return f"at most {MAX_HEADERS} headers, got {len(headers)}"
+    for name, value in headers.items():
+        if not _HEADER_NAME.match(name):
+            return f"header name {name[:60]!r} is not a valid token (letters, digits and !#$%&'*+.^_`|~-)"
+        if any(c in value for c in "\r\n\0"):
+            return f"header {name!r} has a CR, LF or NUL in its value"
+        if len(value) > MAX_HEADER_VALUE_CHARS:
+            return f"header {name!r} is longer than {MAX_HEADER_VALUE_CHARS} characters"
+    return None
+
+
+def validate_http(params: Mapping[str, Any], checks: WriteChecks) -> dict[str, str]:
     errors: dict[str, str] = {}
     url = params.get("url")
     if not isinstance(url, str) or not url.strip():
         errors["url"] = "required: the URL to call"
-    elif not is_template(url) and not url.startswith(("http://", "https://")):
-        errors["url"] = f"must start with http:// or https://, got {url[:60]!r}"
+    elif not is_template(url):
+        problem = checks.outbound.check_url(url)
+        if problem:
+            errors["url"] = problem
     method = params.get("method", "GET")
     if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
         errors["method"] = f"must be one of {', '.join(HTTP_METHODS)}"
-    headers = params.get("headers", {})
-    if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
-        errors["headers"] = "must be an object of string values"
+    problem = header_errors(params.get("headers", {}))
+    if problem:
+        errors["headers"] = problem
     timeout = params.get("timeout_seconds", 30)
     number = isinstance(timeout, (int, float)) and not isinstance(timeout, bool)
     if not number or not 0 < timeout <= MAX_HTTP_TIMEOUT_SECONDS:
@@ -129,25 +193,44 @@ def validate_http(params: Mapping[str, Any], _: Mapping[str, CommandSpec]) -> di
 async def run_http(params: dict[str, Any], context: StepContext) -> dict[str, Any]:
     method = str(params.get("method", "GET")).upper()
     url = str(params["url"])
-    if not url.startswith(("http://", "https://")):
-        raise StepFailed(f"url {url[:200]!r} is not an http(s) URL")
-    body = params.get("body")
-    kwargs: dict[str, Any] = {"headers": params.get("headers") or {},
-                              "timeout": float(params.get("timeout_seconds", 30))}
+    problem = context.outbound.check_url(url)
+    if problem:
+        raise StepFailed(f"url {url[:200]!r} refused: {problem}; nothing was sent")
+    headers = params.get("headers") or {}
+    problem = header_errors(headers)
+    if problem:
+        raise StepFailed(f"headers: {problem}; nothing was sent")
+    return await send(context.http, method, url, headers=headers, body=params.get("body"),
+                      timeout_seconds=float(params.get("timeout_seconds", 30)))
+
+
+async def send(client: httpx.AsyncClient, method: str, url: str, *, headers: Mapping[str, str],
+               body: Any, timeout_seconds: float) -> dict[str, Any]:
+    """One request; at most MAX_RESPONSE_BYTES of the answer are read and kept."""
+    kwargs: dict[str, Any] = {"headers": dict(headers), "timeout": timeout_seconds}
     if body is not None:
         kwargs["json"] = body
     try:
-        response = await context.http.request(method, url, **kwargs)
+        async with client.stream(method, url, **kwargs) as response:
+            data, truncated = await read_limited(response, MAX_RESPONSE_BYTES)
+    except OutboundRefused as exc:
+        raise StepFailed(f"{exc}; nothing was sent") from None
     except httpx.TimeoutException:
-        raise StepFailed(f"{method} {url} timed out after {kwargs['timeout']:g} s") from None
+        raise StepFailed(f"{method} {url} timed out after {timeout_seconds:g} s") from None
     except httpx.HTTPError as exc:
         raise StepFailed(f"{method} {url} failed: {type(exc).__name__}: {exc}") from None
-    text = response.text
-    try:
-        parsed: Any = response.json() if text else None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        parsed = _clip(text)
-    output = {"status_code": response.status_code, "body": parsed}
+    text = data.decode(response.encoding or "utf-8", errors="replace")
+    parsed: Any
+    if truncated:
+        parsed = text
+    else:
+        try:
+            parsed = json.loads(text) if text else None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            parsed = _clip(text)
+    output: dict[str, Any] = {"status_code": response.status_code, "body": parsed}
+    if truncated:
+        output["body_truncated_at_bytes"] = MAX_RESPONSE_BYTES
     if not response.is_success:
         raise StepFailed(f"{method} {url} answered {response.status_code}: {_clip(text, 300)}", output)
     return output
@@ -155,7 +238,7 @@ async def run_http(params: dict[str, Any], context: StepContext) -> dict[str, An
 
 # ---- log, delay ----------------------------------------------------------------------------
 
-def validate_log(params: Mapping[str, Any], _: Mapping[str, CommandSpec]) -> dict[str, str]:
+def validate_log(params: Mapping[str, Any], _: WriteChecks) -> dict[str, str]:
     message = params.get("message")
     return {} if isinstance(message, str) else {"message": "required: the text to log"}
 
@@ -167,7 +250,7 @@ async def run_log(params: dict[str, Any], context: StepContext) -> dict[str, Any
     return {"message": message}
 
 
-def validate_delay(params: Mapping[str, Any], _: Mapping[str, CommandSpec]) -> dict[str, str]:
+def validate_delay(params: Mapping[str, Any], _: WriteChecks) -> dict[str, str]:
     seconds = params.get("seconds")
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds <= MAX_DELAY_SECONDS:
         return {"seconds": f"required: a number of seconds between 0 and {MAX_DELAY_SECONDS}"}
@@ -182,12 +265,14 @@ async def run_delay(params: dict[str, Any], context: StepContext) -> dict[str, A
 
 # ---- command -------------------------------------------------------------------------------
 
-def validate_command(params: Mapping[str, Any], commands: Mapping[str, CommandSpec]) -> dict[str, str]:
+def validate_command(params: Mapping[str, Any], checks: WriteChecks) -> dict[str, str]:
     name = params.get("name")
     if not isinstance(name, str) or not name:
         return {"name": "required: the name of an allowlisted command"}
-    if name not in commands:
-        known = ", ".join(sorted(commands)) or "none (COMMANDS_FILE is not set)"
+    if name not in checks.commands:
+        if not checks.trusted:  # the allowlist's names are the operator's business
+            return {"name": f"{name[:100]!r} is not a command this service allows"}
+        known = ", ".join(sorted(checks.commands)) or "none (COMMANDS_FILE is not set)"
         return {"name": f"{name!r} is not in the command allowlist; known: {known}"}
     extra = set(params) - {"action", "name", "label"}
     if extra:
@@ -203,7 +288,7 @@ async def run_command(params: dict[str, Any], context: StepContext) -> dict[str,
     try:
         process = await asyncio.create_subprocess_exec(
             *spec.argv, cwd=spec.cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            stdin=asyncio.subprocess.DEVNULL, env={**os.environ},
+            stdin=asyncio.subprocess.DEVNULL, env=command_env(spec),
         )
     except OSError as exc:
         raise StepFailed(f"command {name!r} could not start: {exc.strerror or exc}") from None
@@ -229,23 +314,47 @@ async def run_command(params: dict[str, Any], context: StepContext) -> dict[str,
 CHAT_FIELDS = ("community_id", "entity_id", "platform")
 
 
-def validate_chat_message(params: Mapping[str, Any], _: Mapping[str, CommandSpec]) -> dict[str, str]:
+def validate_chat_message(params: Mapping[str, Any], checks: WriteChecks) -> dict[str, str]:
     errors = {} if isinstance(params.get("message"), str) and params["message"].strip() else {
         "message": "required: the text to post"}
-    for name in CHAT_FIELDS:
+    for name in ("entity_id", "platform"):
         if not isinstance(params.get(name), str):
             errors[name] = "required: a string (usually a template like {{ trigger.context_data.%s }})" % name
+    community = params.get("community_id")
+    if community is not None and not isinstance(community, str):
+        errors["community_id"] = "a string, or leave it out: messages go to the community that runs the workflow"
+    elif (isinstance(community, str) and not is_template(community) and checks.community_id is not None
+          and community != checks.community_id):
+        errors["community_id"] = (f"this key acts for community {checks.community_id!r}; a chat message goes "
+                                  "only to the community that runs it (leave community_id out)")
     return errors
 
 
+def chat_community(params: Mapping[str, Any], context: StepContext) -> str:
+    """The community a chat message goes to: always the run's own; a step may not name another."""
+    named = str(params.get("community_id") or "").strip()
+    if context.community_id is None:  # a run of a global key's schedule or call: trusted
+        if not named:
+            raise StepFailed("chat_message: this run belongs to no community; set community_id on the step")
+        return named
+    if named and named != context.community_id:
+        raise StepFailed(f"chat_message: this run belongs to community {context.community_id!r} and may not "
+                         f"post into {named[:100]!r}; nothing was sent")
+    return context.community_id
+
+
 def chat_message_action(url: str) -> ActionRun:
-    """POST {community_id, entity_id, platform, message} to CHAT_MESSAGE_URL (the router's send endpoint)."""
+    """POST {community_id, entity_id, platform, message} to CHAT_MESSAGE_URL (the router's send endpoint).
+
+    CHAT_MESSAGE_URL is the operator's own, so it is reached without the outbound policy."""
 
     async def run(params: dict[str, Any], context: StepContext) -> dict[str, Any]:
         if not url:
             raise StepFailed("CHAT_MESSAGE_URL is not set, so there is nowhere to post chat messages")
-        body = {name: str(params.get(name, "")) for name in CHAT_FIELDS} | {"message": str(params["message"])}
-        return await run_http({"method": "POST", "url": url, "body": body, "timeout_seconds": 15}, context)
+        body = {name: str(params.get(name, "")) for name in CHAT_FIELDS} | {
+            "community_id": chat_community(params, context), "message": str(params["message"])}
+        client = context.operator_http or context.http
+        return await send(client, "POST", url, headers={}, body=body, timeout_seconds=15)
 
     return run
 
@@ -258,14 +367,29 @@ BUILTIN_ACTIONS: dict[str, tuple[ActionRun, ActionValidate]] = {
 }
 
 
-def template_errors(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    """Templates that do not compile, by field."""
+MAX_TEMPLATES_PER_WORKFLOW = 100  # each costs up to ~10 ms to compile at the per-field caps
+
+
+def templates_in(value: Any, where: str) -> list[tuple[str, str]]:
+    """(field, source) of every template string inside a step's params (dicts and lists walked,
+    as :func:`~.templates.render` walks them)."""
+    if isinstance(value, str):
+        return [(where, value)] if is_template(value) else []
+    if isinstance(value, dict):
+        return [found for key, item in value.items() for found in templates_in(item, f"{where}.{key}")]
+    if isinstance(value, list):
+        return [found for i, item in enumerate(value) for found in templates_in(item, f"{where}[{i}]")]
+    return []
+
+
+def template_errors(templates: list[tuple[str, str]]) -> dict[str, str]:
+    """Templates that do not compile or are plainly too expensive, by field."""
+    if len(templates) > MAX_TEMPLATES_PER_WORKFLOW:
+        return {"steps": f"at most {MAX_TEMPLATES_PER_WORKFLOW} template fields in a workflow, "
+                         f"got {len(templates)}"}
     errors: dict[str, str] = {}
-    for key, value in params.items():
-        if isinstance(value, str):
-            problem = check_template(value)
-            if problem:
-                errors[f"{prefix}{key}"] = problem
-        elif isinstance(value, dict):
-            errors.update(template_errors(value, f"{prefix}{key}."))
+    for where, source in templates:
+        problem = check_template(source)
+        if problem:
+            errors[where] = problem
     return errors

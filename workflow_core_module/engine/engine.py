@@ -21,6 +21,7 @@ import httpx
 
 from ..clock import Clock, SystemClock
 from ..config import Settings
+from ..db.audit import AuditEntry
 from ..db.database import Database, is_transient
 from ..db.journal import End, Journal, RunLink, Start
 from ..db.workflow_store import Workflow, WorkflowStore
@@ -32,11 +33,14 @@ from .actions import (
     ActionValidate,
     StepContext,
     StepFailed,
+    WriteChecks,
     chat_message_action,
     load_commands,
     template_errors,
+    templates_in,
     validate_chat_message,
 )
+from .outbound import OutboundPolicy, build_client
 from .templates import TemplateRenderError, render
 
 log = logging.getLogger(__name__)
@@ -84,7 +88,9 @@ class WorkflowEngine:
         self.commands = load_commands(settings.commands_file)
         self._actions: dict[str, tuple[ActionRun, ActionValidate | None]] = dict(BUILTIN_ACTIONS)
         self._actions["chat_message"] = (chat_message_action(settings.chat_message_url), validate_chat_message)
+        self.outbound = OutboundPolicy(settings.outbound_allowlist)
         self._http: httpx.AsyncClient | None = None
+        self._operator_http: httpx.AsyncClient | None = None
         self._workflows: dict[str, tuple[float, Workflow]] = {}
         self._loading: dict[str, asyncio.Future[Workflow | None]] = {}
         self.journal = Journal(database)
@@ -93,26 +99,35 @@ class WorkflowEngine:
 
     @property
     def http(self) -> httpx.AsyncClient:
-        """The one shared client for http_request steps and callbacks."""
+        """The one shared client for URLs users wrote (http_request steps, callbacks): every request
+        goes through the outbound policy, after DNS, to the address that was checked."""
         if self._http is None:
-            self._http = httpx.AsyncClient(
-                follow_redirects=False,
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-                headers={"User-Agent": "workflow_core_module"},
-            )
+            # identity: a compressed answer could expand far past the bytes we mean to read
+            self._http = build_client(self.outbound, headers={"User-Agent": "workflow_core_module",
+                                                              "Accept-Encoding": "identity"})
         return self._http
+
+    @property
+    def operator_http(self) -> httpx.AsyncClient:
+        """A client for the operator's own URLs (CHAT_MESSAGE_URL), which may well be internal."""
+        if self._operator_http is None:
+            self._operator_http = httpx.AsyncClient(
+                follow_redirects=False, limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
+                headers={"User-Agent": "workflow_core_module"})
+        return self._operator_http
 
     def warm_up(self) -> None:
         """Build now what the first run would otherwise build on the fire path: the shared HTTP
-        client, whose TLS context takes tens of milliseconds to load."""
-        _ = self.http
+        clients, whose TLS contexts take tens of milliseconds to load."""
+        _ = self.http, self.operator_http
 
     async def close(self) -> None:
         for loading in list(self._loading.values()):
             loading.cancel()
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        for client in (self._http, self._operator_http):
+            if client is not None:
+                await client.aclose()
+        self._http = self._operator_http = None
 
     # ---- actions -----------------------------------------------------------------------
 
@@ -126,28 +141,35 @@ class WorkflowEngine:
     def action_names(self) -> list[str]:
         return sorted(self._actions)
 
-    def validate_steps(self, steps: Any) -> list[dict[str, Any]]:
-        """Check a workflow's steps on write; raises InvalidWorkflowException naming each problem."""
+    def validate_steps(self, steps: Any, *, community_id: str | None = None) -> list[dict[str, Any]]:
+        """Check a workflow's steps on write; raises InvalidWorkflowException naming each problem.
+
+        `community_id` is the community of whoever writes them (None: a global key, trusted)."""
+        checks = WriteChecks(self.commands, self.outbound, community_id)
         if not isinstance(steps, list) or not steps:
             raise InvalidWorkflowException({"steps": "required: a non-empty list of steps"})
         if len(steps) > MAX_STEPS:
             raise InvalidWorkflowException({"steps": f"at most {MAX_STEPS} steps, got {len(steps)}"})
         errors: dict[str, str] = {}
+        templates: list[tuple[str, str]] = []
         for index, step in enumerate(steps):
             where = f"steps[{index}]"
             if not isinstance(step, dict):
                 errors[where] = "each step must be an object with an 'action'"
                 continue
             action = step.get("action")
-            if action not in self._actions:
-                errors[f"{where}.action"] = f"unknown action {action!r}; known: {', '.join(self.action_names)}"
+            if not isinstance(action, str) or action not in self._actions:
+                shown = repr(action)[:100]
+                errors[f"{where}.action"] = f"unknown action {shown}; known: {', '.join(self.action_names)}"
                 continue
             _, validate = self._actions[action]
             params = {k: v for k, v in step.items() if k != "action"}
-            for field, message in (validate(params, self.commands) if validate else {}).items():
+            for field, message in (validate(params, checks) if validate else {}).items():
                 errors[f"{where}.{field}"] = message
-            for field, message in template_errors(params).items():
-                errors.setdefault(f"{where}.{field}", message)
+            templates += [(f"{where}.{field}", source) for key, value in params.items()
+                          for field, source in templates_in(value, key)]
+        for field, message in template_errors(templates).items():
+            errors.setdefault(field, message)
         if errors:
             raise InvalidWorkflowException(errors)
         return steps
@@ -196,16 +218,23 @@ class WorkflowEngine:
         return (await self.run(workflow_id, trigger_data, execution_id=execution_id)).execution_id
 
     async def prepare(self, workflow_id: str, trigger_data: Mapping[str, Any], *, trigger: str,
-                      community_id: str | None) -> str:
-        """Record a queued execution now (so its id can be answered at once); run it later with
-        ``run(..., execution_id=id, prepared=True)``."""
+                      community_id: str | None, audit: AuditEntry | None = None) -> str:
+        """Record a queued execution now (so its id can be answered at once), with its audit row
+        in the same transaction; run it later with ``run(..., execution_id=id, prepared=True)``."""
         execution_id = str(uuid.uuid4())
         now = self.clock.now()
-        await self.database.write(lambda dal: self.store.insert_execution(dal, {
-            "execution_id": execution_id, "workflow_id": workflow_id, "community_id": community_id,
-            "trigger": trigger, "trigger_data": dict(trigger_data), "status": "queued", "attempt": 1,
-            "step_results": [], "created_at": now,
-        }))
+
+        def record(dal: Any) -> None:
+            self.store.insert_execution(dal, {
+                "execution_id": execution_id, "workflow_id": workflow_id, "community_id": community_id,
+                "trigger": trigger, "trigger_data": dict(trigger_data), "status": "queued", "attempt": 1,
+                "step_results": [], "created_at": now,
+            })
+            if audit is not None:
+                self.store.write_audit(dal, audit, "workflow", workflow_id, community_id,
+                                       {"execution_id": execution_id, "trigger": trigger})
+
+        await self.database.write(record)
         return execution_id
 
     async def run(
@@ -219,18 +248,22 @@ class WorkflowEngine:
         timeout_seconds: float | None = None,
         run: RunLink | None = None,
         last_attempt: bool = True,
+        community_id: str | None = None,
     ) -> ExecutionOutcome:
         """Run the steps with a timeout, recording the start and the outcome through the journal.
 
         With `run`, the attempt belongs to a schedule run: it starts only if the run has not ended
         (else :class:`RunGone`), and its outcome ends the run when it succeeded, was cancelled,
-        or `last_attempt` is true.
+        or `last_attempt` is true. `community_id` is the community the run acts for (its
+        schedule's, or the caller's); by default the workflow's. Its steps can reach that
+        community only, and the execution is visible to it.
         """
         execution_id = execution_id or str(uuid.uuid4())
         trigger = dict(trigger_data)
         workflow = await self._workflow(workflow_id)
         started_at = self.clock.now()
-        start = Start(execution_id, workflow_id, workflow.community_id if workflow else None,
+        community = community_id or (workflow.community_id if workflow else None)
+        start = Start(execution_id, workflow_id, community,
                       str(trigger.get("trigger", "api")), trigger, attempt, started_at, prepared, run)
         if not await self.journal.start(start):
             raise RunGone(run.run_id if run else execution_id)
@@ -243,7 +276,7 @@ class WorkflowEngine:
                 status, error = "failed", f"workflow {workflow_id} does not exist or is disabled"
             else:
                 async with asyncio.timeout(timeout):
-                    status, error = await self._run_steps(workflow, trigger, execution_id, results)
+                    status, error = await self._run_steps(workflow, trigger, execution_id, results, community)
         except TimeoutError:
             status = "timed_out"
             error = f"timed out after {timeout:g} s (in step {len(results)})"
@@ -280,7 +313,7 @@ class WorkflowEngine:
             delay = min(delay * 2, 5.0)
 
     async def _run_steps(self, workflow: Workflow, trigger: dict[str, Any], execution_id: str,
-                         results: list[dict[str, Any]]) -> tuple[str, str | None]:
+                         results: list[dict[str, Any]], community_id: str | None) -> tuple[str, str | None]:
         visible: list[dict[str, Any]] = []
         context = {"trigger": trigger, "steps": visible,
                    "workflow": {"workflow_id": workflow.workflow_id, "name": workflow.name}}
@@ -295,7 +328,8 @@ class WorkflowEngine:
                 run, _ = self._actions[action]
                 params = render({k: v for k, v in step.items() if k != "action"}, context)
                 step_context = StepContext(execution_id, workflow.workflow_id, index, self.http, self.commands,
-                                           self.clock.sleep, trigger)
+                                           self.clock.sleep, trigger, community_id, self.outbound,
+                                           self.operator_http)
                 output = await run(params, step_context)
             except (StepFailed, TemplateRenderError) as exc:
                 entry.update(status="failed", error=str(exc), output=_storable(getattr(exc, "output", None)),

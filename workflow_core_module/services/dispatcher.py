@@ -8,8 +8,12 @@ run found `running` after a crash has (maybe) done something and is never run a 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from ..clock import Clock
@@ -25,6 +29,16 @@ _POLL_SECONDS = 1.0  # how often a buffered run checks on a run held by another 
 
 
 FinishedListener = Callable[[Fire, str, float], None]  # (fire, final status, duration seconds)
+
+
+def signature_headers(secret: str, body: bytes, now: datetime) -> dict[str, str]:
+    """X-Webhook-Timestamp and X-Webhook-Signature (sha256=<hex HMAC of "<timestamp>.<body>">), or
+    nothing without a secret. The receiver recomputes the HMAC and rejects old timestamps."""
+    if not secret:
+        return {}
+    timestamp = str(int(now.timestamp()))
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {"X-Webhook-Timestamp": timestamp, "X-Webhook-Signature": f"sha256={digest}"}
 
 
 class Dispatcher:
@@ -137,6 +151,7 @@ class Dispatcher:
             outcome = await self.engine.run(
                 fire.workflow_id, trigger, execution_id=fire.execution_id if first else None,
                 prepared=bool(first and fire.execution_id), attempt=attempt, run=link, last_attempt=last,
+                community_id=fire.community_id,
             )
             if outcome.status in FINAL_STATUSES or last:
                 return outcome.status
@@ -170,7 +185,10 @@ class Dispatcher:
         assert fire.callback_url
         try:
             summary = await self._summary(fire)
-            response = await self.engine.http.post(fire.callback_url, json=summary, timeout=10.0)
+            body = json.dumps(summary, separators=(",", ":")).encode()
+            headers = {"Content-Type": "application/json"} | signature_headers(
+                self.settings.webhook_signing_secret, body, self.clock.now())
+            response = await self.engine.http.post(fire.callback_url, content=body, headers=headers, timeout=10.0)
             if not response.is_success:
                 log.warning("callback %s answered %d", fire.callback_url, response.status_code,
                             extra={"category": "ERROR", "action": "run.callback", "run_id": fire.run_id})

@@ -14,7 +14,7 @@ import socket
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..clock import Clock, SystemClock
@@ -25,6 +25,7 @@ from ..db.records import Page, Run, Schedule
 from ..db.run_store import Fire, RunStore
 from ..db.schedule_store import ScheduleFilter, ScheduleStore, Scope
 from ..engine.engine import WorkflowEngine
+from ..engine.outbound import OutboundPolicy
 from ..errors import (
     ForbiddenException,
     InvalidScheduleException,
@@ -37,7 +38,6 @@ from ..logs import audit
 from ..scheduling import (
     ScheduleStatus,
     TimeRule,
-    minutes_between,
     next_occurrence,
     occurrences,
     status_for_next,
@@ -51,6 +51,7 @@ from ..scheduling.validation import (
 )
 from .cache import ScheduleCache
 from .dispatcher import Dispatcher
+from .overlaps import Candidate, OverlapFinder, Overlaps
 
 if TYPE_CHECKING:
     from .scheduler_loop import SchedulerLoop
@@ -67,7 +68,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_PREVIEW = 100
-OVERLAP_CAP = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +105,8 @@ class ScheduleService:
         self.cache = cache if cache is not None else ScheduleCache()
         self.clock: Clock = clock or SystemClock()
         self.limits = Limits(settings.min_interval_seconds, settings.default_grace_period_seconds)
+        self.outbound = OutboundPolicy(settings.outbound_allowlist)
+        self.overlap_finder = OverlapFinder()
         self._listeners: list[Callable[[ScheduleChange], None]] = []
         self.engine = engine
         self.replica_id = replica_id or new_replica_id()
@@ -112,6 +114,14 @@ class ScheduleService:
         self.dispatcher = Dispatcher(engine, self.runs, settings, self.clock, self.replica_id) if engine else None
         self.loop: SchedulerLoop | None = None
         self._loop_task: asyncio.Task[None] | None = None
+
+    def _fields(self, data: Mapping[str, Any], **kwargs: Any) -> ScheduleFields:
+        """A validated spec, its callback_url checked against the outbound policy."""
+        fields = _validated(data, limits=self.limits, **kwargs)
+        problem = self.outbound.check_url(fields.callback_url) if fields.callback_url else None
+        if problem:
+            raise InvalidScheduleException({"callback_url": problem})
+        return fields
 
     # ---- the scheduler ---------------------------------------------------------------------
 
@@ -219,7 +229,7 @@ class ScheduleService:
                 raise ForbiddenException(
                     f"this key acts for community {scope!r} only", {"community_id": "outside your community"}
                 )
-        fields = _validated(data, limits=self.limits, now=now)
+        fields = self._fields(data, now=now)
         rule = fields.time_rule(anchor=now)
         nxt = next_occurrence(rule, now)
         values = fields.as_dict() | {
@@ -297,32 +307,22 @@ class ScheduleService:
     def preview(self, spec: Mapping[str, Any], count: int = 10) -> tuple[ScheduleFields, list[datetime]]:
         """Validate a spec (workflow and name optional) and list its next times; saves nothing."""
         now = self.clock.now()
-        fields = _validated(spec, limits=self.limits, now=now, timing_only=True)
+        fields = self._fields(spec, now=now, timing_only=True)
         remaining = _remaining(fields.max_executions, 0)
         return fields, occurrences(fields.time_rule(anchor=now), now, min(_count(count), remaining))
 
     async def overlaps(self, fields: ScheduleFields, *, scope: Scope = None, exclude: str | None = None,
-                       days: int = 7) -> list[dict[str, Any]]:
+                       days: int = 7) -> Overlaps:
         """Active schedules of the same workflow that fire in the same minute as `fields` within
-        the next `days` (each schedule's first 2,000 occurrences are looked at)."""
+        the next `days` (each schedule's first 2,000 occurrences are looked at). Computed off the
+        event loop, within a deadline: `complete` says whether every schedule was looked at."""
         if not fields.workflow_id:
-            return []
+            return Overlaps()
         now = self.clock.now()
-        end = now + timedelta(days=days)
-        mine = minutes_between(fields.time_rule(anchor=now), now, end, OVERLAP_CAP)
-        if not mine:
-            return []
         page = await self.list_schedules(scope=scope, workflow_id=fields.workflow_id, status="active", limit=500)
-        found = []
-        for other in page.items:
-            if other.schedule_id == exclude:
-                continue
-            shared = mine & minutes_between(other.time_rule(), now, end, OVERLAP_CAP)
-            if shared:
-                first = datetime.fromtimestamp(min(shared) * 60, timezone.utc)
-                found.append({"schedule_id": other.schedule_id, "name": other.name, "first_at": first,
-                              "minutes": len(shared)})
-        return found
+        others = [Candidate(o.schedule_id, o.name, o.updated_at, o.time_rule()) for o in page.items
+                  if o.schedule_id != exclude]
+        return await self.overlap_finder.find(fields.time_rule(anchor=now), others, now, days)
 
     @staticmethod
     def calculate_next_execution(rule: TimeRule | ScheduleFields | Schedule, after: datetime) -> datetime | None:
@@ -360,13 +360,13 @@ class ScheduleService:
                 data.setdefault("community_id", current.community_id)
             else:
                 data = merge_changes(current.spec(), changes)
-            fields = _validated(data, limits=self.limits)
+            fields = self._fields(data)
             before = current.spec().as_dict()
             values = {k: v for k, v in fields.as_dict().items() if v != before[k]}
             timing = fields.time_rule(current.created_at) != current.time_rule()
             if timing or fields.max_executions != current.max_executions:
                 if timing:
-                    _validated(data, limits=self.limits, now=now, anchor=current.created_at)
+                    self._fields(data, now=now, anchor=current.created_at)
                 if current.status is not ScheduleStatus.PAUSED:
                     rule = fields.time_rule(current.created_at)
                     nxt = next_occurrence(rule, now)
