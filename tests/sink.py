@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -23,10 +24,14 @@ class Received:
 
 
 class HttpSink:
-    """Records every request; answers `status` with `reply` (JSON)."""
+    """Records every request; answers `status` with `reply` (JSON), or what `check` says: a
+    (status, reply) for a request it refuses (such requests are not recorded)."""
 
-    def __init__(self, status: int = 200, reply: Any = None) -> None:
+    def __init__(self, status: int = 200, reply: Any = None,
+                 check: Callable[[Received], tuple[int, Any] | None] | None = None) -> None:
         self.status = status
+        self.check = check
+        self.refused: list[Received] = []
         self.reply = reply if reply is not None else {"ok": True}
         self.received: list[Received] = []
         self._lock = threading.Lock()
@@ -36,10 +41,13 @@ class HttpSink:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                received = Received(self.command, self.path, dict(self.headers), body, time.time())
+                refusal = sink.check(received) if sink.check is not None else None
                 with sink._lock:
-                    sink.received.append(Received(self.command, self.path, dict(self.headers), body, time.time()))
-                payload = json.dumps(sink.reply).encode()
-                self.send_response(sink.status)
+                    (sink.refused if refusal else sink.received).append(received)
+                status, reply = refusal or (sink.status, sink.reply)
+                payload = json.dumps(reply).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()

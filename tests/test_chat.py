@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ from workflow_core_module.app import create_app
 from workflow_core_module.clock import ManualClock
 
 from .conftest import START, make_settings
-from .processes import ServeProcess
+from .processes import ServeProcess, http_json, wait_until
 from .sink import HttpSink
 
 KEY = {"X-Service-Key": "router-key"}
@@ -35,9 +37,12 @@ async def app(sqlite_url: str) -> AsyncIterator[Quart]:
 
 
 async def say(client: Any, args: str, *, roles: list[str] | None = MOD, user: str = "u1", community: str = "c1",
-              headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> tuple[int, Any]:
+              headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None,
+              session: str | None = None) -> tuple[int, Any]:
+    # Each command its own session, as the router sends it (a repeated session is a retry).
     body: dict[str, Any] = {"command": "!schedule", "args": args, "user_id": user, "username": f"name-{user}",
-                            "entity_id": "channel-7", "community_id": community, "session_id": "s-1",
+                            "entity_id": "channel-7", "community_id": community,
+                            "session_id": session or f"sess_{uuid.uuid4().hex}",
                             "platform": "twitch", "message": f"!schedule {args}", **(extra or {})}
     if roles is not None:
         body["user_roles"] = roles
@@ -48,7 +53,7 @@ async def say(client: Any, args: str, *, roles: list[str] | None = MOD, user: st
 async def reply(client: Any, args: str, **kw: Any) -> str:
     status, body = await say(client, args, **kw)
     assert status == 200 and body["success"] is True, body
-    assert body["data"]["session_id"] == "s-1" and body["data"]["response_action"] == "chat"
+    assert body["data"]["session_id"].startswith("sess_") and body["data"]["response_action"] == "chat"
     message: str = body["data"]["response_data"]["message"]
     assert 0 < len(message) < 400 and "\n" not in message
     return message
@@ -181,9 +186,28 @@ def test_end_to_end_a_moderator_schedules_a_message_the_router_receives(tmp_path
             posts = router.wait_for(2, timeout=15)
             assert all(p.path == "/send" and p.json() == {"community_id": "c1", "entity_id": "chan",
                                                           "platform": "discord", "message": "hi"} for p in posts)
+            # A second schedule keeps firing: it shows the loop ran on past the moment "hi" was due again.
+            assert execute("add every 2 seconds as canary say canary")["data"]["response_data"]["message"] \
+                .startswith('Scheduled "canary"')
             assert execute("pause hi")["data"]["response_data"]["message"].startswith('Paused "hi"')
-            time.sleep(1.0)
-            settled = len(router.received)
-            time.sleep(3.0)
-            assert len(router.received) == settled
-            assert execute("list")["data"]["response_data"]["message"].startswith("1 schedule: #1 hi")
+            paused_at = time.time()
+
+            def said(message: str, after: float = 0.0) -> list[Any]:
+                return [p for p in list(router.received) if p.json()["message"] == message and p.at > after]
+
+            # "hi" was next due at most 2 s after the pause; three canaries after it span more than that
+            wait_until(lambda: len(said("canary", paused_at)) >= 3, what="three canaries after the pause")
+            _, page = http_json("GET", server.url + "/api/v1/schedules?q=hi", "router-key")
+            [hi] = [s for s in page["items"] if s["name"] == "hi"]
+
+            def hi_runs_ended() -> list[Any]:
+                _, history = http_json("GET", f"{server.url}/api/v1/schedules/{hi['schedule_id']}/history?limit=500",
+                                       "router-key")
+                ended = all(r["status"] == "completed" for r in history["items"])
+                return history["items"] if ended and len(said("hi")) == history["total"] else []
+
+            runs = wait_until(hi_runs_ended, what="every run of hi to have ended and posted once")
+            last = max(datetime.fromisoformat(r["scheduled_for"].replace("Z", "+00:00")).timestamp() for r in runs)
+            assert last <= paused_at, "an occurrence after the pause ran"
+            assert len(said("hi")) == len(runs) >= 2  # and nothing posted "hi" without a run
+            assert execute("list")["data"]["response_data"]["message"].startswith("2 schedules: #1 hi")

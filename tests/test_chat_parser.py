@@ -34,6 +34,7 @@ from workflow_core_module.chat import (
     parse_command,
     schedule_spec,
 )
+from workflow_core_module.chat.commands import AddManagers, RemoveManagers, SetPlatform
 from workflow_core_module.scheduling import ScheduleType, TimeRule, next_occurrence, occurrences, parse_cron
 
 UTC = timezone.utc
@@ -411,9 +412,67 @@ def test_commands_are_frozen() -> None:
         command.say = "y"  # type: ignore[misc]
 
 
+def _add(when_text: str, spec: dict[str, Any], **fields: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """What an `add` example must become: how it is said, its schedule spec, its other fields."""
+    return when_text, {"timezone": BERLIN, **spec}, {"say": None, "run": None, "name": None, "until": None,
+                                                     "times": None, **fields}
+
+
+# Each example read in Berlin on Sunday 2026-11-22 13:00 CET (12:00 UTC).
+EXAMPLE_MEANS: dict[str, Any] = {
+    "managers": AddManagers(("123456789",)),
+    "managers_remove": RemoveManagers(("123456789",)),
+    "platform": SetPlatform("twitch"),
+    "add": _add("every day at 18:00", cron("0 18 * * *"), say="Stream starts soon!"),
+    "cron": _add("at 09:00, Monday through Friday", cron("0 9 * * 1-5"), say="Good morning!"),
+    "every": _add("every Monday and Thursday at 20:30", cron("30 20 * * 1,4"), say="Raid night!"),
+    "every_nth": _add("every first Monday of the month at 19:00", cron("0 19 * * 1#1"), say="Community meeting"),
+    "every_month": _add("every month on the 15th at 12:00", cron("0 12 15 * *"), say="Half-time!"),
+    "interval": _add("every 30 minutes", cron("*/30 * * * *"), say="Drink some water"),
+    "in": _add("in 10 minutes", {"schedule_type": "one_time", "scheduled_time": "2026-11-22T12:10:00Z"},
+               say="Break is over"),
+    "at": _add("today at 18:30", {"schedule_type": "one_time", "scheduled_time": "2026-11-22T17:30:00Z"},
+               say="Going live soon!"),
+    "on": _add("on Thu 24 Dec at 18:00", {"schedule_type": "one_time", "scheduled_time": "2026-12-24T17:00:00Z"},
+               say="Merry Christmas!"),
+    "tomorrow": _add("tomorrow at 09:00", {"schedule_type": "one_time", "scheduled_time": "2026-11-23T08:00:00Z"},
+                     say="Good morning!"),
+    # until the end of Dec 31 in Berlin (CET): 23:59:59 local is 22:59:59 UTC
+    "until": _add("every day at 09:00", {**cron("0 9 * * *"), "end_date": "2026-12-31T22:59:59Z"},
+                  say="Advent calendar!", until=utc(2026, 12, 31, 22, 59, 59)),
+    "times": _add("every 30 minutes", {**cron("*/30 * * * *"), "max_executions": 5}, say="Drink some water", times=5),
+    "as": _add("every day at 18:00", cron("0 18 * * *"), say="Stream soon!", name="reminder"),
+    "say": _add("every day at 18:00", cron("0 18 * * *"), say="Stream starts soon!"),
+    "run": _add("every day at 03:00", cron("0 3 * * *"), run="nightly-backup"),
+    "list": List(),
+    "info": Info(Target("nightly", None)),
+    "next": Next(Target(None, 2)),
+    "pause": Pause(Target("nightly", None)),
+    "resume": Resume(Target("nightly", None)),
+    "remove": Remove(Target(None, 2)),
+    "run_now": RunNow(Target("nightly", None)),
+    "rename": Rename(Target("nightly", None), "evening-reminder"),
+    "timezone": SetTimezone(BERLIN),
+    "help": Help("add"),
+}
+
+
+def test_every_example_has_its_meaning_written_down() -> None:
+    assert set(EXAMPLE_MEANS) == set(EXAMPLES)
+
+
 @pytest.mark.parametrize("key", sorted(EXAMPLES))
-def test_the_examples_in_error_messages_work(key: str) -> None:
-    parse_command(EXAMPLES[key], now=NOW, timezone=BERLIN)
+def test_the_examples_in_error_messages_mean_what_they_say(key: str) -> None:
+    command = parse_command(EXAMPLES[key], now=NOW, timezone=BERLIN)
+    expected = EXAMPLE_MEANS[key]
+    if not isinstance(expected, tuple):
+        assert command == expected
+        return
+    when_text, spec, fields = expected
+    assert isinstance(command, Add)
+    assert command.when.text == when_text
+    assert schedule_spec(command) == spec
+    assert {name: getattr(command, name) for name in fields} == fields
 
 
 def test_every_mapping_rule_for_minutes_and_hours() -> None:

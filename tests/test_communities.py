@@ -27,7 +27,7 @@ async def app(sqlite_url: str) -> AsyncIterator[Quart]:
 async def test_managers_are_set_and_read_by_admin_or_the_community_key(app: Quart) -> None:
     client = app.test_client()
     _, empty = await call(client, "get", "/api/v1/communities/red/managers", expect=200)
-    assert empty == {"community_id": "red", "timezone": "UTC", "managers": []}
+    assert empty == {"community_id": "red", "timezone": "UTC", "platform": None, "managers": []}
     _, saved = await call(client, "put", "/api/v1/communities/red/managers", {"managers": ["u1", " u2 ", "u1", ""]},
                           expect=200)
     assert saved["managers"] == ["u1", "u2"]

@@ -1,4 +1,4 @@
-"""Command line: ``python -m workflow_core_module serve | migrate | keys``."""
+"""Command line: ``python -m workflow_core_module serve | migrate | keys | communities``."""
 
 from __future__ import annotations
 
@@ -84,6 +84,67 @@ async def _keys(settings: Settings, args: argparse.Namespace) -> int:
         await database.close()
 
 
+def _check_community_args(args: argparse.Namespace) -> str | None:
+    """What is wrong with the `communities` arguments (one line), before touching the database."""
+    from .db.community_store import MAX_COMMUNITY_ID_CHARS, PLATFORMS, user_id_problem
+
+    if not 1 <= len(args.community) <= MAX_COMMUNITY_ID_CHARS:
+        return f"a community id has 1-{MAX_COMMUNITY_ID_CHARS} characters"
+    if args.communities_command == "platform":
+        if args.platform is not None and args.platform.strip().lower() not in PLATFORMS:
+            return f"unknown platform {args.platform!r}; use one of: {', '.join(PLATFORMS)}"
+        return None
+    for user_id in [*args.add, *args.remove]:
+        problem = user_id_problem(user_id)
+        if problem:
+            return f"{user_id!r}: {problem}"
+    both = sorted(set(args.add) & set(args.remove))
+    if both:
+        return f"{', '.join(both)}: given to both --add and --remove"
+    return None
+
+
+async def _communities(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from .db.audit import AuditEntry
+    from .db.community_store import CommunityStore
+    from .db.database import Database
+    from .db.migrations import migrate
+    from .errors import ScheduleServiceException
+
+    problem = _check_community_args(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    database = await Database.connect(settings.database_url)
+    try:
+        await migrate(database)
+        communities = CommunityStore(database)
+        now = datetime.now(timezone.utc)
+        try:
+            if args.communities_command == "managers":
+                if args.add or args.remove:
+                    community = await communities.change_managers(
+                        args.community, AuditEntry("cli", "community.managers", now), add=args.add, remove=args.remove)
+                else:
+                    community = await communities.get(args.community)
+                print(f"community {args.community} managers: {', '.join(community.managers) or '(none)'}")
+            elif args.communities_command == "platform":
+                if args.platform is not None:
+                    community = await communities.update(
+                        args.community, AuditEntry("cli", "community.platform", now), platform=args.platform)
+                else:
+                    community = await communities.get(args.community)
+                print(f"community {args.community} platform: {community.platform or '(not set)'}")
+        except ScheduleServiceException as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        await database.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workflow_core_module")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -99,6 +160,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     keys_cmd.add_parser("list", help="list keys (never the keys themselves)")
     revoke = keys_cmd.add_parser("revoke", help="revoke a key by name")
     revoke.add_argument("name")
+    communities_cmd = commands.add_parser("communities", help="a community's chat settings").add_subparsers(
+        dest="communities_command", required=True)
+    managers = communities_cmd.add_parser(
+        "managers", help="show, or change, the chat users who may change schedules (prints them after)")
+    managers.add_argument("community")
+    managers.add_argument("--add", nargs="+", action="extend", default=[], metavar="USER", help="chat user id(s)")
+    managers.add_argument("--remove", nargs="+", action="extend", default=[], metavar="USER", help="chat user id(s)")
+    platform = communities_cmd.add_parser("platform", help="show, or set, the chat platform messages are posted to")
+    platform.add_argument("community")
+    platform.add_argument("platform", nargs="?", metavar="{twitch,discord,slack,kick}")
     args = parser.parse_args(argv)
 
     try:
@@ -119,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "keys":
         return asyncio.run(_keys(settings, args))
+    if args.command == "communities":
+        return asyncio.run(_communities(settings, args))
     parser.error(f"unknown command {args.command}")
     return 2
 

@@ -15,6 +15,7 @@ from quart import Quart
 from . import __version__
 from .api import register_api
 from .api.auth import Authenticator
+from .api.chat import Replays
 from .api.metrics import Metrics
 from .api.serialize import ts
 from .chat.service import ChatService
@@ -52,6 +53,7 @@ class Runtime:
         self.chat: ChatService
         self.auth: Authenticator
         self.coordinator: Coordinator | None = None
+        self.chat_replays = Replays(clock)
         self.started = False
 
     async def start(self) -> None:
@@ -63,8 +65,10 @@ class Runtime:
         self.workflows = WorkflowService(self.engine, self.clock)
         self.keys = KeyStore(self.database)
         self.communities = CommunityStore(self.database)
+        self.engine.use_community_platforms(self._platform_of)
         self.chat = ChatService(self.schedules, self.workflows, self.communities, self.settings, self.clock)
-        self.auth = Authenticator(self.keys, self.clock, self.settings.admin_api_key)
+        self.auth = Authenticator(self.keys, self.clock, self.settings.admin_api_key,
+                                  self.settings.router_service_key)
         if not self.settings.admin_api_key:
             await self._first_admin_key()
         loop = await self.schedules.start_scheduler()
@@ -82,6 +86,9 @@ class Runtime:
         system(log, "service.start", "service started", database=describe_url(self.settings.database_url),
                migrations_applied=len(applied), active_schedules=len(self.schedules.cache),
                replica_id=self.schedules.replica_id)
+
+    async def _platform_of(self, community_id: str) -> str | None:
+        return (await self.communities.get(community_id)).platform
 
     async def _first_admin_key(self) -> None:
         key = await self.keys.ensure_admin(self.clock.now())

@@ -18,6 +18,8 @@ from dotenv import dotenv_values
 
 DEFAULT_DATABASE_URL = "sqlite://storage/workflow_core.sqlite"
 LOG_FORMATS = ("json", "text")
+CHAT_MESSAGE_FORMATS = ("generic", "waddlebot")
+CHAT_PLATFORMS = ("twitch", "discord", "slack", "kick")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -49,6 +51,10 @@ class Settings:
     history_retention_days: int = 30
     commands_file: str = ""
     chat_message_url: str = ""
+    chat_message_format: str = "generic"  # generic | waddlebot: the body chat_message posts
+    chat_message_headers: tuple[tuple[str, str], ...] = ()  # static headers on every chat post
+    chat_default_platform: str = ""  # twitch | discord | slack | kick, when a community has none
+    router_service_key: str = ""  # the key WaddleBot's router sends; good for its two endpoints only
     outbound_allowlist: str = ""  # hosts and CIDRs user-written URLs may reach despite being internal
     webhook_signing_secret: str = ""  # signs callbacks (X-Webhook-Signature) when set
     chat_manager_roles: tuple[str, ...] = ("owner", "admin", "moderator")
@@ -154,6 +160,26 @@ def _allowlist(name: str, raw: str) -> str:
     return raw.strip()
 
 
+def _headers(name: str, raw: str) -> tuple[tuple[str, str], ...]:
+    """A JSON object of header names to string values: {"X-Token": "abc"}."""
+    import json
+
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise SettingsError(name, 'expected a JSON object of headers, like {"X-Token": "abc"}') from None
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", k)
+            and not any(c in v for c in "\r\n\0") for k, v in value.items()):
+        raise SettingsError(name, "expected a JSON object of header names (tokens) to single-line string values")
+    return tuple(value.items())
+
+
+def _choice_or_empty(options: tuple[str, ...]) -> Callable[[str, str], str]:
+    pick = _choice(options)
+    return lambda name, raw: pick(name, raw) if raw.strip() else ""
+
+
 # setting name -> (field, parser)
 _PARSERS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "DATABASE_URL": ("database_url", _database_url),
@@ -174,6 +200,10 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "HISTORY_RETENTION_DAYS": ("history_retention_days", _number(1, integer=True)),
     "COMMANDS_FILE": ("commands_file", _text),
     "CHAT_MESSAGE_URL": ("chat_message_url", _url_or_empty),
+    "CHAT_MESSAGE_FORMAT": ("chat_message_format", _choice(CHAT_MESSAGE_FORMATS)),
+    "CHAT_MESSAGE_HEADERS": ("chat_message_headers", _headers),
+    "CHAT_DEFAULT_PLATFORM": ("chat_default_platform", _choice_or_empty(CHAT_PLATFORMS)),
+    "ROUTER_SERVICE_KEY": ("router_service_key", _text),
     "OUTBOUND_ALLOWLIST": ("outbound_allowlist", _allowlist),
     "WEBHOOK_SIGNING_SECRET": ("webhook_signing_secret", _text),
     "CHAT_MANAGER_ROLES": ("chat_manager_roles", _words),

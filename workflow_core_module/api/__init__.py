@@ -45,7 +45,11 @@ def register_api(app: Quart, version: str) -> None:
         presented = request.headers.get("X-API-Key") or request.headers.get("X-Service-Key")
         if not presented:
             return error_response(401, "unauthorized", "send your API key in the X-API-Key header")
-        found = await runtime().auth.principal(presented)
+        auth = runtime().auth
+        found = await auth.principal_for(presented, request.method, path)
+        if found is None and auth.is_router(presented):
+            return error_response(403, "forbidden", "the router's service key is accepted on POST /api/v1/execute "
+                                  "and POST /api/v1/workflows/{id}/execute only")
         if found is None:
             return error_response(401, "unauthorized", "unknown or revoked API key")
         g.principal = found

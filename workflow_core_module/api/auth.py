@@ -1,12 +1,15 @@
 """API keys on requests: header X-API-Key (X-Service-Key too, for the chat router).
 
-`ADMIN_API_KEY` from the environment is a global key named "admin". Keys stored in the
-database are looked up by their hash; lookups are remembered for a few seconds, so a revoked
-key stops working within that time on every replica.
+`ADMIN_API_KEY` from the environment is a global key named "admin". `ROUTER_SERVICE_KEY` is the
+key WaddleBot's router sends to every module for every community: it is good for the router's
+two endpoints only (see :data:`ROUTER_ROUTES`), never for the rest of the API. Keys stored in
+the database are looked up by their hash; lookups are remembered for a few seconds, so a
+revoked key stops working within that time on every replica.
 """
 
 from __future__ import annotations
 
+import re
 import time
 
 from ..clock import Clock
@@ -14,15 +17,36 @@ from ..db.key_store import ADMIN_KEY_NAME, KeyStore, Principal, hash_key, same_h
 
 CACHE_SECONDS = 5.0
 _MAX_KEY_CHARS = 256
+ROUTER_KEY_NAME = "router"
+# (method, path pattern) the router's key is accepted on: its command hop and its workflow trigger.
+ROUTER_ROUTES = (("POST", re.compile(r"^/api/v1/execute$")),
+                 ("POST", re.compile(r"^/api/v1/workflows/[^/]+/execute$")))
+
+
+def router_route(method: str, path: str) -> bool:
+    return any(method == m and pattern.match(path) for m, pattern in ROUTER_ROUTES)
 
 
 class Authenticator:
-    def __init__(self, keys: KeyStore, clock: Clock, admin_key: str = "") -> None:
+    def __init__(self, keys: KeyStore, clock: Clock, admin_key: str = "", router_key: str = "") -> None:
         self.keys = keys
         self.clock = clock
         self._admin_hash = hash_key(admin_key) if admin_key else None
+        self._router_hash = hash_key(router_key) if router_key else None
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._touched: dict[str, float] = {}
+
+    def is_router(self, presented: str | None) -> bool:
+        """Whether `presented` is ROUTER_SERVICE_KEY (compared in constant time)."""
+        if not presented or self._router_hash is None or len(presented) > _MAX_KEY_CHARS:
+            return False
+        return same_hash(hash_key(presented), self._router_hash)
+
+    async def principal_for(self, presented: str | None, method: str, path: str) -> Principal | None:
+        """The caller on this route: the router's key counts on the router's routes only."""
+        if self.is_router(presented):
+            return Principal(ROUTER_KEY_NAME, None) if router_route(method, path) else None
+        return await self.principal(presented)
 
     async def principal(self, presented: str | None) -> Principal | None:
         """The caller behind a presented key, or None."""

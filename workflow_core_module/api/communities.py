@@ -1,4 +1,9 @@
-"""/api/v1/communities/{id}/managers: the chat users allowed to change a community's schedules."""
+"""/api/v1/communities/{id}/...: a community's chat settings.
+
+``/managers``: the chat users allowed to change the community's schedules (when the router sends
+no roles). ``/chat``: its chat platform, read together with its zone and managers. A global key
+may use any community; a community's key only its own.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +14,27 @@ from quart import Blueprint
 from quart_schema import document_response, validate_request
 
 from ..db.audit import AuditEntry
-from ..errors import ForbiddenException, InvalidInputException
+from ..db.community_store import MAX_MANAGERS, PLATFORMS, Community
+from ..errors import ForbiddenException
 from .context import actor, runtime, scope
 from .schemas import Strict
 
 bp = Blueprint("communities", __name__, url_prefix="/api/v1/communities")
-
-MAX_MANAGERS = 500
 
 
 class ManagersIn(Strict):
     managers: list[StrictStr] = Field(max_length=MAX_MANAGERS, description="chat user ids, as the router sends them")
 
 
+class ChatIn(Strict):
+    platform: StrictStr = Field(description=f"the chat platform: one of {', '.join(PLATFORMS)}",
+                                examples=["twitch"])
+
+
 class CommunityOut(Strict):
     community_id: str
     timezone: str
+    platform: str | None = Field(description=f"one of {', '.join(PLATFORMS)}, or null when not set")
     managers: list[str]
 
 
@@ -33,13 +43,17 @@ def _own(community_id: str) -> None:
         raise ForbiddenException("this key acts for another community")
 
 
+def _out(community: Community) -> dict[str, Any]:
+    return {"community_id": community.community_id, "timezone": community.timezone, "platform": community.platform,
+            "managers": list(community.managers)}
+
+
 @bp.get("/<community_id>/managers")
 @document_response(CommunityOut)
 async def get_managers(community_id: str) -> dict[str, Any]:
-    """The community's managers and default time zone."""
+    """The community's managers, default time zone and platform."""
     _own(community_id)
-    community = await runtime().communities.get(community_id)
-    return {"community_id": community_id, "timezone": community.timezone, "managers": list(community.managers)}
+    return _out(await runtime().communities.get(community_id))
 
 
 @bp.put("/<community_id>/managers")
@@ -49,8 +63,25 @@ async def put_managers(community_id: str, data: ManagersIn) -> dict[str, Any]:
     """Replace the managers (a global key, or this community's key)."""
     _own(community_id)
     managers = list(dict.fromkeys(m.strip() for m in data.managers if m.strip()))
-    if any(len(m) > 100 for m in managers):
-        raise InvalidInputException({"managers": "each user id at most 100 characters"})
     community = await runtime().communities.update(
         community_id, AuditEntry(actor(), "community.managers", runtime().clock.now()), managers=managers)
-    return {"community_id": community_id, "timezone": community.timezone, "managers": list(community.managers)}
+    return _out(community)
+
+
+@bp.get("/<community_id>/chat")
+@document_response(CommunityOut)
+async def get_chat(community_id: str) -> dict[str, Any]:
+    """The community's chat settings: platform, default time zone and managers."""
+    _own(community_id)
+    return _out(await runtime().communities.get(community_id))
+
+
+@bp.put("/<community_id>/chat")
+@validate_request(ChatIn)
+@document_response(CommunityOut)
+async def put_chat(community_id: str, data: ChatIn) -> dict[str, Any]:
+    """Set the community's chat platform (a global key, or this community's key)."""
+    _own(community_id)
+    community = await runtime().communities.update(
+        community_id, AuditEntry(actor(), "community.platform", runtime().clock.now()), platform=data.platform)
+    return _out(community)

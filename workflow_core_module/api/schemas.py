@@ -123,8 +123,31 @@ class WorkflowReplace(Strict):
     is_active: StrictBool | None = None
 
 
+_RouterId = StrictStr | StrictInt
+
+
 class ExecuteRequest(Strict):
+    """Run a workflow now. `context_data` becomes `trigger.context_data`. WaddleBot's router sends
+    its own body (`trigger_source`, `trigger_data`, `session_id`, `entity_id`, `user_id`,
+    `platform`): `trigger_data` is merged into `trigger.context_data` and the others are copied
+    to `trigger.<name>`."""
+
     context_data: dict[str, Any] | None = None
+    trigger_source: StrictStr | None = Field(None, max_length=100, description="what fired it, e.g. 'command'")
+    trigger_data: dict[str, Any] | None = Field(None, description="merged into trigger.context_data")
+    session_id: _RouterId | None = Field(None, description="the router's session id")
+    entity_id: _RouterId | None = Field(None, description="the chat channel or server it came from")
+    user_id: _RouterId | None = Field(None, description="the chat user")
+    platform: StrictStr | None = Field(None, max_length=50, description="twitch, discord, slack, kick...")
+
+    def trigger_fields(self) -> dict[str, str]:
+        """The router's fields that were sent, as strings (ids over 200 characters are cut)."""
+        values = {"trigger_source": self.trigger_source, "session_id": self.session_id,
+                  "entity_id": self.entity_id, "user_id": self.user_id, "platform": self.platform}
+        return {name: str(value)[:200] for name, value in values.items() if value is not None}
+
+    def context(self) -> dict[str, Any]:
+        return {**(self.trigger_data or {}), **(self.context_data or {})}
 
 
 # ---- responses (documentation) ------------------------------------------------------------

@@ -72,9 +72,11 @@ async def delete_workflow(workflow_id: str) -> Response:
 @document_request(ExecuteRequest)
 @document_response(ExecutionStarted, 202)
 async def execute_workflow(workflow_id: str) -> tuple[dict[str, Any], int]:
-    """Run a workflow now; answers at once with the execution id to poll. The body is optional."""
+    """Run a workflow now; answers at once with the execution id to poll. The body is optional; the
+    router's workflow trigger body is accepted as it is (see ExecuteRequest)."""
     data = await optional_body(ExecuteRequest)
-    execution_id = await _service().execute(workflow_id, data.context_data, actor=actor(), scope=scope())
+    execution_id = await _service().execute(workflow_id, data.context(), actor=actor(), scope=scope(),
+                                            extra=data.trigger_fields())
     return {"execution_id": execution_id}, 202
 
 

@@ -84,8 +84,36 @@ class SetTimezone:
 
 
 @dataclass(frozen=True, slots=True)
+class Managers:
+    """Show the community's schedule managers."""
+
+
+@dataclass(frozen=True, slots=True)
+class AddManagers:
+    user_ids: tuple[str, ...]  # chat user ids as the router sends them; no duplicates, in the order typed
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveManagers:
+    user_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    """Show the community's platform."""
+
+
+@dataclass(frozen=True, slots=True)
+class SetPlatform:
+    platform: str  # one of db.community_store.PLATFORMS
+
+
+@dataclass(frozen=True, slots=True)
 class Help:
     topic: str | None  # a command name (see HELP_TOPICS in parser), or None for the overview
 
 
-Command: TypeAlias = Add | List | Info | Next | Pause | Resume | Remove | RunNow | Rename | SetTimezone | Help
+Command: TypeAlias = (
+    Add | List | Info | Next | Pause | Resume | Remove | RunNow | Rename | SetTimezone
+    | Managers | AddManagers | RemoveManagers | Platform | SetPlatform | Help
+)

@@ -42,6 +42,9 @@ EXAMPLES: dict[str, str] = {
     "run_now": "!schedule run nightly",
     "rename": "!schedule rename nightly evening-reminder",
     "timezone": "!schedule timezone Europe/Berlin",
+    "managers": "!schedule managers add 123456789",
+    "managers_remove": "!schedule managers remove 123456789",
+    "platform": "!schedule platform twitch",
     "help": "!schedule help add",
 }
 

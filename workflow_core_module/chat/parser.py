@@ -14,6 +14,10 @@ Grammar (``<target>`` is a name or ``#n``, the number shown by ``list``)::
     remove | delete | rm <target>                 run <target>   (now)
     rename <target> [to] <new name>
     timezone | tz <IANA zone>                      (case-insensitive: europe/berlin works)
+    managers                                       who may change schedules (without router roles)
+    managers add <user id> [<user id> ...]         user ids separated by spaces or commas;
+    managers remove | rm | delete <user id> [...]  a Discord/Slack mention <@123> means 123
+    platform [twitch | discord | slack | kick]     show or set the community's chat platform
     help [command]                                 (topics: the commands and "when")
 
 ``<when>`` is described in :mod:`workflow_core_module.chat.when`: quoted cron, ``every ...``
@@ -31,6 +35,11 @@ Decisions:
 * ``until`` must be after now, and at least one run must fall before it (for a one-time
   schedule: its time must be before ``until``).
 * ``help`` reads its first word only; other commands reject extra words.
+* A user id is 1-100 characters without spaces or control characters (see
+  :func:`~workflow_core_module.db.community_store.user_id_problem`); ``@name`` is refused with a
+  pointer, since managers are chat user ids, not names. Repeated ids count once; at most 500.
+* Who may run ``managers add|remove`` and ``platform <name>`` is the service's business, as for
+  every change.
 * The shortest chat interval (``CHAT_MIN_INTERVAL_SECONDS``) and the per-community limits are
   the executor's business: ``every 10s`` parses.
 """
@@ -45,20 +54,26 @@ from difflib import get_close_matches
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from ..db.community_store import MAX_MANAGERS, PLATFORMS, user_id_problem
 from ..scheduling.occurrences import next_occurrence
 from ..scheduling.types import UTC, ScheduleType, TimeRule, as_utc
 from .commands import (
     Add,
+    AddManagers,
     Command,
     Help,
     Info,
     List,
+    Managers,
     Next,
     Pause,
+    Platform,
     Remove,
+    RemoveManagers,
     Rename,
     Resume,
     RunNow,
+    SetPlatform,
     SetTimezone,
     Target,
     When,
@@ -81,13 +96,17 @@ _ZONE_SHAPE = re.compile(r"[A-Za-z0-9_+\-/]{1,64}")
 _HOST_ZONES = frozenset({"localtime", "posixrules", "factory"})
 _OPTION_WORDS = ("as", "until", "times")
 _ACTION_WORDS = ("say", "run")
+_MANAGER_ACTIONS = {"add": "add", "remove": "remove", "rm": "remove", "delete": "remove"}
+_MENTION = re.compile(r"<@!?([^<>@\s]+)>")
 
 COMMAND_ALIASES: dict[str, str] = {
     "add": "add", "list": "list", "ls": "list", "info": "info", "show": "info", "next": "next",
     "pause": "pause", "resume": "resume", "remove": "remove", "delete": "remove", "rm": "remove",
     "run": "run", "rename": "rename", "timezone": "timezone", "tz": "timezone", "help": "help",
+    "managers": "managers", "manager": "managers", "platform": "platform",
 }
-HELP_TOPICS = ("add", "list", "info", "next", "pause", "resume", "remove", "run", "rename", "timezone", "help", "when")
+HELP_TOPICS = ("add", "list", "info", "next", "pause", "resume", "remove", "run", "rename", "timezone", "managers",
+               "platform", "help", "when")
 _HELP_TOPIC_ALIASES = {**COMMAND_ALIASES, "when": "when"}
 
 
@@ -370,6 +389,64 @@ def _parse_timezone(stream: TokenStream, now: datetime, timezone: str) -> Comman
     return SetTimezone(zone)
 
 
+def _parse_managers(stream: TokenStream, now: datetime, timezone: str) -> Command:
+    token = stream.next()
+    if token is None:
+        return Managers()
+    action = None if token.quoted else _MANAGER_ACTIONS.get(token.low)
+    if action is None:
+        hint = "" if token.low in _MANAGER_ACTIONS else suggestion(token.text, ("add", "remove"))
+        raise fail(
+            f"After managers I expected add or remove, not {show(token.text)}{hint}.",
+            "managers", token.text,
+        )
+    if action == "add":
+        return AddManagers(_user_ids(stream, "add", "managers"))
+    return RemoveManagers(_user_ids(stream, "remove", "managers_remove"))
+
+
+def _user_ids(stream: TokenStream, action: str, example: str) -> tuple[str, ...]:
+    """The user ids after `managers add|remove`: separated by spaces or commas, each once."""
+    ids: list[str] = []
+    while (token := stream.next()) is not None:
+        if not token.quoted and token.text == ",":
+            continue
+        ids.append(_user_id(token, example))
+    if not ids:
+        raise fail(f"Whose user id? Put one or more after managers {action}.", example)
+    unique = tuple(dict.fromkeys(ids))
+    if len(unique) > MAX_MANAGERS:
+        raise fail(f"That is {len(unique)} user ids; a community has at most {MAX_MANAGERS} managers.", example)
+    return unique
+
+
+def _user_id(token: Token, example: str) -> str:
+    text = token.text
+    if not token.quoted and (mention := _MENTION.fullmatch(text)) is not None:
+        text = mention.group(1)  # a Discord or Slack mention, <@123> or <@!123>, names the user id
+    elif not token.quoted and text.startswith("@"):
+        raise fail(f"{show(text)} is a name; managers are chat user ids (like 123456789), not names.", example, text)
+    problem = user_id_problem(text)
+    if problem is not None:
+        raise fail(f"{show(text)} can't be a user id: {problem}.", example, token.text)
+    return text
+
+
+def _parse_platform(stream: TokenStream, now: datetime, timezone: str) -> Command:
+    token = stream.next()
+    if token is None:
+        return Platform()
+    name = token.text.strip().lower()
+    if name not in PLATFORMS:
+        raise fail(
+            f"I don't know the platform {show(token.text)}{suggestion(token.text, PLATFORMS)}; "
+            f"use {', '.join(PLATFORMS[:-1])} or {PLATFORMS[-1]}.",
+            "platform", token.text,
+        )
+    _no_more(stream, "platform")
+    return SetPlatform(name)
+
+
 def _parse_help(stream: TokenStream, now: datetime, timezone: str) -> Command:
     token = stream.next()
     if token is None:
@@ -428,6 +505,8 @@ _PARSERS: dict[str, Callable[[TokenStream, datetime, str], Command]] = {
     "run": _target_command(RunNow, "run_now"),
     "rename": _parse_rename,
     "timezone": _parse_timezone,
+    "managers": _parse_managers,
+    "platform": _parse_platform,
     "help": _parse_help,
 }
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import re
+import shlex
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo
 from ..clock import Clock
 from ..config import Settings
 from ..db.audit import AuditEntry
-from ..db.community_store import Community, CommunityStore
+from ..db.community_store import MAX_MANAGERS, PLATFORMS, Community, CommunityStore
 from ..db.records import Schedule
 from ..errors import (
     InvalidInputException,
@@ -38,7 +39,10 @@ from .parser import parse_command, schedule_spec
 log = logging.getLogger(__name__)
 
 SAY_WORKFLOW = "chat-messages"
-MUTATING = (c.Add, c.Pause, c.Resume, c.Remove, c.RunNow, c.Rename, c.SetTimezone)
+MUTATING = (c.Add, c.Pause, c.Resume, c.Remove, c.RunNow, c.Rename, c.SetTimezone, c.AddManagers,
+            c.RemoveManagers, c.SetPlatform)
+MANAGER_CHANGES = (c.AddManagers, c.RemoveManagers)
+CLI_MANAGERS = "python -m workflow_core_module communities managers"
 _LIST_LIMIT = 500
 
 
@@ -55,7 +59,18 @@ class ChatContext:
 
     @property
     def actor(self) -> str:
-        return f"{self.platform or 'chat'}:{self.username or self.user_id}"
+        """Who to record as `created_by` and in the audit log: a person, never just a platform.
+
+        ``<platform>:<username>`` when the router names both, ``chat:<username>`` without a platform,
+        and ``user:<user_id>`` when it sends no username (WaddleBot's router sends only the id).
+        """
+        if self.username:
+            return f"{self.platform or 'chat'}:{self.username}"
+        return f"user:{self.user_id}" if self.user_id else "chat:unknown"
+
+    def sorry(self) -> str:
+        """'Sorry alice,' or, with no username known, 'Sorry,' (never 'Sorry there,')."""
+        return f"Sorry {self.username}," if self.username else "Sorry,"
 
 
 class RateLimiter:
@@ -92,7 +107,9 @@ class ChatService:
         self._handlers: dict[type, Callable[..., Any]] = {
             c.Help: self._help, c.List: self._list, c.Info: self._info, c.Next: self._next, c.Add: self._add,
             c.Pause: self._pause, c.Resume: self._resume, c.Remove: self._remove, c.RunNow: self._run,
-            c.Rename: self._rename, c.SetTimezone: self._timezone,
+            c.Rename: self._rename, c.SetTimezone: self._timezone, c.Managers: self._managers,
+            c.AddManagers: self._add_managers, c.RemoveManagers: self._remove_managers, c.Platform: self._platform,
+            c.SetPlatform: self._set_platform,
         }
 
     async def handle(self, text: str, ctx: ChatContext) -> str:
@@ -103,7 +120,7 @@ class ChatService:
         except ChatParseError as exc:
             return self._fit(exc.message)
         if isinstance(command, MUTATING):
-            refusal = self._refuse(ctx, community)
+            refusal = self._refuse(ctx, community, command)
             if refusal:
                 return self._fit(refusal)
         try:
@@ -114,21 +131,38 @@ class ChatService:
 
     # ---- who may, and how often ------------------------------------------------------------
 
-    def _refuse(self, ctx: ChatContext, community: Community) -> str | None:
+    def _refuse(self, ctx: ChatContext, community: Community, command: c.Command) -> str | None:
+        """Why `ctx` may not make this change (None: allowed, and counted against the rate limit).
+
+        With roles from the router, a role in CHAT_MANAGER_ROLES decides; without, the user id must be
+        one of the community's managers. With no managers yet, only the operator can add the first.
+        """
         allowed_roles = self.settings.chat_manager_roles
         if ctx.roles is not None:
             allowed = any(role.lower() in allowed_roles for role in ctx.roles)
         else:
-            allowed = ctx.user_id in community.managers
+            allowed = bool(ctx.user_id) and ctx.user_id in community.managers
         if not allowed:
-            who = ", ".join(allowed_roles) if ctx.roles is not None else "the community's schedule managers"
-            return (f"Sorry {ctx.username or 'there'}, only {who} can change schedules here. "
-                    "Anyone can look: !schedule list")
+            if ctx.roles is not None:
+                return (f"{ctx.sorry()} only {', '.join(allowed_roles)} can change schedules here. "
+                        "Anyone can look: !schedule list")
+            if not community.managers and isinstance(command, MANAGER_CHANGES):
+                return self._bootstrap(ctx)
+            look = "!schedule managers" if isinstance(command, MANAGER_CHANGES) else "!schedule list"
+            return (f"{ctx.sorry()} only the community's schedule managers can change schedules here. "
+                    f"Anyone can look: {look}")
         wait = self.limiter.wait_seconds((ctx.community_id, ctx.user_id))
         if wait:
             return (f"Slow down: at most {self.limiter.per_minute} schedule changes a minute per person. "
                     f"Try again in {max(1, round(wait))} s.")
         return None
+
+    @staticmethod
+    def _bootstrap(ctx: ChatContext) -> str:
+        """No managers yet and no roles from the router: chat cannot name the first manager."""
+        you = shlex.quote(ctx.user_id) if ctx.user_id else "<user id>"  # quoted: the operator pastes it
+        return (f"This community has no schedule managers yet, and chat can't add the first one. "
+                f"The operator runs: {CLI_MANAGERS} {shlex.quote(ctx.community_id)} --add {you}")
 
     def _explain(self, exc: ScheduleServiceException) -> str:
         if isinstance(exc, LimitExceededException):
@@ -196,12 +230,20 @@ class ChatService:
             return ("When can be: every 30 minutes, every day at 18:00, every weekday at 9am, every mon,thu at 20:30, "
                     "every first monday of the month at 19:00, in 10 minutes, at 18:30, tomorrow at 9, "
                     f'on dec 24 at 18:00, or a cron in quotes ("0 9 * * 1-5"). Times are {community.timezone}.')
+        if topic == "managers":
+            return ("managers: !schedule managers shows who may change schedules here (when the bot sends no roles); "
+                    f"a manager adds or removes one by chat user id: {EXAMPLES['managers']} or "
+                    f"{EXAMPLES['managers_remove']}")
+        if topic == "platform":
+            return (f"platform: {EXAMPLES['platform']} sets the chat platform scheduled messages are posted to "
+                    f"({', '.join(PLATFORMS)}); !schedule platform shows it.")
         if topic:
             key = "run_now" if topic == "run" else topic
             return f"{topic}: {EXAMPLES.get(key, EXAMPLES['add'])} — more: !schedule help when"
         return ("!schedule add <when> say <message> | add <when> run <workflow> | list | info/next/pause/resume/"
-                f"remove/run <name or #n> | rename <old> <new> | timezone <zone>. Example: {EXAMPLES['add']} "
-                f"(times in {community.timezone}; help <command> for more)")
+                "remove/run <name or #n> | rename <old> <new> | timezone <zone> | managers [add/remove <user id>] "
+                f"| platform [<name>]. Example: {EXAMPLES['add']} (times in {community.timezone}; "
+                "help <command> for more)")
 
     async def _list(self, command: c.List, ctx: ChatContext, community: Community) -> str:
         items = await self._all(ctx.community_id)
@@ -290,7 +332,7 @@ class ChatService:
         if command.say is not None:
             workflow_id = await self._say_workflow(ctx.community_id, ctx.actor)
             context = {"message": command.say, "community_id": ctx.community_id, "entity_id": ctx.entity_id,
-                       "platform": ctx.platform}
+                       "platform": ctx.platform or community.platform or ""}
             base = " ".join(command.say.split()[:4])
         else:
             assert command.run is not None
@@ -360,3 +402,66 @@ class ChatService:
         return (f"Times here are now read in {command.zone} (it is {now:%H:%M} there). "
                 "Existing schedules keep their own zone.")
 
+    # ---- community settings ---------------------------------------------------------------
+
+    def _manager_list(self, managers: tuple[str, ...]) -> str:
+        if not managers:
+            return "No schedule managers yet. A manager or the operator adds them: !schedule managers add <user id>"
+        budget = self.settings.chat_reply_max_chars - 80
+        shown: list[str] = []
+        for user_id in managers:
+            if sum(len(s) + 2 for s in shown) + len(user_id) > budget:
+                more = len(managers) - len(shown)
+                return f"Schedule managers here ({len(managers)}): {', '.join(shown)}, …and {more} more"
+            shown.append(user_id)
+        return f"Schedule managers here: {', '.join(shown)}"
+
+    async def _managers(self, command: c.Managers, ctx: ChatContext, community: Community) -> str:
+        return self._manager_list(community.managers)
+
+    async def _add_managers(self, command: c.AddManagers, ctx: ChatContext, community: Community) -> str:
+        new = [u for u in command.user_ids if u not in community.managers]
+        if not new:
+            return f"{self._are_managers(command.user_ids, 'already')} here."
+        too_many = (f"A community has at most {MAX_MANAGERS} schedule managers. Remove one first: "
+                    f"{EXAMPLES['managers_remove']}")
+        if len(community.managers) + len(new) > MAX_MANAGERS:
+            return too_many
+        try:
+            updated = await self.communities.change_managers(
+                ctx.community_id, AuditEntry(ctx.actor, "community.managers", self.clock.now()), add=new)
+        except LimitExceededException:  # a concurrent change got there first
+            return too_many
+        added = "a schedule manager" if len(new) == 1 else "schedule managers"
+        return f"Added {', '.join(new)} as {added}. {self._manager_list(updated.managers)}."
+
+    async def _remove_managers(self, command: c.RemoveManagers, ctx: ChatContext, community: Community) -> str:
+        present = [u for u in command.user_ids if u in community.managers]
+        absent = [u for u in command.user_ids if u not in community.managers]
+        if not present:
+            return f"{self._are_managers(absent, 'not')} here. See who is: !schedule managers"
+        if ctx.roles is None and set(community.managers) <= set(present):
+            # Without roles from the router, managers are the only way in: keep at least one.
+            return ("That would leave no schedule managers, and nobody could change schedules here in chat. "
+                    "Add another one first: !schedule managers add <user id>")
+        updated = await self.communities.change_managers(
+            ctx.community_id, AuditEntry(ctx.actor, "community.managers", self.clock.now()), remove=present)
+        note = f" ({self._are_managers(absent, 'not')}.)" if absent else ""
+        return f"Removed {', '.join(present)}.{note} {self._manager_list(updated.managers)}."
+
+    async def _platform(self, command: c.Platform, ctx: ChatContext, community: Community) -> str:
+        if community.platform is None:
+            return f"No platform is set for this community. A manager sets it: {EXAMPLES['platform']}"
+        return f"This community is on {community.platform}. Change it with: !schedule platform <{'|'.join(PLATFORMS)}>"
+
+    async def _set_platform(self, command: c.SetPlatform, ctx: ChatContext, community: Community) -> str:
+        await self.communities.update(ctx.community_id, AuditEntry(ctx.actor, "community.platform", self.clock.now()),
+                                      platform=command.platform)
+        return f"This community is now on {command.platform}; scheduled messages are posted there."
+
+    @staticmethod
+    def _are_managers(user_ids: Sequence[str], word: str) -> str:
+        """'123 is already a schedule manager', '1, 2 are not schedule managers'."""
+        if len(user_ids) == 1:
+            return f"{user_ids[0]} is {word} a schedule manager"
+        return f"{', '.join(user_ids)} are {word} schedule managers"

@@ -137,6 +137,7 @@ def define_tables(db: DAL) -> None:
         Field("community_id", "string", length=100),
         Field("timezone", "string", length=64),
         Field("managers", "json"),
+        Field("platform", "string", length=16),
         Field("updated_by", "string", length=200),
         Field("updated_at", "datetime"),
         migrate=False,

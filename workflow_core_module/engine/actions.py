@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import yaml
 
+from ..config import CHAT_PLATFORMS
 from .outbound import MAX_RESPONSE_BYTES, OutboundPolicy, OutboundRefused, read_limited
 from .templates import check_template, is_template
 
@@ -343,18 +344,60 @@ def chat_community(params: Mapping[str, Any], context: StepContext) -> str:
     return context.community_id
 
 
-def chat_message_action(url: str) -> ActionRun:
-    """POST {community_id, entity_id, platform, message} to CHAT_MESSAGE_URL (the router's send endpoint).
+@dataclass(frozen=True)
+class ChatOutbound:
+    """Where and how chat_message posts (all from the operator's settings)."""
+
+    url: str = ""  # CHAT_MESSAGE_URL
+    format: str = "generic"  # CHAT_MESSAGE_FORMAT: generic | waddlebot
+    headers: tuple[tuple[str, str], ...] = ()  # CHAT_MESSAGE_HEADERS
+    default_platform: str = ""  # CHAT_DEFAULT_PLATFORM
+    router_key: str = ""  # ROUTER_SERVICE_KEY, sent as X-Service-Key to WaddleBot's router
+    platform_of: Callable[[str], Awaitable[str | None]] | None = None  # a community's own platform
+
+
+async def chat_platform(params: Mapping[str, Any], community: str, chat: ChatOutbound) -> str:
+    """The community's platform setting, else the step's own, else CHAT_DEFAULT_PLATFORM."""
+    own = await chat.platform_of(community) if chat.platform_of is not None else None
+    named = str(params.get("platform") or "").strip().lower()
+    if chat.format == "waddlebot" and named not in CHAT_PLATFORMS:
+        named = ""  # the router knows these four only
+    return own or named or chat.default_platform
+
+
+def chat_message_action(chat: ChatOutbound) -> ActionRun:
+    """POST the message to CHAT_MESSAGE_URL (the router's send endpoint), in its format:
+
+    * generic: ``{"community_id", "entity_id", "platform", "message"}``;
+    * waddlebot: exactly ``{"event_id", "response", "platform", "channel_id"}`` (WaddleBot's
+      ``POST /api/v1/router/responses``), event_id being the run (or execution) id.
 
     CHAT_MESSAGE_URL is the operator's own, so it is reached without the outbound policy."""
 
     async def run(params: dict[str, Any], context: StepContext) -> dict[str, Any]:
-        if not url:
+        if not chat.url:
             raise StepFailed("CHAT_MESSAGE_URL is not set, so there is nowhere to post chat messages")
-        body = {name: str(params.get(name, "")) for name in CHAT_FIELDS} | {
-            "community_id": chat_community(params, context), "message": str(params["message"])}
+        community = chat_community(params, context)
+        platform = await chat_platform(params, community, chat)
+        entity = str(params.get("entity_id") or "").strip()
+        message = str(params["message"])
+        headers = dict(chat.headers)
+        if chat.format == "waddlebot":
+            if platform not in CHAT_PLATFORMS:
+                raise StepFailed(f"chat_message: community {community!r} has no chat platform; set it with "
+                                 "!schedule platform twitch, PUT /api/v1/communities/{id}/chat "
+                                 "or CHAT_DEFAULT_PLATFORM")
+            if not entity:
+                raise StepFailed("chat_message: no channel to post into (entity_id is empty)")
+            event = str(context.trigger.get("run_id") or context.execution_id)
+            body: dict[str, Any] = {"event_id": event, "response": message, "platform": platform,
+                                    "channel_id": entity}
+            if chat.router_key:
+                headers["X-Service-Key"] = chat.router_key
+        else:
+            body = {"community_id": community, "entity_id": entity, "platform": platform, "message": message}
         client = context.operator_http or context.http
-        return await send(client, "POST", url, headers={}, body=body, timeout_seconds=15)
+        return await send(client, "POST", chat.url, headers=headers, body=body, timeout_seconds=15)
 
     return run
 

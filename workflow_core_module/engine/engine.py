@@ -31,6 +31,7 @@ from .actions import (
     MAX_OUTPUT_CHARS,
     ActionRun,
     ActionValidate,
+    ChatOutbound,
     StepContext,
     StepFailed,
     WriteChecks,
@@ -87,13 +88,20 @@ class WorkflowEngine:
         self.clock: Clock = clock or SystemClock()
         self.commands = load_commands(settings.commands_file)
         self._actions: dict[str, tuple[ActionRun, ActionValidate | None]] = dict(BUILTIN_ACTIONS)
-        self._actions["chat_message"] = (chat_message_action(settings.chat_message_url), validate_chat_message)
+        self.use_community_platforms(None)
         self.outbound = OutboundPolicy(settings.outbound_allowlist)
         self._http: httpx.AsyncClient | None = None
         self._operator_http: httpx.AsyncClient | None = None
         self._workflows: dict[str, tuple[float, Workflow]] = {}
         self._loading: dict[str, asyncio.Future[Workflow | None]] = {}
         self.journal = Journal(database)
+
+    def use_community_platforms(self, platform_of: Callable[[str], Awaitable[str | None]] | None) -> None:
+        """Where chat_message finds a community's own chat platform (set by the runtime)."""
+        s = self.settings
+        chat = ChatOutbound(s.chat_message_url, s.chat_message_format, s.chat_message_headers,
+                            s.chat_default_platform, s.router_service_key, platform_of)
+        self._actions["chat_message"] = (chat_message_action(chat), validate_chat_message)
 
     # ---- lifecycle ---------------------------------------------------------------------
 

@@ -128,16 +128,18 @@ class WorkflowService:
               workflow_id=current.workflow_id)
 
     async def execute(self, workflow_id: str, context_data: Mapping[str, Any] | None, *, actor: str,
-                      scope: Scope = None) -> str:
+                      scope: Scope = None, extra: Mapping[str, str] | None = None) -> str:
         """Start a workflow now (trigger `api`); returns the execution id at once.
 
         The run acts for the caller's community (a community key running a shared workflow),
-        else the workflow's."""
+        else the workflow's. `extra` (the router's session_id, entity_id...) is copied into the
+        trigger data beside `context_data`."""
         workflow = await self.get(workflow_id, scope=scope)
         if not workflow.is_active:
             raise InvalidWorkflowException({"workflow_id": "the workflow is disabled"})
         community = scope or workflow.community_id
-        trigger = {"trigger": "api", "requested_by": actor, "context_data": dict(context_data or {})}
+        trigger = {**(extra or {}), "trigger": "api", "requested_by": actor,
+                   "context_data": dict(context_data or {})}
         execution_id = await self.engine.prepare(workflow.workflow_id, trigger, trigger="api",
                                                  community_id=community,
                                                  audit=AuditEntry(actor, "workflow.execute", self.clock.now()))

@@ -1,0 +1,2 @@
+-- 0004 community platform (PostgreSQL): down.
+ALTER TABLE communities DROP COLUMN platform;

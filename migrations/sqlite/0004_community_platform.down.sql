@@ -1,0 +1,2 @@
+-- 0004 community platform (SQLite): down.
+ALTER TABLE communities DROP COLUMN platform;

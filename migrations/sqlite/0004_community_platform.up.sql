@@ -1,0 +1,2 @@
+-- 0004 community platform (SQLite): the chat platform a community is on (twitch, discord, slack, kick).
+ALTER TABLE communities ADD COLUMN platform VARCHAR(16);
