@@ -103,13 +103,14 @@ def test_naive_times_are_read_in_the_schedule_zone() -> None:
     assert fields.scheduled_time == datetime(2026, 12, 24, 17, 0, tzinfo=timezone.utc)
 
 
-def test_offsets_are_absolute_and_truncated_to_seconds() -> None:
+def test_offsets_are_absolute_and_fractions_never_fire_early() -> None:
     fields = validate_schedule(
         spec(schedule_type="one_time", cron_expression=..., scheduled_time="2026-12-24T18:00:00.750+02:00",
              timezone="America/New_York"),
         limits=LIMITS, now=NOW,
     )
-    assert fields.scheduled_time == datetime(2026, 12, 24, 16, 0, tzinfo=timezone.utc)
+    # 16:00:00.750 UTC rounds up to 16:00:01 (truncating to 16:00:00 would fire 0.75 s early)
+    assert fields.scheduled_time == datetime(2026, 12, 24, 16, 0, 1, tzinfo=timezone.utc)
 
 
 def test_timing_only_makes_identity_optional() -> None:

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import os
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,6 +55,12 @@ class Dialect:
         """A timestamp parameter: naive UTC, whole seconds (text on SQLite, as pyDAL stores it)."""
         return None if value is None else _timestamp(value, self.name == "sqlite")
 
+    def exact(self, value: datetime) -> Any:
+        """A timestamp read from a row, as a parameter equal to what is stored, fraction included
+        (a row written by something else than this service may hold one)."""
+        naive = value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+        return naive.isoformat(" ") if self.name == "sqlite" else naive
+
 
 @lru_cache(maxsize=4096)
 def _timestamp(value: datetime, as_text: bool) -> Any:
@@ -65,6 +72,7 @@ def _timestamp(value: datetime, as_text: bool) -> Any:
 
 
 SQLITE = Dialect("sqlite", "?", "T", "F")
+WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 POSTGRES = Dialect("postgres", "%s", True, False)
 
 
@@ -218,8 +226,30 @@ class Database:
             adapter.execute("PRAGMA journal_mode=WAL;")
             adapter.execute("PRAGMA busy_timeout=10000;")
             adapter.execute("PRAGMA synchronous=FULL;")
+            # After a checkpoint the WAL shrinks back to this size instead of staying at its
+            # high-water mark (a burst can grow it to hundreds of MB).
+            adapter.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES};")
 
     # ---- the public, async surface ----------------------------------------------------
+
+    async def checkpoint(self) -> int | None:
+        """SQLite: copy the WAL into the database and truncate it to zero bytes, on a connection
+        of its own (the writer's is inside a transaction). Meant for idle moments: with readers
+        or a writer active it does what it can and says busy. Returns the WAL's pages, or None
+        on PostgreSQL or when busy."""
+        path = self.sqlite_path
+        if path is None:
+            return None
+
+        def run() -> int | None:
+            connection = sqlite3.connect(path, timeout=1.0)
+            try:
+                busy, wal_pages, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE);").fetchone()
+            finally:
+                connection.close()
+            return None if busy else int(wal_pages)
+
+        return await asyncio.to_thread(run)
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(dal, *args)`` on a reader thread; nothing it does is committed."""

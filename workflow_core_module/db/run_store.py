@@ -283,7 +283,7 @@ class RunStore:
                                                                   else None)
             values.append((row.pk, ts(d.next_execution_at), d.status.value, true if d.is_active else false,
                            d.execution_count, (1 if d.missed_for else 0) + (1 if p.fire_status else 0),
-                           1 if d.missed_for else 0, ts(row.state.next_execution_at), ended,
+                           1 if d.missed_for else 0, self.dialect.exact(row.state.next_execution_at), ended,
                            ts(now) if ended else None))
         if self.database.is_sqlite:
             update, moved = cursor(dal), set()

@@ -188,6 +188,3 @@ class WorkflowStore:
 
     def insert_execution(self, dal: DAL, values: Mapping[str, Any]) -> None:
         self.executions.insert(dal, values)
-
-    def update_execution(self, dal: DAL, execution_id: str, values: Mapping[str, Any]) -> None:
-        self.executions.update(dal, values, "execution_id = ?", [execution_id])

@@ -15,7 +15,7 @@ from .types import (
     ScheduleType,
     TimeRule,
     as_utc,
-    whole_seconds,
+    whole_second,
 )
 
 __all__ = [
@@ -43,5 +43,5 @@ __all__ = [
     "parse_cron",
     "plan",
     "status_for_next",
-    "whole_seconds",
+    "whole_second",
 ]

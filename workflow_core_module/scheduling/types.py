@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from enum import Enum
 
 UTC = timezone.utc
@@ -75,6 +75,8 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-def whole_seconds(value: datetime) -> datetime:
-    """`value` in UTC with the sub-second part dropped (schedule instants are whole seconds)."""
-    return as_utc(value).replace(microsecond=0)
+def whole_second(value: datetime, *, up: bool) -> datetime:
+    """`value` in UTC on a whole second: the next one when `up` (a time given with a fraction
+    never fires early), else the one before (an end never lets a later occurrence in)."""
+    floor = as_utc(value).replace(microsecond=0)
+    return floor + timedelta(seconds=1) if up and floor != as_utc(value) else floor

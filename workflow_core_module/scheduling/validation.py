@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .cron import CronError, parse_cron
 from .occurrences import next_occurrence
-from .types import UTC, OverlapPolicy, ScheduleType, TimeRule
+from .types import UTC, OverlapPolicy, ScheduleType, TimeRule, whole_second
 
 MAX_NAME_CHARS = 100
 MAX_DESCRIPTION_CHARS = 2000
@@ -157,7 +157,7 @@ def validate_schedule(
         "interval_seconds": v.integer("interval_seconds", limits.min_interval_seconds, MAX_INTERVAL_SECONDS),
         "scheduled_time": v.instant("scheduled_time", zone),
         "start_date": v.instant("start_date", zone),
-        "end_date": v.instant("end_date", zone),
+        "end_date": v.instant("end_date", zone, bound="until"),
         "max_executions": v.integer("max_executions", 1, 10**9),
         "grace_period_seconds": v.integer("grace_period_seconds", 0, MAX_GRACE_SECONDS),
         "overlap_policy": v.choice("overlap_policy", OverlapPolicy) or OverlapPolicy.SKIP,
@@ -314,7 +314,9 @@ class _Reader:
             self._bad(name, f"{_show(value)} {exc}")
             return None
 
-    def instant(self, name: str, zone: str) -> datetime | None:
+    def instant(self, name: str, zone: str, *, bound: str = "from") -> datetime | None:
+        """An ISO date-time read in `zone` (when it has no offset), in whole seconds: rounded up
+        for a time to fire at or from (never early), down for an end (never past it)."""
         value = self._get(name)
         if value is None:
             return None
@@ -332,7 +334,7 @@ class _Reader:
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=ZoneInfo(zone))
         try:
-            result = parsed.astimezone(UTC).replace(microsecond=0)
+            result = whole_second(parsed.astimezone(UTC), up=bound == "from")
         except (OverflowError, ValueError):
             self._bad(name, f"{_show(value)} is out of range")
             return None

@@ -67,9 +67,6 @@ class Dispatcher:
         """Runs claimed by this process and not ended (waiting or executing)."""
         return len(self._tasks)
 
-    def task_of(self, run_id: str) -> asyncio.Task[None] | None:
-        return self._tasks.get(run_id)
-
     # ---- submitting and cancelling ----------------------------------------------------------
 
     def submit(self, fire: Fire) -> asyncio.Task[None]:

@@ -31,6 +31,7 @@ BATCH_SIZE = 500
 DEGRADED_POLL_SECONDS = 5.0
 HEARTBEAT_SECONDS = 5.0
 RETENTION_EVERY_SECONDS = 3600.0
+CHECKPOINT_EVERY_SECONDS = 60.0  # at most this often, and only when nothing is running
 
 
 @dataclass
@@ -85,6 +86,7 @@ class SchedulerLoop:
         self._stop = asyncio.Event()
         self._armed_for: datetime | None = None
         self._last_retention = 0.0
+        self._last_checkpoint = time.monotonic()
         self._failing_since: float | None = None
         self._in_pass = False
         self.degraded = False  # set while Redis is configured but unreachable
@@ -160,6 +162,8 @@ class SchedulerLoop:
                 if result.more:
                     await asyncio.sleep(0)
                     continue
+                if not result.fired and not self.dispatcher.pending:
+                    await self._maybe_checkpoint()
                 await self._sleep(self.next_wait_seconds(self.clock.now()))
         finally:
             keeper.cancel()
@@ -190,6 +194,18 @@ class SchedulerLoop:
         else:
             self._backoff = min(self._backoff * 2, max(1.0, self.settings.poll_interval_seconds))
         await self._sleep(self._backoff)
+
+    async def _maybe_checkpoint(self) -> None:
+        """SQLite: when idle, fold the WAL back into the database and truncate it, so the file a
+        burst grew does not stay at its high-water mark."""
+        now_mono = time.monotonic()
+        if now_mono - self._last_checkpoint < CHECKPOINT_EVERY_SECONDS:
+            return
+        self._last_checkpoint = now_mono
+        try:
+            await self.runs.database.checkpoint()
+        except Exception as exc:  # a busy or locked file: the next idle moment tries again
+            log.debug("idle checkpoint failed: %s", exc)
 
     async def _maybe_purge(self) -> None:
         now_mono = time.monotonic()
