@@ -50,13 +50,12 @@ import re
 import unicodedata
 from collections.abc import Callable
 from datetime import datetime
-from difflib import get_close_matches
-from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
 
 from ..db.community_store import MAX_MANAGERS, PLATFORMS, user_id_problem
 from ..scheduling.occurrences import next_occurrence
 from ..scheduling.types import UTC, ScheduleType, TimeRule, as_utc
+from ..scheduling.zones import canonical_zone, suggest_zone
 from .commands import (
     Add,
     AddManagers,
@@ -92,8 +91,6 @@ MAX_NUMBER = 1_000_000
 _PREFIX = re.compile(r"\s*!sched(?:ule)?(?=\s|$)", re.IGNORECASE)
 _NAME = re.compile(r"[\w-]{1,50}")
 _NUMBER = re.compile(r"#?(\d{1,7})")
-_ZONE_SHAPE = re.compile(r"[A-Za-z0-9_+\-/]{1,64}")
-_HOST_ZONES = frozenset({"localtime", "posixrules", "factory"})
 _OPTION_WORDS = ("as", "until", "times")
 _ACTION_WORDS = ("say", "run")
 _MANAGER_ACTIONS = {"add": "add", "remove": "remove", "rm": "remove", "delete": "remove"}
@@ -378,7 +375,7 @@ def _parse_timezone(stream: TokenStream, now: datetime, timezone: str) -> Comman
     token = stream.next()
     if token is None:
         raise fail("Which time zone? Give an IANA name.", "timezone")
-    zone = _canonical_zone(token.text.strip())
+    zone = canonical_zone(token.text.strip())
     if zone is None:
         raise fail(
             f"I don't know the time zone {show(token.text)}{_zone_suggestion(token.text)}; "
@@ -461,37 +458,15 @@ def _parse_help(stream: TokenStream, now: datetime, timezone: str) -> Command:
 # Time zones
 
 
-@lru_cache(maxsize=1)
-def _zone_names() -> dict[str, str]:
-    """Lower-cased IANA name -> its canonical spelling (not the host's own `localtime`)."""
-    return {name.lower(): name for name in available_timezones() if name.lower() not in _HOST_ZONES}
-
-
-def _canonical_zone(text: str) -> str | None:
-    """The IANA spelling of `text` (any case), if it names a zone that loads."""
-    name = _zone_names().get(text.lower()) if _ZONE_SHAPE.fullmatch(text) else None
-    return name if name is not None and _load_zone(name) is not None else None
-
-
 def _load_zone(name: str) -> ZoneInfo | None:
-    if not isinstance(name, str) or not _ZONE_SHAPE.fullmatch(name):
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return None
+    canonical = canonical_zone(name)
+    return ZoneInfo(canonical) if canonical is not None else None
 
 
 def _zone_suggestion(text: str) -> str:
     """' (did you mean "Europe/Berlin"?)' for 'berlin' or 'Europe/Berln'."""
-    low = text.lower()
-    if len(low) > 64:
-        return ""
-    by_city = [name for key, name in _zone_names().items() if key.rsplit("/", 1)[-1] == low and "/" in key]
-    if by_city:
-        return f" (did you mean {show(sorted(by_city)[0])}?)"
-    close = get_close_matches(low, list(_zone_names()), n=1, cutoff=0.8)
-    return f" (did you mean {show(_zone_names()[close[0]])}?)" if close else ""
+    suggested = suggest_zone(text)
+    return f" (did you mean {show(suggested)}?)" if suggested else ""
 
 
 _PARSERS: dict[str, Callable[[TokenStream, datetime, str], Command]] = {

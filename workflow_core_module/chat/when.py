@@ -39,7 +39,8 @@ from zoneinfo import ZoneInfo
 
 from ..scheduling.cron import CronError, parse_cron
 from ..scheduling.describe import describe
-from ..scheduling.types import UTC, ScheduleType, TimeRule
+from ..scheduling.types import ScheduleType, TimeRule
+from ..scheduling.zones import wall_to_utc
 from .commands import When
 from .errors import ChatParseError, fail, show, unknown
 from .tokens import Token, TokenStream
@@ -185,27 +186,6 @@ def parse_until(stream: TokenStream, ctx: Ctx) -> datetime:
     if clock is None:
         return _first_future(ref, _END_OF_DAY_CLOCK, ctx, "until", first)
     return _first_future(ref, clock, ctx, "until", first)
-
-
-def local_to_utc(wall: datetime, zone: ZoneInfo) -> datetime:
-    """The instant of naive wall time `wall` in `zone`, with the project's DST rules.
-
-    A wall time that happens twice is its first occurrence; one that does not exist (spring
-    forward) is the first instant after the gap.
-    """
-    first = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
-    if first.astimezone(zone).replace(tzinfo=None) == wall:
-        return first
-    second = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
-    lo, hi = int(min(first, second).timestamp()), int(max(first, second).timestamp())
-    target = datetime.fromtimestamp(hi, UTC).astimezone(zone).utcoffset()
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if datetime.fromtimestamp(mid, UTC).astimezone(zone).utcoffset() == target:
-            hi = mid
-        else:
-            lo = mid
-    return datetime.fromtimestamp(hi, UTC)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -590,16 +570,16 @@ def _one_time(stream: TokenStream, ctx: Ctx) -> When:
 def _today_or_tomorrow(clock: Clock, ctx: Ctx) -> datetime:
     """`clock` today in the zone, or tomorrow when that has passed (or is now)."""
     today = ctx.local_now.date()
-    instant = local_to_utc(datetime.combine(today, clock.as_time()), ctx.zone)
+    instant = wall_to_utc(datetime.combine(today, clock.as_time()), ctx.zone)
     if instant <= ctx.now:
-        instant = local_to_utc(datetime.combine(today + timedelta(days=1), clock.as_time()), ctx.zone)
+        instant = wall_to_utc(datetime.combine(today + timedelta(days=1), clock.as_time()), ctx.zone)
     return instant
 
 
 def _first_future(ref: DateRef, clock: Clock, ctx: Ctx, example: str, typed: Token | None) -> datetime:
     """The first day `ref` can mean at which `clock` is still ahead of now."""
     for day in _candidate_days(ref, ctx.local_now.date()):
-        instant = local_to_utc(datetime.combine(day, clock.as_time()), ctx.zone)
+        instant = wall_to_utc(datetime.combine(day, clock.as_time()), ctx.zone)
         if instant > ctx.now:
             return instant
     at = "" if clock == _END_OF_DAY_CLOCK else f" at {clock.text}"

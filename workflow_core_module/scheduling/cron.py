@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from croniter import CroniterBadDateError, CroniterError, croniter
 
 from .types import UTC
+from .zones import offset, transition
 
 MACROS = {
     "@yearly": "0 0 1 1 *",
@@ -117,27 +118,8 @@ def _iterator(spec: CronSpec) -> croniter:
     return it
 
 
-def _offset(zone: ZoneInfo, instant: datetime) -> timedelta:
-    offset = instant.astimezone(zone).utcoffset()
-    assert offset is not None
-    return offset
-
-
 def _naive_local(zone: ZoneInfo, instant: datetime) -> datetime:
     return instant.astimezone(zone).replace(tzinfo=None, fold=0)
-
-
-def _transition(zone: ZoneInfo, lo: datetime, hi: datetime) -> datetime:
-    """The first instant in (lo, hi] whose UTC offset is the offset at `hi`."""
-    target = _offset(zone, hi)
-    lo_s, hi_s = int(lo.timestamp()), int(hi.timestamp())
-    while hi_s - lo_s > 1:
-        mid = (lo_s + hi_s) // 2
-        if _offset(zone, datetime.fromtimestamp(mid, UTC)) == target:
-            hi_s = mid
-        else:
-            lo_s = mid
-    return datetime.fromtimestamp(hi_s, UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,11 +133,11 @@ class _Fold:
 
 def _fold_ahead(zone: ZoneInfo, after: datetime) -> _Fold | None:
     """The fold whose first reading `after` is inside, if any."""
-    now_offset = _offset(zone, after)
-    later_offset = _offset(zone, after + _NEIGHBOURHOOD)
+    now_offset = offset(zone, after)
+    later_offset = offset(zone, after + _NEIGHBOURHOOD)
     if later_offset >= now_offset:
         return None
-    at = _transition(zone, after, after + _NEIGHBOURHOOD)
+    at = transition(zone, after, after + _NEIGHBOURHOOD)
     shift = now_offset - later_offset
     if after < at - shift:
         return None
@@ -192,11 +174,11 @@ def next_cron(spec: CronSpec, timezone: str, after: datetime) -> datetime | None
                 else:  # its first reading is past: skip the rest of the repeated wall times
                     # The fold's second reading starts at `at` (local wall time W) and repeats
                     # [W, W + shift); resume the walk at its end. shift = second - first > 0.
-                    at = _transition(zone, first, second)
+                    at = transition(zone, first, second)
                     it.set_current(_naive_local(zone, at) + (second - first) - one_second, force=True)
                     continue
             else:  # the wall time does not exist
-                at = _transition(zone, min(first, second), max(first, second))
+                at = transition(zone, min(first, second), max(first, second))
                 if spec.wildcard_hour:
                     it.set_current(_naive_local(zone, at) - one_second, force=True)
                     continue

@@ -15,11 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from .cron import CronError, parse_cron
 from .occurrences import next_occurrence
 from .types import UTC, OverlapPolicy, ScheduleType, TimeRule, whole_second
+from .zones import canonical_zone, suggest_zone, wall_to_utc
 
 MAX_NAME_CHARS = 100
 MAX_DESCRIPTION_CHARS = 2000
@@ -282,21 +283,20 @@ class _Reader:
         return value
 
     def zone(self, name: str) -> str:
+        """An IANA zone name in any case, stored in its canonical spelling."""
         value = self._get(name)
         if value is None:
             return "UTC"
         if not isinstance(value, str) or not value.strip():
             self._bad(name, f"expected an IANA time zone name like 'Europe/Berlin', got {_show(value)}")
             return "UTC"
-        text = value.strip()
-        try:
-            if text.startswith("/") or ".." in text or "\\" in text:
-                raise ValueError(text)
-            ZoneInfo(text)
-        except (ZoneInfoNotFoundError, ValueError, OSError, UnicodeError):
-            self._bad(name, f"unknown time zone {_show(value)}; use an IANA name like 'America/New_York'")
+        canonical = canonical_zone(value)
+        if canonical is None:
+            suggested = suggest_zone(value)
+            hint = f"did you mean {suggested!r}?" if suggested else "use an IANA name like 'America/New_York'"
+            self._bad(name, f"unknown time zone {_show(value)}; {hint}")
             return "UTC"
-        return text
+        return canonical
 
     def cron(self, name: str) -> str | None:
         value = self._get(name)
@@ -331,8 +331,8 @@ class _Reader:
         else:
             self._bad(name, f"expected an ISO 8601 date-time string, got {_kind(value)}")
             return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=ZoneInfo(zone))
+        if parsed.tzinfo is None:  # a wall time in the schedule's zone, by the one DST rule
+            parsed = wall_to_utc(parsed, ZoneInfo(zone))
         try:
             result = whole_second(parsed.astimezone(UTC), up=bound == "from")
         except (OverflowError, ValueError):
