@@ -139,6 +139,8 @@ class WorkflowStore:
     async def update(self, workflow_id: str, scope: Scope, values: Mapping[str, Any], audit: AuditEntry) -> Workflow:
         def run(dal: DAL) -> Workflow:
             before = self.fetch(dal, workflow_id, scope, for_update=True)
+            if before.is_active and values.get("is_active") is False:
+                self._refuse_in_use(dal, workflow_id, "disable")
             try:
                 self.workflows.update(dal, values, "id = ?", [before.id])
             except Exception as exc:
@@ -150,22 +152,27 @@ class WorkflowStore:
 
         return await self.database.write(run)
 
+    def _refuse_in_use(self, dal: DAL, workflow_id: str, doing: str) -> None:
+        """409 while live schedules point at the workflow: they would fire something that cannot run."""
+        users = count(
+            dal, self.dialect,
+            "SELECT COUNT(*) FROM workflow_schedules WHERE workflow_id = ? AND deleted_at IS NULL "
+            "AND status IN ('active', 'paused')",
+            [workflow_id],
+        )
+        if users:
+            raise ScheduleConflictException(
+                f"cannot {doing} a workflow used by {users} active or paused schedule(s); "
+                "remove or point them elsewhere first",
+                {"schedules": users},
+            )
+
     async def delete(self, workflow_id: str, scope: Scope, audit: AuditEntry) -> Workflow:
         """Delete a workflow; refused (409) while live schedules point at it."""
 
         def run(dal: DAL) -> Workflow:
             current = self.fetch(dal, workflow_id, scope, for_update=True)
-            users = count(
-                dal, self.dialect,
-                "SELECT COUNT(*) FROM workflow_schedules WHERE workflow_id = ? AND deleted_at IS NULL "
-                "AND status IN ('active', 'paused')",
-                [workflow_id],
-            )
-            if users:
-                raise ScheduleConflictException(
-                    f"workflow is used by {users} active or paused schedule(s); remove them first",
-                    {"schedules": users},
-                )
+            self._refuse_in_use(dal, workflow_id, "delete")
             dal.executesql(self.dialect.params("DELETE FROM workflows WHERE id = ?"), placeholders=[current.id])
             self._audit(dal, audit, "workflow", workflow_id, current.community_id, {"name": current.name})
             return current

@@ -67,6 +67,7 @@ class ExecutionOutcome:
     started_at: datetime
     finished_at: datetime
     duration_ms: int
+    retryable: bool = True  # False when another attempt cannot do better (the workflow is gone)
 
 
 def _storable(output: Any) -> Any:
@@ -279,12 +280,14 @@ class WorkflowEngine:
         results: list[dict[str, Any]] = []
         status, error = "completed", None
         timeout = timeout_seconds if timeout_seconds is not None else self.settings.workflow_timeout_seconds
+        if workflow is None or not workflow.is_active:
+            # Another attempt could not do better: the run ends now, with the reason.
+            error = f"workflow {workflow_id} {'no longer exists' if workflow is None else 'is disabled'}"
+            return await asyncio.shield(self._end(execution_id, "failed", error, began, results, run, True,
+                                                  retryable=False))
         try:
-            if workflow is None or not workflow.is_active:
-                status, error = "failed", f"workflow {workflow_id} does not exist or is disabled"
-            else:
-                async with asyncio.timeout(timeout):
-                    status, error = await self._run_steps(workflow, trigger, execution_id, results, community)
+            async with asyncio.timeout(timeout):
+                status, error = await self._run_steps(workflow, trigger, execution_id, results, community)
         except TimeoutError:
             status = "timed_out"
             error = f"timed out after {timeout:g} s (in step {len(results)})"
@@ -294,13 +297,14 @@ class WorkflowEngine:
         return await asyncio.shield(self._end(execution_id, status, error, began, results, run, last_attempt))
 
     async def _end(self, execution_id: str, status: str, error: str | None, began: float,
-                   results: list[dict[str, Any]], run: RunLink | None, last_attempt: bool) -> ExecutionOutcome:
+                   results: list[dict[str, Any]], run: RunLink | None, last_attempt: bool, *,
+                   retryable: bool = True) -> ExecutionOutcome:
         finished_at = self.clock.now()
         duration_ms = int((time.perf_counter() - began) * 1000)
         await self.journal.end(End(execution_id, status, error, finished_at, duration_ms, results, run,
                                    run_final=status in FINAL_STATUSES or last_attempt))
         return ExecutionOutcome(execution_id, status, error, finished_at - timedelta(milliseconds=duration_ms),
-                                finished_at, duration_ms)
+                                finished_at, duration_ms, retryable)
 
     async def _durably(self, operation: Callable[[], Awaitable[T]], what: str, key: str) -> T:
         """Run a database operation of an execution (its workflow, start or outcome), waiting out a

@@ -150,7 +150,7 @@ class Dispatcher:
                 prepared=bool(first and fire.execution_id), attempt=attempt, run=link, last_attempt=last,
                 community_id=fire.community_id,
             )
-            if outcome.status in FINAL_STATUSES or last:
+            if outcome.status in FINAL_STATUSES or last or not outcome.retryable:
                 return outcome.status
             backoff = self.settings.workflow_retry_base_seconds * 2 ** (attempt - 1)
             log.info("run %s attempt %d %s; retrying in %.1f s", fire.run_id, attempt, outcome.status, backoff,
