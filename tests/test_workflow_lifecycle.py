@@ -70,7 +70,7 @@ async def test_a_run_of_a_disabled_or_deleted_workflow_fails_once_without_retrie
         assert result.fired == 1
         [run] = await sched.runs(s.schedule_id)
         assert (run.status, run.attempt) == ("failed", 1), run
-        assert (run.error or "").endswith("is disabled" if how == "disabled" else "no longer exists")
+        assert (run.error or "").endswith("is disabled" if how == "disabled" else "does not exist")
         assert sched.recorder.calls == []
     finally:
         await sched.close()

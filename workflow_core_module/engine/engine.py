@@ -282,7 +282,7 @@ class WorkflowEngine:
         timeout = timeout_seconds if timeout_seconds is not None else self.settings.workflow_timeout_seconds
         if workflow is None or not workflow.is_active:
             # Another attempt could not do better: the run ends now, with the reason.
-            error = f"workflow {workflow_id} {'no longer exists' if workflow is None else 'is disabled'}"
+            error = f"workflow {workflow_id} {'does not exist' if workflow is None else 'is disabled'}"
             return await asyncio.shield(self._end(execution_id, "failed", error, began, results, run, True,
                                                   retryable=False))
         try:
