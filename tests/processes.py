@@ -30,6 +30,19 @@ def http_json(method: str, url: str, key: str, body: object | None = None, timeo
         return exc.code, json.loads(exc.read() or b"null")
 
 
+def wait_until(predicate: Any, *, timeout: float = 15.0, what: str = "the condition") -> Any:
+    """Poll `predicate()` until it returns something true (returned); fail naming `what` after
+    `timeout` seconds. For tests that watch a real process: they wait for what they expect."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

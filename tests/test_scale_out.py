@@ -104,7 +104,9 @@ def db_rows(url: str, sql: str) -> list[tuple[Any, ...]]:
 
 
 def env_for(database_url: str, **extra: str) -> dict[str, str]:
-    return {"DATABASE_URL": database_url, "ADMIN_API_KEY": KEY, "LOG_LEVEL": "WARNING", **extra}
+    # OUTBOUND_ALLOWLIST: the sinks are local, and the outbound policy refuses loopback otherwise.
+    return {"DATABASE_URL": database_url, "ADMIN_API_KEY": KEY, "LOG_LEVEL": "WARNING",
+            "OUTBOUND_ALLOWLIST": "127.0.0.1", **extra}
 
 
 def test_three_replicas_fire_3000_due_in_one_second_exactly_once(fresh_postgres: str, redis_url: str,

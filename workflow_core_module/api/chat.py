@@ -19,11 +19,12 @@ from collections import OrderedDict
 from typing import Any
 
 from quart import Blueprint, Response, jsonify, request
-from quart_schema import hide
+from quart_schema import document_request, document_response
 
 from ..chat.service import ChatContext
 from ..clock import Clock
 from .context import runtime
+from .schemas import RouterCommand, RouterFailure, RouterReply
 
 bp = Blueprint("chat", __name__, url_prefix="/api/v1")
 
@@ -86,8 +87,13 @@ class Replays:
 
 
 @bp.post("/execute")
-@hide
+@document_request(RouterCommand)  # documentation only: the envelope is read below, extra fields and all
+@document_response(RouterReply)
+@document_response(RouterFailure, 400)
+@document_response(RouterFailure, 401)
+@document_response(RouterFailure, 403)
 async def execute() -> Any:
+    """A chat command (`!schedule ...`) from the bot's router, in its own envelope; answers the reply for chat."""
     rt = runtime()
     presented = request.headers.get("X-Service-Key") or request.headers.get("X-API-Key")
     principal = await rt.auth.principal_for(presented, "POST", "/api/v1/execute") if presented else None

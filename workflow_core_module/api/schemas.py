@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, StrictBool, StrictInt, StrictStr, TypeAdapter
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
+
+from ..engine.actions import BuiltinStep
 
 DateTime = Annotated[StrictStr, Field(json_schema_extra={"format": "date-time"},
                                       description="ISO 8601; without an offset it is read in `timezone`")]
@@ -105,13 +109,32 @@ class DeleteQuery(BaseModel):
     hard: bool = False
 
 
+class _DocumentedAs:
+    """Validate as the annotated type, document as `shown` (its models land in the components)."""
+
+    def __init__(self, shown: Any) -> None:
+        self._shown = TypeAdapter(shown)
+
+    def __get_pydantic_json_schema__(self, _: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return handler(self._shown.core_schema)
+
+
+# A step is checked by the engine's registry of actions (the built-in ones and any registered from
+# Python), which names each wrong field `steps[i].<field>`; here it is any object, documented as
+# one of the built-in actions (engine/actions.py declares them).
+Step = Annotated[dict[str, Any], _DocumentedAs(BuiltinStep)]
+_STEPS_DESCRIPTION = ("The steps, run in order; each is one of the built-in actions below (an operator may "
+                      "register more in Python). String fields are templates over `trigger`, `steps` and "
+                      "`workflow`: see docs/workflows.md.")
+
+
 class WorkflowCreate(Strict):
     name: StrictStr
     description: StrictStr | None = None
     community_id: StrictStr | None = None
-    steps: list[dict[str, Any]] = Field(examples=[[{"action": "http_request", "method": "POST",
-                                                    "url": "https://example.org/hook",
-                                                    "body": {"text": "{{ trigger.context_data.message }}"}}]])
+    steps: list[Step] = Field(description=_STEPS_DESCRIPTION,
+                              examples=[[{"action": "http_request", "method": "POST", "url": "https://example.org/hook",
+                                          "body": {"text": "{{ trigger.context_data.message }}"}}]])
     is_active: StrictBool | None = None
 
 
@@ -119,7 +142,7 @@ class WorkflowReplace(Strict):
     name: StrictStr
     description: StrictStr | None = None
     community_id: StrictStr | None = None
-    steps: list[dict[str, Any]]
+    steps: list[Step] = Field(description=_STEPS_DESCRIPTION)
     is_active: StrictBool | None = None
 
 
@@ -148,6 +171,69 @@ class ExecuteRequest(Strict):
 
     def context(self) -> dict[str, Any]:
         return {**(self.trigger_data or {}), **(self.context_data or {})}
+
+
+class RouterMetadata(BaseModel):
+    """What some routers add about the user; read when present."""
+
+    model_config = ConfigDict(extra="allow")
+
+    user_roles: list[StrictStr] | None = Field(None, description="the user's roles in the community")
+    is_moderator: StrictBool | None = Field(None, description="true: the user may manage schedules")
+    is_broadcaster: StrictBool | None = Field(None, description="true: the user owns the channel")
+
+
+class RouterCommand(BaseModel):
+    """A chat command in the bot router's own envelope (WaddleBot sends exactly `command`, `args`,
+    `user_id`, `entity_id`, `community_id`, `session_id`, `message`). Fields beyond these are
+    accepted and ignored. Send the router's key in `X-Service-Key` (or an API key in `X-API-Key`).
+    A command that is refused or wrong still answers 200 with a reply for the user."""
+
+    model_config = ConfigDict(extra="allow")
+
+    command: StrictStr = Field(description="`!schedule` or `!sched`; anything else is answered with a hint",
+                               examples=["!schedule"])
+    args: StrictStr | None = Field(None, description="the rest of the chat line (docs/chat-commands.md)",
+                                   examples=["every weekday at 9:00 run standup"])
+    community_id: StrictInt | StrictStr = Field(description="the community the command is for")
+    user_id: StrictInt | StrictStr | None = Field(None, description="the chat user")
+    entity_id: StrictInt | StrictStr | None = Field(None, description="the channel or server it was typed in")
+    session_id: StrictStr | None = Field(None, description="the router's session id; a retry with the same "
+                                                           "session and text within 10 minutes is answered again, "
+                                                           "not applied again")
+    message: StrictStr | None = Field(None, description="the whole chat line as typed")
+    username: StrictStr | None = Field(None, description="the user's display name")
+    platform: StrictStr | None = Field(None, description="twitch, discord, slack, kick...")
+    user_roles: list[StrictStr] | None = Field(None, description="the user's roles; with none, the community's "
+                                                                 "managers list decides who may change schedules")
+    metadata: RouterMetadata | None = None
+
+
+class RouterResponseData(BaseModel):
+    message: str = Field(description="the reply to post in chat")
+
+
+class RouterReplyData(BaseModel):
+    session_id: str = Field(description="the request's session_id")
+    response_action: Literal["chat"]
+    response_data: RouterResponseData
+
+
+class RouterReply(BaseModel):
+    success: Literal[True]
+    data: RouterReplyData
+
+
+class RouterFailureBody(BaseModel):
+    code: str
+    message: str
+
+
+class RouterFailure(BaseModel):
+    """A missing or unknown key (401), another community's key (403) or a malformed envelope (400)."""
+
+    success: Literal[False]
+    error: RouterFailureBody
 
 
 # ---- responses (documentation) ------------------------------------------------------------
@@ -266,7 +352,7 @@ class WorkflowOut(BaseModel):
     name: str
     description: str
     community_id: str | None
-    steps: list[dict[str, Any]]
+    steps: list[Step]
     is_active: bool
     created_by: str
     created_at: str

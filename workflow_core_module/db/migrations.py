@@ -18,7 +18,16 @@ from .database import Database
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+def _migrations_dir() -> Path:
+    """Where the SQL files are: next to the package when installed (the wheel ships them as
+    ``workflow_core_module/_migrations/``), else the checkout's top-level ``migrations/``."""
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "_migrations"
+    return installed if installed.is_dir() else package.parent / "migrations"
+
+
+MIGRATIONS_DIR = _migrations_dir()
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.(up|down)\.sql$")
 _LOCK_ID = 0x5C4ED  # pg_advisory_xact_lock key for migrations
 

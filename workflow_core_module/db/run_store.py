@@ -36,6 +36,7 @@ from ..scheduling import (
     as_utc,
     plan,
 )
+from ..scheduling.trigger import TriggerData, trigger_time
 from .database import Database, cursor
 from .sql import TableCodec, unnest
 
@@ -100,11 +101,10 @@ class Fire:
     execution_id: str | None = None  # the first attempt's id, when it was chosen ahead
 
     def trigger_data(self) -> dict[str, Any]:
-        return {
-            "trigger": self.trigger, "schedule_id": self.schedule_id, "run_id": self.run_id,
-            "scheduled_for": _iso(self.scheduled_for), "fired_at": _iso(self.fired_at),
-            "context_data": self.context_data,
-        }
+        """The run's `trigger` (every key of TriggerData; the dispatcher sets `attempt` per attempt)."""
+        return TriggerData(trigger=self.trigger, schedule_id=self.schedule_id, run_id=self.run_id,
+                           scheduled_for=trigger_time(self.scheduled_for), fired_at=trigger_time(self.fired_at),
+                           attempt=self.attempt + 1, context_data=self.context_data).as_dict()
 
 
 @dataclass
@@ -159,10 +159,6 @@ def _context(value: Any) -> dict[str, Any]:
     if not value:
         return {}
     return dict(json.loads(value) if isinstance(value, (str, bytes)) else value)
-
-
-def _iso(value: datetime) -> str:
-    return as_utc(value).isoformat().replace("+00:00", "Z")
 
 
 class RunStore:

@@ -26,6 +26,7 @@ from ..db.database import Database, is_transient
 from ..db.journal import End, Journal, RunLink, Start
 from ..db.workflow_store import Workflow, WorkflowStore
 from ..errors import InvalidWorkflowException, ScheduleNotFoundException
+from ..scheduling.trigger import complete_trigger
 from .actions import (
     BUILTIN_ACTIONS,
     MAX_OUTPUT_CHARS,
@@ -34,6 +35,7 @@ from .actions import (
     ChatOutbound,
     StepContext,
     StepFailed,
+    TemplateTrigger,
     WriteChecks,
     chat_message_action,
     load_commands,
@@ -327,7 +329,8 @@ class WorkflowEngine:
     async def _run_steps(self, workflow: Workflow, trigger: dict[str, Any], execution_id: str,
                          results: list[dict[str, Any]], community_id: str | None) -> tuple[str, str | None]:
         visible: list[dict[str, Any]] = []
-        context = {"trigger": trigger, "steps": visible,
+        trigger = complete_trigger(trigger, execution_id)  # one shape, whoever started the run
+        context = {"trigger": TemplateTrigger(trigger), "steps": visible,
                    "workflow": {"workflow_id": workflow.workflow_id, "name": workflow.name}}
         for index, step in enumerate(workflow.steps):
             action = step.get("action")

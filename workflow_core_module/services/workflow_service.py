@@ -20,6 +20,7 @@ from ..db.workflow_store import Execution, Workflow
 from ..engine.engine import WorkflowEngine
 from ..errors import ForbiddenException, InvalidWorkflowException, ScheduleNotFoundException
 from ..logs import audit
+from ..scheduling.trigger import TriggerData, trigger_time
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +139,9 @@ class WorkflowService:
         if not workflow.is_active:
             raise InvalidWorkflowException({"workflow_id": "the workflow is disabled"})
         community = scope or workflow.community_id
-        trigger = {**(extra or {}), "trigger": "api", "requested_by": actor,
-                   "context_data": dict(context_data or {})}
+        trigger = TriggerData(trigger="api", **(extra or {}), requested_by=actor,
+                              fired_at=trigger_time(self.clock.now()), attempt=1,
+                              context_data=dict(context_data or {})).as_dict()
         execution_id = await self.engine.prepare(workflow.workflow_id, trigger, trigger="api",
                                                  community_id=community,
                                                  audit=AuditEntry(actor, "workflow.execute", self.clock.now()))
