@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,16 +30,23 @@ class Recorder:
     gate: asyncio.Event | None = None
     fail_first: int = 0
     started: asyncio.Event = field(default_factory=asyncio.Event)
+    active: int = 0  # calls inside the step now
+    max_active: int = 0  # the most that ever were at once
 
     async def __call__(self, params: dict[str, Any], context: StepContext) -> dict[str, Any]:
         self.calls.append(dict(context.trigger))
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
         self.started.set()
-        if self.gate is not None:
-            await self.gate.wait()
-        if self.fail_first > 0:
-            self.fail_first -= 1
-            raise StepFailed("told to fail")
-        return {"n": len(self.calls)}
+        try:
+            if self.gate is not None:
+                await self.gate.wait()
+            if self.fail_first > 0:
+                self.fail_first -= 1
+                raise StepFailed("told to fail")
+            return {"n": len(self.calls)}
+        finally:
+            self.active -= 1
 
     def per_occurrence(self) -> Counter[tuple[str, str]]:
         return Counter((c["schedule_id"], c["scheduled_for"]) for c in self.calls)
@@ -98,3 +107,28 @@ class Scheduler:
 
 def at(clock: ManualClock, seconds: float) -> datetime:
     return clock.now() + timedelta(seconds=seconds)
+
+
+async def until(predicate: Callable[[], Any] | Callable[[], Awaitable[Any]], *, timeout: float = 10.0,
+                what: str = "the condition") -> Any:
+    """Wait until `predicate()` (plain or async) returns something true, and return it.
+
+    Tests wait for what they expect to see, never for an amount of time; a condition that does
+    not come true within `timeout` seconds (real time) fails the test naming `what`.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.005)
+
+
+def sleepers(clock: ManualClock) -> list[float]:
+    """Seconds from now until each pending ManualClock sleep ends."""
+    return sorted((deadline - clock.now()).total_seconds() for deadline, _ in clock._sleepers)

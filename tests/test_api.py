@@ -18,6 +18,7 @@ from quart import Quart
 from workflow_core_module.app import create_app
 
 from .conftest import make_settings
+from .harness import until
 from .processes import ROOT
 
 ADMIN = {"X-API-Key": "admin-secret"}
@@ -80,9 +81,15 @@ def iso(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+async def runs_ended(app: Quart) -> None:
+    """Wait until every run this process started has ended (the dispatcher is idle)."""
+    dispatcher = app.extensions["runtime"].schedules.dispatcher
+    await until(lambda: dispatcher.pending == 0, what="the runs of this process to end")
+
+
 # ---- schedules ---------------------------------------------------------------------------------
 
-async def test_create_get_list_update_delete(client: Any) -> None:
+async def test_create_get_list_update_delete(client: Any, app: Quart) -> None:
     wf = await workflow(client)
     _, created = await call(client, "post", "/api/v1/schedules", cron_body(wf, tags=["daily"], context_data={"a": 1}),
                             expect=201)
@@ -116,7 +123,7 @@ async def test_create_get_list_update_delete(client: Any) -> None:
     await call(client, "get", f"/api/v1/schedules/{sid}", expect=404)
     _, gone = await call(client, "post", "/api/v1/schedules", cron_body(wf, "gone"), expect=201)
     await call(client, "post", f"/api/v1/schedules/{gone['schedule_id']}/run", expect=202)
-    await asyncio.sleep(0.2)
+    await runs_ended(app)
     await call(client, "delete", f"/api/v1/schedules/{gone['schedule_id']}?hard=true", expect=204)
     await call(client, "get", f"/api/v1/schedules/{gone['schedule_id']}/history", expect=404)
 
@@ -186,6 +193,60 @@ async def test_pause_resume_run_and_history(client: Any, app: Quart) -> None:
     _, detail = await call(client, "get", f"/api/v1/schedules/{sid}", expect=200)
     assert detail["stats"]["successful_runs"] == 1 and detail["stats"]["success_rate"] == 1.0
     assert (detail["last_run_status"], detail["last_run_at"]) == ("completed", run["finished_at"])
+
+
+async def test_history_pages_newest_first(client: Any, app: Quart) -> None:
+    wf = await workflow(client)
+    _, created = await call(client, "post", "/api/v1/schedules", cron_body(wf), expect=201)
+    sid = created["schedule_id"]
+    started = []
+    for _ in range(5):
+        _, run = await call(client, "post", f"/api/v1/schedules/{sid}/run", expect=202)
+        started.append(run["run_id"])
+        await runs_ended(app)  # one after the other: each is newer than the one before
+    newest_first = started[::-1]
+    pages = []
+    for offset in (0, 2, 4, 6):
+        _, page = await call(client, "get", f"/api/v1/schedules/{sid}/history?limit=2&offset={offset}", expect=200)
+        assert (page["total"], page["limit"], page["offset"]) == (5, 2, offset)
+        pages.append([r["run_id"] for r in page["items"]])
+    assert pages == [newest_first[0:2], newest_first[2:4], newest_first[4:], []]
+    _, completed = await call(client, "get", f"/api/v1/schedules/{sid}/history?status=completed&limit=3&offset=3",
+                              expect=200)
+    assert completed["total"] == 5 and [r["run_id"] for r in completed["items"]] == newest_first[3:]
+    for bad in ("limit=0", "limit=501", "offset=-1"):
+        assert (await call(client, "get", f"/api/v1/schedules/{sid}/history?{bad}"))[0] == 400, bad
+
+
+async def test_a_community_key_reads_only_its_own_executions(client: Any, app: Quart) -> None:
+    """An execution id is not a secret: another community's key gets the same 404 as for an id
+    that does not exist; the owner and the global key read it."""
+    runtime = app.extensions["runtime"]
+    _, red_key = await runtime.keys.create("red-bot", "red", runtime.clock.now())
+    _, blue_key = await runtime.keys.create("blue-bot", "blue", runtime.clock.now())
+    red, blue = {"X-API-Key": red_key}, {"X-API-Key": blue_key}
+    red_wf = await workflow(client, "red-wf", headers=red)
+    _, direct = await call(client, "post", f"/api/v1/workflows/{red_wf}/execute", headers=red, expect=202)
+    _, schedule = await call(client, "post", "/api/v1/schedules", cron_body(red_wf, "r"), red, expect=201)
+    _, manual = await call(client, "post", f"/api/v1/schedules/{schedule['schedule_id']}/run", headers=red,
+                           expect=202)
+    _, unknown = await call(client, "get", "/api/v1/executions/00000000-0000-4000-8000-000000000000", headers=blue,
+                            expect=404)
+    for execution_id in (direct["execution_id"], manual["execution_id"]):
+        status, body = await call(client, "get", f"/api/v1/executions/{execution_id}", headers=blue)
+        assert status == 404 and body["error"]["code"] == unknown["error"]["code"], body
+        for owner in (red, ADMIN):
+            _, seen = await call(client, "get", f"/api/v1/executions/{execution_id}", headers=owner, expect=200)
+            assert seen["execution_id"] == execution_id and seen["workflow_id"] == red_wf
+
+    async def both_ended() -> bool:
+        for execution_id in (direct["execution_id"], manual["execution_id"]):
+            if (await call(client, "get", f"/api/v1/executions/{execution_id}"))[1]["status"] != "completed":
+                return False
+        return True
+
+    await until(both_ended, what="both executions to end")
+    await runs_ended(app)
 
 
 async def test_status_endpoint(client: Any) -> None:
@@ -311,11 +372,11 @@ async def test_unauthenticated_probes_and_docs(client: Any) -> None:
     assert "cron_expression" in page and "ScheduleCreate" in page  # request bodies are described
 
 
-async def test_metrics_count_requests_and_runs(client: Any) -> None:
+async def test_metrics_count_requests_and_runs(client: Any, app: Quart) -> None:
     wf = await workflow(client)
     _, created = await call(client, "post", "/api/v1/schedules", cron_body(wf), expect=201)
     await call(client, "post", f"/api/v1/schedules/{created['schedule_id']}/run", expect=202)
-    await asyncio.sleep(0.3)
+    await runs_ended(app)  # the run's end, and so its count, is recorded before its task ends
     text = (await (await client.get("/metrics")).get_data()).decode()
     assert "wcm_active_schedules 1.0" in text
     assert 'wcm_http_requests_total{method="POST",route="/api/v1/schedules",status="201"} 1.0' in text

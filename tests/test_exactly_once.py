@@ -73,8 +73,25 @@ async def test_crash_drill_sigkill_mid_pass(tmp_path: Path) -> None:
     url = f"sqlite://{tmp_path}/drill.sqlite"
     calls = tmp_path / "calls.txt"
     database = await Database.connect(url)
-    await migrate(database)
     harness = Scheduler(database, make_settings(url, max_schedules_per_community=10_000), SystemClock())
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        await migrate(database)
+        await _drill(harness, url, calls, tmp_path, workers)
+    finally:  # a failed drill leaves no worker running, nor the database open
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait(10)
+        await harness.engine.close()
+        await database.close()
+
+
+async def _drill(harness: Scheduler, url: str, calls: Path, tmp_path: Path,
+                 workers: list[subprocess.Popen[bytes]]) -> None:
+    """2,000 one-time schedules due together; the first worker is SIGKILLed mid-burst, a second
+    one must finish the rest, each occurrence once. Every worker started is put in `workers`."""
+    database = harness.database
     wf = await harness.workflow()
     due = (datetime.now(timezone.utc) + timedelta(seconds=8)).replace(microsecond=0)
     semaphore = asyncio.Semaphore(32)
@@ -88,6 +105,7 @@ async def test_crash_drill_sigkill_mid_pass(tmp_path: Path) -> None:
     assert datetime.now(timezone.utc) < due, "creating the schedules took too long for this drill"
 
     first = _worker(url, calls, tmp_path)
+    workers.append(first)
     deadline = time.monotonic() + 60
     while len(_lines(calls)) < 300:
         assert time.monotonic() < deadline and first.poll() is None, "the first worker never got going"
@@ -98,6 +116,7 @@ async def test_crash_drill_sigkill_mid_pass(tmp_path: Path) -> None:
     assert killed_at < 2000, "the first worker finished before it could be killed"
 
     second = _worker(url, calls, tmp_path)
+    workers.append(second)
     unfinished = "SELECT COUNT(*) FROM workflow_schedule_runs WHERE status IN ('queued', 'running')"
     active = "SELECT COUNT(*) FROM workflow_schedules WHERE is_active = 'T'"
     deadline = time.monotonic() + 90
@@ -128,8 +147,6 @@ async def test_crash_drill_sigkill_mid_pass(tmp_path: Path) -> None:
             assert "stopped" in (error or ""), error  # recorded with the reason
     print(f"\ncrash drill: killed after {killed_at} calls; runs {dict(statuses)}")
     assert statuses["completed"] >= 2000 - 40  # only runs executing at the kill (at most 40) may fail
-    await harness.engine.close()
-    await database.close()
 
 
 async def test_idle_fire_lag_under_one_second_on_the_real_clock(sqlite_database: Database) -> None:

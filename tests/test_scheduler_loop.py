@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -12,16 +13,19 @@ import pytest
 from workflow_core_module.clock import ManualClock
 from workflow_core_module.db.database import Database
 from workflow_core_module.scheduling import ScheduleStatus
+from workflow_core_module.scheduling.trigger import TRIGGER_KEYS
 from workflow_core_module.services.scheduler_loop import HEARTBEAT_SECONDS
 
 from .conftest import START, make_settings
-from .harness import Scheduler
+from .harness import Scheduler, sleepers, until
 from .sink import HttpSink
 
 
 @pytest.fixture
 async def sched(database: Database, clock: ManualClock) -> AsyncIterator[Scheduler]:
-    s = Scheduler(database, make_settings(database.url, workflow_retry_base_seconds=1.0), clock)
+    # outbound_allowlist: the callback sinks below are local, which the outbound policy refuses otherwise
+    s = Scheduler(database, make_settings(database.url, workflow_retry_base_seconds=1.0,
+                                          outbound_allowlist="127.0.0.1"), clock)
     s.attach_loop()
     yield s
     await s.close()
@@ -48,7 +52,7 @@ async def test_interval_fires_each_occurrence_once(sched: Scheduler, clock: Manu
     assert row.last_execution_id is not None and row.last_execution_at is not None
     assert sched.service.cache.due_at(s.id) == row.next_execution_at
     trigger = sched.recorder.calls[0]
-    assert set(trigger) == {"trigger", "schedule_id", "run_id", "scheduled_for", "fired_at", "context_data", "attempt"}
+    assert set(trigger) == set(TRIGGER_KEYS)  # one shape for every kind of run (scheduling/trigger.py)
     assert trigger["trigger"] == "schedule" and trigger["scheduled_for"] == "2026-11-22T12:01:00Z"
 
 
@@ -121,18 +125,24 @@ async def test_five_occurrences_inside_grace_fire_once(sched: Scheduler, clock: 
 # ---- overlap policies -----------------------------------------------------------------------
 
 async def _overlapping(sched: Scheduler, clock: ManualClock, policy: str) -> tuple[Any, list[str]]:
-    """Start a run that blocks, let the next occurrence come, then release it."""
+    """Start a run that blocks, let the next occurrence come, then release it.
+
+    Returns the run statuses seen while the first run was blocked: after the second pass, once
+    the second run (if the policy lets it run) has reached its step."""
     gate = asyncio.Event()
     sched.recorder.gate = gate
     wf = await sched.workflow()
     s = await sched.service.add_schedule(interval(wf, overlap_policy=policy))
-    assert sched.loop is not None
+    assert sched.loop is not None and sched.service.dispatcher is not None
     clock.advance(60)
     await sched.loop.run_pass(clock.now())
     await asyncio.wait_for(sched.recorder.started.wait(), 5)
     clock.advance(60)
-    await sched.loop.run_pass(clock.now())
-    await asyncio.sleep(0.05)
+    second = await sched.loop.run_pass(clock.now())
+    runs_now = {"skip": 0, "allow": 1, "cancel_previous": 1}[policy]
+    assert (second.fired, second.skipped) == (runs_now, 1 - runs_now)
+    assert sched.service.dispatcher.pending == 1 + runs_now  # a skipped occurrence was never handed over
+    await until(lambda: len(sched.recorder.calls) == 1 + runs_now, what="the second run to reach its step")
     during = await sched.statuses(s.schedule_id)
     gate.set()
     await sched.settle()
@@ -144,7 +154,7 @@ async def test_overlap_skip(sched: Scheduler, clock: ManualClock) -> None:
     assert during == ["running", "skipped"]
     runs = await sched.runs(s.schedule_id)
     assert [r.status for r in runs] == ["completed", "skipped"] and "still going" in (runs[1].error or "")
-    assert len(sched.recorder.calls) == 1
+    assert len(sched.recorder.calls) == 1  # counted with the dispatcher idle: nothing is left to run
     row = await sched.service.get_schedule(s.schedule_id)
     assert row.execution_count == 1  # a skip is no execution
     assert row.last_run_status == "completed"  # the first run ended after the skip was recorded
@@ -154,7 +164,7 @@ async def test_overlap_allow(sched: Scheduler, clock: ManualClock) -> None:
     s, during = await _overlapping(sched, clock, "allow")
     assert during == ["running", "running"]
     assert await sched.statuses(s.schedule_id) == ["completed", "completed"]
-    assert len(sched.recorder.calls) == 2
+    assert len(sched.recorder.calls) == 2 and sched.recorder.max_active == 2  # they did overlap
 
 
 async def test_overlap_buffer_one(sched: Scheduler, clock: ManualClock) -> None:
@@ -166,16 +176,19 @@ async def test_overlap_buffer_one(sched: Scheduler, clock: ManualClock) -> None:
     clock.advance(60)
     await sched.loop.run_pass(clock.now())
     await asyncio.wait_for(sched.recorder.started.wait(), 5)
+    passes = []
     for _ in range(2):  # two more occurrences while the first still runs
         clock.advance(60)
-        await sched.loop.run_pass(clock.now())
-    await asyncio.sleep(0.05)
+        passes.append(await sched.loop.run_pass(clock.now()))
+    assert [(p.fired, p.skipped) for p in passes] == [(1, 0), (0, 1)]  # one buffered, the next skipped
     assert await sched.statuses(s.schedule_id) == ["running", "queued", "skipped"]
-    assert len(sched.recorder.calls) == 1  # the buffered one waits
     gate.set()
     await sched.settle()
     assert await sched.statuses(s.schedule_id) == ["completed", "completed", "skipped"]
     assert len(sched.recorder.calls) == 2
+    assert sched.recorder.max_active == 1  # the buffered one started only after the first had ended
+    first, buffered = sched.recorder.calls
+    assert (first["scheduled_for"], buffered["scheduled_for"]) == ("2026-11-22T12:01:00Z", "2026-11-22T12:02:00Z")
 
 
 async def test_overlap_cancel_previous(sched: Scheduler, clock: ManualClock) -> None:
@@ -199,16 +212,16 @@ async def test_retries_with_exponential_backoff(database: Database, clock: Manua
     s = await sched.service.add_schedule(interval(wf))
     clock.advance(60)
     await loop.run_pass(clock.now())
+    dispatcher = sched.service.dispatcher
+    assert dispatcher is not None
     waits = []
-    for _ in range(200):
-        await asyncio.sleep(0.01)
-        pending = sorted(deadline for deadline, _ in clock._sleepers)
-        if pending:
-            waits.append((pending[0] - clock.now()).total_seconds())
-            clock.advance(to=pending[0])
-        if not sched.service.dispatcher.pending:  # type: ignore[union-attr]
+    while True:  # each time the run is asleep on its backoff, move the clock to its end
+        await until(lambda: sleepers(clock) or not dispatcher.pending, what="a backoff sleep or the run's end")
+        if not dispatcher.pending:
             break
-    await sched.settle()
+        [wait] = sleepers(clock)
+        waits.append(wait)
+        clock.advance(wait)
     assert waits == [2.0, 4.0]  # 2 s, then 4 s: doubling
     runs = await sched.runs(s.schedule_id)
     assert [(r.status, r.attempt) for r in runs] == [("completed", 3)]
@@ -254,11 +267,12 @@ async def test_jitter_delays_within_bounds(sched: Scheduler, clock: ManualClock)
     assert sched.loop is not None
     clock.advance(60)
     await sched.loop.run_pass(clock.now())
-    await asyncio.sleep(0.05)
-    assert sched.recorder.calls == []  # waiting out its jitter
-    delays = [(d - clock.now()).total_seconds() for d, _ in clock._sleepers]
-    assert len(delays) == 1 and 0 < delays[0] < 30
-    clock.advance(30)
+    [delay] = await until(lambda: sleepers(clock), what="the run to start waiting out its jitter")
+    assert 0 < delay < 30
+    assert sched.recorder.calls == []  # it is asleep on the clock: nothing can run before it moves
+    clock.advance(delay - 0.001)
+    assert sleepers(clock) == [pytest.approx(0.001, abs=1e-5)] and sched.recorder.calls == []
+    clock.advance(0.001)
     await sched.settle()
     assert len(sched.recorder.calls) == 1
 
@@ -274,13 +288,14 @@ async def test_concurrency_is_bounded_and_nothing_dropped(database: Database, cl
     clock.advance(60)
     assert sched.loop is not None
     assert (await sched.loop.run_pass(clock.now())).fired == 10
-    await asyncio.sleep(0.1)
     dispatcher = sched.service.dispatcher
     assert dispatcher is not None
-    assert dispatcher.running == 3 and len(sched.recorder.calls) == 3 and dispatcher.pending == 10
+    await until(lambda: len(sched.recorder.calls) >= 3, what="three runs to reach their step")
+    assert dispatcher.running == 3 and dispatcher.pending == 10
     gate.set()
     await sched.settle()
-    assert len(sched.recorder.calls) == 10
+    assert len(sched.recorder.calls) == 10 and len(sched.recorder.per_occurrence()) == 10
+    assert sched.recorder.max_active == 3  # never more than three at once, from first to last
     await sched.close()
 
 
@@ -366,6 +381,76 @@ async def test_recovery_refires_queued_and_fails_running_orphans(sched: Schedule
     assert (await sched.service.get_schedule(started.schedule_id)).failed_runs == 1
 
 
+async def test_start_recovers_runs_left_by_a_dead_process(sched: Scheduler, clock: ManualClock) -> None:
+    """start_scheduler() alone (no direct recover() call) resolves what a process that died left
+    behind: a queued run inside its grace runs once, a queued run past it and a run that was
+    executing are recorded as failed. Neither the next heartbeat nor a second replica starting
+    later runs anything again."""
+    wf = await sched.workflow()
+    waiting = await sched.service.add_schedule(interval(wf, "waiting"))
+    late = await sched.service.add_schedule(interval(wf, "late", grace_period_seconds=60))
+    started = await sched.service.add_schedule(interval(wf, "started"))
+    ts, mark = sched.database.dialect.ts, sched.database.dialect.params
+    left = [(waiting, "queued", START - timedelta(seconds=10)), (late, "queued", START - timedelta(minutes=5)),
+            (started, "running", START - timedelta(seconds=10))]
+    run_ids = {schedule.name: str(uuid.uuid4()) for schedule, *_ in left}
+
+    def crash(dal: Any) -> None:
+        dal.executesql(mark(
+            "INSERT INTO scheduler_replicas (replica_id, host, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)"),
+            placeholders=["dead-process", "gone", 1, ts(START - timedelta(hours=1)), ts(START - timedelta(minutes=10))])
+        for schedule, status, scheduled_for in left:
+            dal.executesql(mark(
+                "INSERT INTO workflow_schedule_runs (run_id, schedule_id, workflow_id, scheduled_for, fired_at, "
+                "status, attempt, \"trigger\", claimed_by) VALUES (?, ?, ?, ?, ?, ?, ?, 'schedule', 'dead-process')"),
+                placeholders=[run_ids[schedule.name], schedule.schedule_id, wf, ts(scheduled_for), ts(scheduled_for),
+                              status, 1 if status == "running" else 0])
+
+    await sched.database.write(crash)
+    await sched.service.start_scheduler()
+
+    async def resolved() -> dict[str, tuple[str, str]]:
+        found = {}
+        for schedule, *_ in left:
+            runs = await sched.runs(schedule.schedule_id)
+            if runs and runs[0].status not in ("queued", "running"):
+                found[schedule.name] = (runs[0].run_id, runs[0].status)
+        return found if len(found) == len(left) else {}
+
+    assert await until(resolved, what="the dead process's runs to be resolved") == {
+        "waiting": (run_ids["waiting"], "completed"), "late": (run_ids["late"], "failed"),
+        "started": (run_ids["started"], "failed")}
+    await sched.settle()
+    [refired] = sched.recorder.calls
+    assert (refired["run_id"], refired["scheduled_for"]) == (run_ids["waiting"], "2026-11-22T11:59:50Z")
+    assert "re-fired" in ((await sched.runs(waiting.schedule_id))[0].note or "")
+    assert "grace period 60 s" in ((await sched.runs(late.schedule_id))[0].error or "")
+    assert "stopped while this run was executing" in ((await sched.runs(started.schedule_id))[0].error or "")
+
+    def idle(replicas: int = 1) -> bool:
+        """Every heartbeat keeper asleep for its next beat, every loop asleep until the next due time."""
+        waits = sleepers(clock)
+        return len(waits) == 2 * replicas and waits.count(HEARTBEAT_SECONDS) == replicas
+
+    await until(idle, what="the scheduler to be idle")
+    clock.advance(HEARTBEAT_SECONDS)  # the next heartbeat looks for orphans again
+    await until(idle, what="the next heartbeat and recovery to end")
+    await sched.settle()
+    other = Scheduler(sched.database, sched.settings, clock)  # a second replica starts later
+    try:
+        await other.service.start_scheduler()
+        await until(lambda: idle(2), what="the second replica's first recovery to end")
+        await other.settle()
+        assert other.recorder.calls == []
+    finally:
+        await other.close()
+    assert len(sched.recorder.calls) == 1  # once, however often recovery looked
+    statuses = [tuple(await sched.statuses(s.schedule_id)) for s, *_ in left]
+    assert statuses == [("completed",), ("failed",), ("failed",)]
+    assert (await sched.service.get_schedule(started.schedule_id)).failed_runs == 1
+    assert (await sched.service.get_schedule(late.schedule_id)).failed_runs == 1
+
+
 async def test_history_retention_deletes_old_runs(sched: Scheduler, clock: ManualClock) -> None:
     wf = await sched.workflow()
     s = await sched.service.add_schedule(interval(wf))
@@ -386,9 +471,11 @@ async def test_a_broken_row_is_set_aside_and_others_still_fire(sched: Scheduler,
         f"interval_seconds = NULL WHERE id = {bad.id}"))
     result = await sched.tick(60)
     assert result.fired == 1 and result.broken == 1
-    await asyncio.sleep(0.1)
-    row = await sched.service.get_schedule(bad.schedule_id)
-    assert row.status is ScheduleStatus.PAUSED
+
+    async def set_aside() -> bool:
+        return (await sched.service.get_schedule(bad.schedule_id)).status is ScheduleStatus.PAUSED
+
+    await until(set_aside, what="the broken schedule to be paused")
     assert len(sched.recorder.calls) == 1 and sched.recorder.calls[0]["schedule_id"] == good.schedule_id
 
 

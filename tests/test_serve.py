@@ -8,9 +8,11 @@ import sqlite3
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from .processes import ServeProcess, http_json
+from .processes import ServeProcess, http_json, wait_until
 from .sink import HttpSink
 
 
@@ -38,7 +40,8 @@ def test_sigint_also_stops_cleanly(tmp_path: Path) -> None:
 
 
 def test_end_to_end_interval_schedule_calls_a_local_server_until_paused(tmp_path: Path) -> None:
-    env = {"DATABASE_URL": f"sqlite://{tmp_path}/e2e.sqlite", "ADMIN_API_KEY": "e2e-key", "MIN_INTERVAL_SECONDS": "1"}
+    env = {"DATABASE_URL": f"sqlite://{tmp_path}/e2e.sqlite", "ADMIN_API_KEY": "e2e-key", "MIN_INTERVAL_SECONDS": "1",
+           "OUTBOUND_ALLOWLIST": "127.0.0.1"}  # the sink is local: the outbound policy refuses loopback otherwise
     with HttpSink() as sink, ServeProcess(env, cwd=tmp_path) as server:
         api = server.url + "/api/v1"
         status, wf = http_json("POST", api + "/workflows", "e2e-key", {
@@ -53,13 +56,33 @@ def test_end_to_end_interval_schedule_calls_a_local_server_until_paused(tmp_path
         sid = schedule["schedule_id"]  # type: ignore[index]
         received = sink.wait_for(3, timeout=15)
         assert all(r.json() == {"schedule": sid, "channel": "ops"} for r in received)
+        # A second schedule keeps firing: it shows the loop ran on past the moment the paused one was due again.
+        status, canary_wf = http_json("POST", api + "/workflows", "e2e-key", {
+            "name": "canary", "steps": [{"action": "http_request", "method": "POST", "url": sink.url + "/canary"}]})
+        assert status == 201, canary_wf
+        status, _ = http_json("POST", api + "/schedules", "e2e-key", {
+            "workflow_id": canary_wf["workflow_id"], "name": "canary", "schedule_type": "interval",  # type: ignore[index]
+            "interval_seconds": 1})
+        assert status == 201
         status, _ = http_json("POST", f"{api}/schedules/{sid}/pause", "e2e-key")
         assert status == 200
-        time.sleep(0.5)  # a run claimed just before the pause may still land
-        settled = len(sink.received)
-        time.sleep(2.5)
-        assert len(sink.received) == settled, "calls continued after the pause"
-        status, history = http_json("GET", f"{api}/schedules/{sid}/history", "e2e-key")
-        assert status == 200 and history["total"] >= 3  # type: ignore[index]
-        assert {r["status"] for r in history["items"]} == {"completed"}  # type: ignore[index]
+        paused_at = time.time()
+
+        def calls(path: str, after: float = 0.0) -> list[Any]:
+            return [r for r in list(sink.received) if r.path == path and r.at > after]
+
+        # the paused schedule was next due at most 1 s after the pause; three canaries after it span more
+        wait_until(lambda: len(calls("/canary", paused_at)) >= 3, what="three canaries after the pause")
+
+        def runs_ended() -> list[Any]:
+            status, history = http_json("GET", f"{api}/schedules/{sid}/history?limit=500", "e2e-key")
+            assert status == 200
+            items = history["items"]  # type: ignore[index]
+            ended = all(r["status"] == "completed" for r in items)
+            return items if ended and len(calls("/ping")) == len(items) else []
+
+        runs = wait_until(runs_ended, what="every run to have ended and called once")
+        last = max(datetime.fromisoformat(r["scheduled_for"].replace("Z", "+00:00")).timestamp() for r in runs)
+        assert last <= paused_at, "an occurrence after the pause ran"
+        assert len(calls("/ping")) == len(runs) >= 3, "calls continued after the pause"
     assert server.process.returncode == 0
