@@ -228,3 +228,30 @@ async def test_a_definition_forgotten_while_it_is_read_is_read_again(engine: Wor
     for execution_id in (second, third):
         execution = await engine.store.get_execution(execution_id)
         assert execution.step_results[0]["output"]["message"] == "new", execution.step_results
+
+
+async def test_a_run_whose_templates_add_up_is_stopped_and_yields_between_steps(
+        engine: WorkflowEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workflow_core_module.engine import engine as engine_module
+
+    # Each render is bounded on its own (50 ms); 50 such steps must not add up to seconds of loop time.
+    monkeypatch.setattr(engine_module, "RUN_RENDER_SECONDS", 0.005)
+    heavy = {"action": "log", "message": "{% for i in range(9990) %}{{ i }}{% endfor %}"}
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    beat = asyncio.create_task(ticker())
+    try:
+        execution = await run(engine, [heavy] * 50)
+    finally:
+        beat.cancel()
+    assert execution.status == "failed", execution
+    failed = execution.step_results[-1]
+    assert "templates took" in failed["error"] and "more than 5 ms in all" in failed["error"], failed
+    assert 1 < len(execution.step_results) < 50
+    assert ticks >= len(execution.step_results) - 1  # the loop ran between steps

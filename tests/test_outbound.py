@@ -508,6 +508,33 @@ async def test_read_limited_keeps_64_kib_of_a_200_kib_body() -> None:
             assert short == (payload[:10], True)
 
 
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_a_compressed_answer_cannot_expand_past_the_limit(encoding: str) -> None:
+    import gzip
+    import tracemalloc
+    import zlib
+
+    plain = b"\0" * (20 * 1024 * 1024)  # 20 MiB of zeros: about 20 KB compressed
+    bomb = gzip.compress(plain) if encoding == "gzip" else zlib.compress(plain)
+    small = b'{"ok": true}'
+    small_body = gzip.compress(small) if encoding == "gzip" else zlib.compress(small)
+    answers = {"/bomb": bomb, "/small": small_body}
+    async with serving(respond=lambda request: (200, {"Content-Encoding": encoding}, answers[request["target"]])) as target:
+        client, _ = client_for("127.0.0.1")
+        async with client:
+            async with client.stream("GET", f"http://127.0.0.1:{target.port}/bomb") as response:
+                tracemalloc.start()
+                try:
+                    body, truncated = await read_limited(response)
+                    peak = tracemalloc.get_traced_memory()[1]
+                finally:
+                    tracemalloc.stop()
+            assert truncated is True and body == plain[:MAX_RESPONSE_BYTES]
+            assert peak < 2 * 1024 * 1024, f"inflating took {peak:,} bytes"  # not the 20 MiB it expands to
+            async with client.stream("GET", f"http://127.0.0.1:{target.port}/small") as response:
+                assert await read_limited(response) == (small, False)
+
+
 # ---- TLS: the name is used for SNI and for checking the certificate ----------------------------------
 
 @pytest.fixture(scope="module")

@@ -222,11 +222,20 @@ async def test_a_retry_while_the_first_is_still_running_waits_for_its_reply() ->
     clock = ManualClock(START)
     replays = Replays(clock, seconds=600)
     key = ("42", "sess_1", "!schedule add ...")
-    first, is_first = replays.claim(key)
-    again, is_first_again = replays.claim(key)
-    assert is_first and not is_first_again and again is first
-    first.set_result("Scheduled")
-    assert await asyncio.wait_for(again, 1) == "Scheduled"
+    gate, applied = asyncio.Event(), []
+
+    async def command() -> str:
+        await gate.wait()
+        applied.append(1)
+        return "Scheduled"
+
+    first = asyncio.ensure_future(replays.reply(key, command))
+    await asyncio.sleep(0)
+    first.cancel()  # the router gave up and closed the connection: the request is cancelled...
+    retry = asyncio.ensure_future(replays.reply(key, command))
+    gate.set()
+    assert await asyncio.wait_for(retry, 1) == "Scheduled"  # ...the command is not, and the retry gets its reply
+    assert applied == [1]
+    assert await replays.reply(key, command) == "Scheduled" and applied == [1]
     clock.advance(601)
-    _, fresh = replays.claim(key)
-    assert fresh  # after 10 minutes the same words are a new command
+    assert await replays.reply(key, command) == "Scheduled" and applied == [1, 1]  # later: a new command

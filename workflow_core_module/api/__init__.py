@@ -9,6 +9,7 @@ from quart_schema import QuartSchema
 
 from .. import web
 from . import chat, communities, ops, schedules, workflows
+from .auth import presented_key
 from .body import guard_json
 from .context import runtime
 from .errors import error_response, register_error_handlers
@@ -42,7 +43,7 @@ def register_api(app: Quart, version: str) -> None:
         path = request.path
         if not path.startswith("/api/v1/") or path in PUBLIC:
             return None
-        presented = request.headers.get("X-API-Key") or request.headers.get("X-Service-Key")
+        presented = presented_key(request.headers)
         if not presented:
             return error_response(401, "unauthorized", "send your API key in the X-API-Key header")
         auth = runtime().auth

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 import time
 
+from werkzeug.datastructures import Headers
+
 from ..clock import Clock
 from ..db.key_store import ADMIN_KEY_NAME, KeyStore, Principal, hash_key, same_hash
 
@@ -21,6 +23,11 @@ ROUTER_KEY_NAME = "router"
 # (method, path pattern) the router's key is accepted on: its command hop and its workflow trigger.
 ROUTER_ROUTES = (("POST", re.compile(r"^/api/v1/execute$")),
                  ("POST", re.compile(r"^/api/v1/workflows/[^/]+/execute$")))
+
+
+def presented_key(headers: Headers) -> str | None:
+    """The key a request carries: X-API-Key, else X-Service-Key (what the chat router sends)."""
+    return headers.get("X-API-Key") or headers.get("X-Service-Key")
 
 
 def router_route(method: str, path: str) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from quart import Blueprint, Response, jsonify, request
@@ -23,6 +24,7 @@ from quart_schema import document_request, document_response
 
 from ..chat.service import ChatContext
 from ..clock import Clock
+from .auth import presented_key
 from .context import runtime
 from .schemas import RouterCommand, RouterFailure, RouterReply
 
@@ -63,12 +65,16 @@ def roles_of(body: dict[str, Any]) -> tuple[str, ...] | None:
 
 
 class Replays:
-    """Replies to recent commands by (community, session, text), so a retried command is applied once."""
+    """Replies to recent commands by (community, session, text), so a retried command is applied once.
+
+    A command runs as a task of its own: when the router gives up on a slow answer and closes the
+    connection, the request is cancelled but the command is not, and the retry gets its reply."""
 
     def __init__(self, clock: Clock, seconds: float = REPLAY_SECONDS) -> None:
         self.clock = clock
         self.seconds = seconds
         self._seen: OrderedDict[tuple[str, str, str], tuple[float, asyncio.Future[str]]] = OrderedDict()
+        self._running: set[asyncio.Task[str]] = set()
 
     def claim(self, key: tuple[str, str, str]) -> tuple[asyncio.Future[str], bool]:
         """The future holding this command's reply, and whether the caller is the first to ask."""
@@ -82,8 +88,23 @@ class Replays:
         self._seen[key] = (now + self.seconds, future)
         return future, True
 
-    def forget(self, key: tuple[str, str, str]) -> None:
-        self._seen.pop(key, None)
+    async def reply(self, key: tuple[str, str, str], command: Callable[[], Awaitable[str]]) -> str:
+        """The reply to the command `key` names: run once, whoever asks again."""
+        future, first = self.claim(key)
+        if first:
+            task = asyncio.ensure_future(command())
+            self._running.add(task)
+            task.add_done_callback(lambda done: self._settle(key, future, done))
+        return await asyncio.shield(future)
+
+    def _settle(self, key: tuple[str, str, str], future: asyncio.Future[str], done: asyncio.Task[str]) -> None:
+        self._running.discard(done)
+        if not done.cancelled() and done.exception() is None:
+            future.set_result(done.result())
+            return
+        self._seen.pop(key, None)  # not applied: a retry may try again
+        future.set_exception(done.exception() or asyncio.CancelledError())
+        future.exception()  # retrieved: waiting retries see it, nothing is logged twice
 
 
 @bp.post("/execute")
@@ -95,7 +116,7 @@ class Replays:
 async def execute() -> Any:
     """A chat command (`!schedule ...`) from the bot's router, in its own envelope; answers the reply for chat."""
     rt = runtime()
-    presented = request.headers.get("X-Service-Key") or request.headers.get("X-API-Key")
+    presented = presented_key(request.headers)
     principal = await rt.auth.principal_for(presented, "POST", "/api/v1/execute") if presented else None
     if principal is None:
         return _failure(401, "unauthorized", "missing or unknown service key (header X-Service-Key)")
@@ -120,15 +141,5 @@ async def execute() -> Any:
     if not text["session_id"]:
         return _reply("", await rt.chat.handle(text["args"], context))
     key = (community_id, text["session_id"], text["message"] or text["args"])
-    replays = rt.chat_replays
-    future, first = replays.claim(key)
-    if not first:
-        return _reply(text["session_id"], await asyncio.shield(future))
-    try:
-        future.set_result(await rt.chat.handle(text["args"], context))
-    except BaseException as exc:
-        replays.forget(key)  # not applied: a retry may try again
-        future.set_exception(exc)
-        future.exception()  # retrieved: waiting retries see it, nothing is logged twice
-        raise
-    return _reply(text["session_id"], future.result())
+    reply = await rt.chat_replays.reply(key, lambda: rt.chat.handle(text["args"], context))
+    return _reply(text["session_id"], reply)

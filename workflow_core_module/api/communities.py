@@ -49,9 +49,10 @@ def _out(community: Community) -> dict[str, Any]:
 
 
 @bp.get("/<community_id>/managers")
+@bp.get("/<community_id>/chat")
 @document_response(CommunityOut)
-async def get_managers(community_id: str) -> dict[str, Any]:
-    """The community's managers, default time zone and platform."""
+async def get_community(community_id: str) -> dict[str, Any]:
+    """The community's chat settings: managers, default time zone and platform."""
     _own(community_id)
     return _out(await runtime().communities.get(community_id))
 
@@ -66,14 +67,6 @@ async def put_managers(community_id: str, data: ManagersIn) -> dict[str, Any]:
     community = await runtime().communities.update(
         community_id, AuditEntry(actor(), "community.managers", runtime().clock.now()), managers=managers)
     return _out(community)
-
-
-@bp.get("/<community_id>/chat")
-@document_response(CommunityOut)
-async def get_chat(community_id: str) -> dict[str, Any]:
-    """The community's chat settings: platform, default time zone and managers."""
-    _own(community_id)
-    return _out(await runtime().communities.get(community_id))
 
 
 @bp.put("/<community_id>/chat")

@@ -82,8 +82,7 @@ class WorkflowStore:
         self.dialect = database.dialect
         self.workflows = TableCodec(database.dal, "workflows", database.dialect)
         self.executions = TableCodec(database.dal, "workflow_executions", database.dialect)
-        self._audit = AuditLog(database).write
-        self.write_audit = self._audit  # for changes recorded elsewhere in a transaction of ours
+        self.write_audit = AuditLog(database).write  # also for changes the engine records in its writes
 
     @staticmethod
     def _visible(scope: Scope) -> tuple[str, list[Any]]:
@@ -130,7 +129,7 @@ class WorkflowStore:
                 if is_integrity_error(exc):
                     raise self._name_taken(values["name"]) from None
                 raise
-            self._audit(dal, audit, "workflow", values["workflow_id"], values.get("community_id"),
+            self.write_audit(dal, audit, "workflow", values["workflow_id"], values.get("community_id"),
                         changed_fields(None, values))
             return Workflow.from_row({**values, "id": pk})
 
@@ -147,7 +146,7 @@ class WorkflowStore:
                 if is_integrity_error(exc):
                     raise self._name_taken(str(values.get("name"))) from None
                 raise
-            self._audit(dal, audit, "workflow", workflow_id, before.community_id, changed_fields(before, values))
+            self.write_audit(dal, audit, "workflow", workflow_id, before.community_id, changed_fields(before, values))
             return Workflow.from_row(self.workflows.select(dal, "id = ?", [before.id])[0])
 
         return await self.database.write(run)
@@ -174,7 +173,7 @@ class WorkflowStore:
             current = self.fetch(dal, workflow_id, scope, for_update=True)
             self._refuse_in_use(dal, workflow_id, "delete")
             dal.executesql(self.dialect.params("DELETE FROM workflows WHERE id = ?"), placeholders=[current.id])
-            self._audit(dal, audit, "workflow", workflow_id, current.community_id, {"name": current.name})
+            self.write_audit(dal, audit, "workflow", workflow_id, current.community_id, {"name": current.name})
             return current
 
         return await self.database.write(run)

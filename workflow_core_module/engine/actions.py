@@ -36,7 +36,7 @@ from jinja2 import StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..config import CHAT_PLATFORMS
-from .outbound import MAX_RESPONSE_BYTES, OutboundPolicy, OutboundRefused, read_limited
+from .outbound import MAX_RESPONSE_BYTES, OutboundPolicy, OutboundRefused, fetch
 from .templates import check_template, is_template
 
 log = logging.getLogger(__name__)
@@ -235,15 +235,14 @@ async def run_http(params: dict[str, Any], context: StepContext) -> dict[str, An
 async def send(client: httpx.AsyncClient, method: str, url: str, *, headers: Mapping[str, str],
                body: Any, timeout_seconds: float) -> dict[str, Any]:
     """One request; at most MAX_RESPONSE_BYTES of the answer are read and kept."""
-    kwargs: dict[str, Any] = {"headers": dict(headers), "timeout": timeout_seconds}
+    kwargs: dict[str, Any] = {"headers": dict(headers)}
     if body is not None:
         kwargs["json"] = body
     try:
-        async with client.stream(method, url, **kwargs) as response:
-            data, truncated = await read_limited(response, MAX_RESPONSE_BYTES)
+        response, (data, truncated) = await fetch(client, method, url, timeout_seconds=timeout_seconds, **kwargs)
     except OutboundRefused as exc:
         raise StepFailed(f"{exc}; nothing was sent") from None
-    except httpx.TimeoutException:
+    except (httpx.TimeoutException, TimeoutError):
         raise StepFailed(f"{method} {url} timed out after {timeout_seconds:g} s") from None
     except httpx.HTTPError as exc:
         raise StepFailed(f"{method} {url} failed: {type(exc).__name__}: {exc}") from None
@@ -338,9 +337,6 @@ async def run_command(params: dict[str, Any], context: StepContext) -> dict[str,
 
 
 # ---- chat_message -------------------------------------------------------------------------
-
-CHAT_FIELDS = ("community_id", "entity_id", "platform")
-
 
 def validate_chat_message(params: Mapping[str, Any], checks: WriteChecks) -> dict[str, str]:
     errors = {} if isinstance(params.get("message"), str) and params["message"].strip() else {

@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_STEPS = 50
+RUN_RENDER_SECONDS = 0.25  # all the template rendering of one run (each render is bounded at 50 ms)
 DURABLE_WRITE_SECONDS = 900.0  # how long a run's start or outcome write waits for the database
 _WORKFLOW_TTL_SECONDS = 2.0  # how long a workflow definition read from the database is reused
 
@@ -332,7 +333,10 @@ class WorkflowEngine:
         trigger = complete_trigger(trigger, execution_id)  # one shape, whoever started the run
         context = {"trigger": TemplateTrigger(trigger), "steps": visible,
                    "workflow": {"workflow_id": workflow.workflow_id, "name": workflow.name}}
+        rendering = 0.0  # seconds this run's templates held the event loop
         for index, step in enumerate(workflow.steps):
+            if index:
+                await asyncio.sleep(0)  # steps that never await (log) must not chain their renders
             action = step.get("action")
             entry: dict[str, Any] = {"index": index, "action": action}
             results.append(entry)
@@ -341,7 +345,11 @@ class WorkflowEngine:
                 if action not in self._actions:
                     raise StepFailed(f"unknown action {action!r}")
                 run, _ = self._actions[action]
+                if rendering > RUN_RENDER_SECONDS:
+                    raise StepFailed(f"this run's templates took {rendering * 1000:.0f} ms so far, more than "
+                                     f"{RUN_RENDER_SECONDS * 1000:.0f} ms in all; simplify them")
                 params = render({k: v for k, v in step.items() if k != "action"}, context)
+                rendering += time.perf_counter() - began
                 step_context = StepContext(execution_id, workflow.workflow_id, index, self.http, self.commands,
                                            self.clock.sleep, trigger, community_id, self.outbound,
                                            self.operator_http)

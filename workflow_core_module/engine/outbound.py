@@ -28,6 +28,7 @@ import ipaddress
 import re
 import socket
 import ssl
+import zlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
@@ -38,7 +39,7 @@ import idna
 
 __all__ = [
     "DEFAULT_LIMITS", "DEFAULT_TIMEOUT", "MAX_RESPONSE_BYTES", "GuardedTransport", "LimitedBody",
-    "OutboundPolicy", "OutboundRefused", "Resolver", "build_client", "read_limited", "system_resolver",
+    "OutboundPolicy", "OutboundRefused", "Resolver", "build_client", "fetch", "read_limited", "system_resolver",
 ]
 
 MAX_RESPONSE_BYTES = 65_536
@@ -399,18 +400,44 @@ class LimitedBody(NamedTuple):
     truncated: bool
 
 
+async def fetch(client: httpx.AsyncClient, method: str, url: str, *, timeout_seconds: float,
+                limit: int = MAX_RESPONSE_BYTES, **kwargs: Any) -> tuple[httpx.Response, LimitedBody]:
+    """One request whose whole answer (connect, send, every read) takes at most `timeout_seconds`
+    (httpx's own timeout bounds each read alone, so a server trickling bytes could hold it far
+    longer), with at most `limit` bytes of its body read. Raises TimeoutError when it took too long."""
+    async with asyncio.timeout(timeout_seconds):
+        async with client.stream(method, url, timeout=timeout_seconds, **kwargs) as response:
+            return response, await read_limited(response, limit)
+
+
 async def read_limited(response: httpx.Response, limit: int = MAX_RESPONSE_BYTES) -> LimitedBody:
-    """At most `limit` bytes of a streamed response's (decoded) body, and whether there was more.
-    The response is closed; a connection left with unread body is dropped, not reused."""
+    """At most `limit` bytes of a streamed response's body, and whether there was more. The
+    response is closed; a connection left with unread body is dropped, not reused.
+
+    The body is read as it came over the wire and inflated here, bounded: a gzip or deflate
+    answer (sent although we asked for identity) cannot expand past `limit` in memory. Other
+    encodings are not decoded: their first `limit` raw bytes are kept."""
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    inflate = zlib.decompressobj(_WBITS[encoding]) if encoding in _WBITS else None
     chunks: list[bytes] = []
     size = 0
     try:
-        async for chunk in response.aiter_bytes():
+        async for raw in response.aiter_raw():
+            chunk = raw if inflate is None else inflate.decompress(inflate.unconsumed_tail + raw, limit + 1 - size)
             chunks.append(chunk)
             size += len(chunk)
             if size > limit:
                 break
+        if inflate is not None and size <= limit:
+            chunks.append(inflate.flush())
+    except zlib.error as exc:
+        raise httpx.DecodingError(f"the {encoding} body could not be inflated: {exc}",
+                                  request=response.request) from None
     finally:
         await response.aclose()
     body = b"".join(chunks)
     return LimitedBody(body[:limit], len(body) > limit)
+
+
+# zlib window bits: gzip header, zlib (deflate as HTTP sends it) header.
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}

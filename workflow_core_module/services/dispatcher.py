@@ -21,11 +21,13 @@ from ..config import Settings
 from ..db.journal import End, RunLink
 from ..db.run_store import Fire, RunStore
 from ..engine.engine import FINAL_STATUSES, RunGone, WorkflowEngine
+from ..engine.outbound import fetch
 from ..scheduling import jitter_delay_seconds
 
 log = logging.getLogger(__name__)
 
 _POLL_SECONDS = 1.0  # how often a buffered run checks on a run held by another replica
+CALLBACK_TIMEOUT_SECONDS = 10.0  # the whole callback, answer included
 
 
 FinishedListener = Callable[[Fire, str, float], None]  # (fire, final status, duration seconds)
@@ -185,7 +187,8 @@ class Dispatcher:
             body = json.dumps(summary, separators=(",", ":")).encode()
             headers = {"Content-Type": "application/json"} | signature_headers(
                 self.settings.webhook_signing_secret, body, self.clock.now())
-            response = await self.engine.http.post(fire.callback_url, content=body, headers=headers, timeout=10.0)
+            response, _ = await fetch(self.engine.http, "POST", fire.callback_url, content=body, headers=headers,
+                                      timeout_seconds=CALLBACK_TIMEOUT_SECONDS)
             if not response.is_success:
                 log.warning("callback %s answered %d", fire.callback_url, response.status_code,
                             extra={"category": "ERROR", "action": "run.callback", "run_id": fire.run_id})

@@ -20,7 +20,7 @@ from typing import Any
 from ..scheduling import TimeRule, minutes_between
 
 OVERLAP_CAP = 2000  # occurrences looked at per schedule
-OVERLAP_DEADLINE_SECONDS = 0.5  # CPU time one preview may spend on other schedules
+OVERLAP_DEADLINE_SECONDS = 0.5  # wall time one preview may spend on other schedules
 _CACHE_ENTRIES = 2048
 _BUCKET = timedelta(hours=1)
 
@@ -48,7 +48,7 @@ class OverlapFinder:
     def __init__(self, *, deadline_seconds: float = OVERLAP_DEADLINE_SECONDS) -> None:
         self.deadline_seconds = deadline_seconds
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="overlaps")
-        self._minutes: OrderedDict[tuple[str, datetime, datetime], set[int]] = OrderedDict()
+        self._minutes: OrderedDict[tuple[str, datetime, datetime, int], set[int]] = OrderedDict()
         self._lock = threading.Lock()
 
     async def find(self, rule: TimeRule, others: list[Candidate], now: datetime, days: int) -> Overlaps:
@@ -78,7 +78,7 @@ class OverlapFinder:
         """Its minutes from the start of this hour to `days` and an hour later: a superset of the
         window of any preview asked within the hour."""
         bucket = now.replace(minute=0, second=0, microsecond=0)
-        key = (other.schedule_id, other.version, bucket)
+        key = (other.schedule_id, other.version, bucket, days)
         with self._lock:
             cached = self._minutes.get(key)
             if cached is not None:
