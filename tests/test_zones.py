@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from workflow_core_module.chat import Add, ChatParseError, parse_command
 from workflow_core_module.scheduling import next_cron, parse_cron
+from workflow_core_module.scheduling.types import iso_z
 from workflow_core_module.scheduling.validation import Limits, ValidationError, validate_schedule
 from workflow_core_module.scheduling.zones import canonical_zone, suggest_zone
 
@@ -63,3 +64,14 @@ def test_host_dependent_and_unknown_zones_are_refused_with_a_suggestion(given: s
     assert suggest_zone(given) == hint
     with pytest.raises(ChatParseError, match="I don't know the time zone"):
         parse_command(f"timezone {given}", now=NOW)
+
+
+@pytest.mark.parametrize(("value", "fraction", "text"), [
+    (datetime(2027, 1, 2, 3, 4, 5, tzinfo=UTC), False, "2027-01-02T03:04:05Z"),
+    (datetime(2027, 1, 2, 3, 4, 5, 250_000, tzinfo=UTC), False, "2027-01-02T03:04:05Z"),
+    (datetime(2027, 1, 2, 3, 4, 5, 250_000, tzinfo=UTC), True, "2027-01-02T03:04:05.250000Z"),
+    (datetime(2027, 1, 2, 3, 4, 5), True, "2027-01-02T03:04:05Z"),  # naive values are UTC
+    (datetime(2027, 1, 2, 4, 4, 5, tzinfo=timezone(timedelta(hours=1))), False, "2027-01-02T03:04:05Z"),
+])
+def test_one_way_to_write_an_instant(value: datetime, fraction: bool, text: str) -> None:
+    assert iso_z(value, fraction=fraction) == text

@@ -201,6 +201,7 @@ class Runtime:
 
 
 def _iso_z(value: str | None) -> str | None:
+    """A time a replica wrote into Redis (ISO text), as answers write instants."""
     return None if value is None else ts(datetime.fromisoformat(value))
 
 

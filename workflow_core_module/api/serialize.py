@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, TypeVar
 
 from ..db.records import Page, Run, Schedule
 from ..db.workflow_store import Execution, Workflow
 from ..scheduling.describe import describe
+from ..scheduling.types import iso_z
 
 T = TypeVar("T")
 
 
 def ts(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """An instant in an answer (whole seconds, ``Z``), or null."""
+    return None if value is None else iso_z(value)
 
 
 def schedule_json(s: Schedule, *, stats: bool = False) -> dict[str, Any]:

@@ -54,7 +54,7 @@ from zoneinfo import ZoneInfo
 
 from ..db.community_store import MAX_MANAGERS, PLATFORMS, user_id_problem
 from ..scheduling.occurrences import next_occurrence
-from ..scheduling.types import UTC, ScheduleType, TimeRule, as_utc
+from ..scheduling.types import ScheduleType, TimeRule, as_utc, iso_z
 from ..scheduling.zones import canonical_zone, suggest_zone
 from .commands import (
     Add,
@@ -134,17 +134,13 @@ def schedule_spec(add: Add) -> dict[str, object]:
         spec["interval_seconds"] = when.interval_seconds
     else:
         assert when.scheduled_time is not None
-        spec["scheduled_time"] = _iso_z(when.scheduled_time)
+        spec["scheduled_time"] = iso_z(when.scheduled_time)
     spec["timezone"] = when.timezone
     if add.until is not None:
-        spec["end_date"] = _iso_z(add.until)
+        spec["end_date"] = iso_z(add.until)
     if add.times is not None:
         spec["max_executions"] = add.times
     return spec
-
-
-def _iso_z(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from .types import as_utc
+from .types import iso_z
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,8 +44,8 @@ TRIGGER_KEYS: tuple[str, ...] = tuple(f.name for f in fields(TriggerData))
 
 
 def trigger_time(value: datetime) -> str:
-    """A time stamp of the trigger data: ISO 8601 in UTC with a ``Z`` (naive values are UTC)."""
-    return as_utc(value).isoformat().replace("+00:00", "Z")
+    """A time stamp of the trigger data: ISO 8601 in UTC with a ``Z``, fraction kept."""
+    return iso_z(value, fraction=True)
 
 
 def complete_trigger(data: Mapping[str, Any], execution_id: str | None = None) -> dict[str, Any]:

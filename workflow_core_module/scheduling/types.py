@@ -75,6 +75,15 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def iso_z(value: datetime, *, fraction: bool = False) -> str:
+    """The one way an instant is written out: ISO 8601 in UTC with a ``Z`` (naive values are UTC),
+    in whole seconds unless `fraction` keeps the sub-second part (when there is one)."""
+    utc = as_utc(value)
+    if not fraction or not utc.microsecond:
+        return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc.replace(tzinfo=None).isoformat() + "Z"
+
+
 def whole_second(value: datetime, *, up: bool) -> datetime:
     """`value` in UTC on a whole second: the next one when `up` (a time given with a fraction
     never fires early), else the one before (an end never lets a later occurrence in)."""

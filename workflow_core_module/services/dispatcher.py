@@ -23,6 +23,7 @@ from ..db.run_store import Fire, RunStore
 from ..engine.engine import FINAL_STATUSES, RunGone, WorkflowEngine
 from ..engine.outbound import fetch
 from ..scheduling import jitter_delay_seconds
+from ..scheduling.types import iso_z
 
 log = logging.getLogger(__name__)
 
@@ -207,5 +208,5 @@ class Dispatcher:
         data = fire.trigger_data()
         return {**{k: data[k] for k in ("schedule_id", "run_id", "trigger", "scheduled_for", "fired_at")},
                 "execution_id": execution_id, "status": status,
-                "finished_at": finished_at.isoformat() + "Z" if finished_at else None,
+                "finished_at": iso_z(finished_at) if finished_at else None,
                 "duration_ms": duration_ms, "attempt": attempt, "error": error}
