@@ -13,8 +13,12 @@ from ..scheduling.validation import ScheduleFields
 T = TypeVar("T")
 
 
-def aware(value: datetime | None) -> datetime | None:
-    return None if value is None else as_utc(value)
+def aware(value: datetime | str | None) -> datetime | None:
+    """A stored instant as aware UTC: the drivers give naive UTC datetimes, or ISO text (SQLite
+    through a raw cursor)."""
+    if value is None:
+        return None
+    return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,6 @@ from typing import Any
 from pydal import DAL
 
 from ..scheduling import (
-    UTC,
     DueState,
     OverlapPolicy,
     Plan,
@@ -38,6 +37,7 @@ from ..scheduling import (
 )
 from ..scheduling.trigger import TriggerData, trigger_time
 from .database import Database, cursor
+from .records import aware
 from .sql import TableCodec, unnest
 
 _DUE_COLUMNS = (
@@ -71,10 +71,10 @@ class DueRow:
         (pk, schedule_id, workflow_id, community_id, name, schedule_type, cron_expression, interval_seconds,
          scheduled_time, timezone, start_date, end_date, next_execution_at, execution_count, max_executions,
          grace_period_seconds, overlap_policy, jitter_seconds, _, callback_url, created_at) = row
-        start = _utc(start_date)
+        start = aware(start_date)
         rule = TimeRule(
-            ScheduleType(schedule_type), timezone or "UTC", cron_expression, interval_seconds, _utc(scheduled_time),
-            start, _utc(end_date), start or _required(created_at).replace(microsecond=0),
+            ScheduleType(schedule_type), timezone or "UTC", cron_expression, interval_seconds, aware(scheduled_time),
+            start, aware(end_date), start or _required(created_at).replace(microsecond=0),
         )
         state = DueState(_required(next_execution_at), execution_count or 0, max_executions, grace_period_seconds or 0)
         return cls(int(pk), schedule_id, workflow_id, community_id, name, rule, state,
@@ -140,16 +140,8 @@ class Orphan:
     callback_url: str | None
 
 
-def _utc(value: datetime | str | None) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _required(value: datetime | str) -> datetime:
-    result = _utc(value)
+    result = aware(value)
     assert result is not None
     return result
 
