@@ -129,6 +129,12 @@ class HealthProbe:
         self._stop.set()
         self._thread.join(10)
 
+    def collect(self, count: int, timeout: float = 20.0) -> None:
+        """Keep sampling until `count` answers were seen (it samples about every 12 ms)."""
+        deadline = time.monotonic() + timeout
+        while len(self.samples) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+
     def assert_fast(self, limit_seconds: float = 0.1, min_samples: int = 20) -> None:
         assert not self.failures, self.failures[:3]
         assert len(self.samples) >= min_samples, f"only {len(self.samples)} /health samples"
@@ -169,7 +175,7 @@ def test_a_hostile_template_fails_its_step_and_health_stays_fast(service: Servic
             assert execution["status"] == "failed", execution
             step = execution["step_results"][0]
             assert step["status"] == "failed" and "template" in step["error"], step
-        time.sleep(0.3)  # keep sampling a little after the attempt
+        probe.collect(len(probe.samples) + 20)  # and keep sampling a little after the attempt
     assert created_in < 1.0, f"creating the workflow took {created_in:.2f} s"
     probe.assert_fast()
 
@@ -179,7 +185,7 @@ def test_a_workflow_full_of_heavy_templates_is_refused_without_stalling(service:
     steps = [{"action": "log", "message": heavy, "extra": [heavy] * 2} for _ in range(34)]  # 102 templates
     with HealthProbe(service.server.url) as probe:
         status, data = service.call("POST", "/workflows", service.red, {"name": "heavy", "steps": steps})
-        time.sleep(0.3)
+        probe.collect(len(probe.samples) + 20)
     assert status == 400 and "at most 100 template fields" in data["error"]["details"]["steps"], data
     probe.assert_fast(min_samples=10)
     # templates inside lists are checked too
