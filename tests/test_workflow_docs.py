@@ -21,7 +21,8 @@ from quart import Quart
 from workflow_core_module.app import create_app
 from workflow_core_module.clock import ManualClock
 from workflow_core_module.db.database import Database
-from workflow_core_module.engine.actions import STEP_MODELS, StepContext
+from workflow_core_module.engine.actions import StepContext
+from workflow_core_module.engine.steps import STEP_MODELS
 from workflow_core_module.scheduling.trigger import TRIGGER_KEYS
 
 from .conftest import add_workflow, make_settings

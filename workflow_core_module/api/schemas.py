@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, StrictB
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from ..engine.actions import BuiltinStep
+from ..engine.steps import BuiltinStep
 
 DateTime = Annotated[StrictStr, Field(json_schema_extra={"format": "date-time"},
                                       description="ISO 8601; without an offset it is read in `timezone`")]
