@@ -63,7 +63,7 @@ FULL = Sizes(
     startup_sizes=(100_000, 1_000_000),
     api_seconds=5.0,
     api_clients=32,
-    max_concurrent=10_000,
+    max_concurrent=10,  # the default MAX_CONCURRENT_WORKFLOWS
     bounds={"burst": 1500, "idle_pass": 900, "idle_lag": 420, "startup": 900, "api": 420},
 )
 QUICK = Sizes(
@@ -78,7 +78,7 @@ QUICK = Sizes(
     startup_sizes=(1_000, 10_000),
     api_seconds=0.7,
     api_clients=32,
-    max_concurrent=10_000,
+    max_concurrent=10,  # the default MAX_CONCURRENT_WORKFLOWS
     bounds={"burst": 120, "idle_pass": 60, "idle_lag": 60, "startup": 90, "api": 90},
 )
 

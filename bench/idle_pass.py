@@ -41,11 +41,13 @@ async def _service(table: Table) -> tuple[Any, Any, Any, Any]:
     service = ScheduleService(database, settings, engine=engine)
     await service.load_cache()
     assert service.dispatcher is not None  # an engine was given
-    loop = SchedulerLoop(service, service.dispatcher, service.runs, settings, SystemClock())
+    loop = SchedulerLoop(service, service.dispatcher, service.ledger, service.replicas, settings, SystemClock())
     return database, engine, service, loop
 
 
 async def passes(table: Table, count: int) -> dict[str, Any]:
+    from workflow_core_module.db.ledger_sql import due_query
+
     database, engine, service, loop = await _service(table)
     # As `serve` does once started: what lives as long as the process (the cache) is moved out
     # of the collector's way.
@@ -61,8 +63,8 @@ async def passes(table: Table, count: int) -> dict[str, Any]:
             durations.append(result.duration_ms)
             due += result.due
         sql, params = (
-            service.runs._due_sql,
-            (service.runs.dialect.true, service.runs.dialect.ts(datetime.now(timezone.utc)), 500),
+            database.dialect.params(due_query()),
+            (database.dialect.true, database.dialect.ts(datetime.now(timezone.utc)), 500),
         )
     finally:
         await engine.close()

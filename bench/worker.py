@@ -102,6 +102,27 @@ async def _ours(url: str, **settings_kw: Any) -> tuple[Any, Any, Any, Any, list[
     return settings, database, engine, service, records
 
 
+async def _count_transactions_and_statements(database: Any, counts: dict[str, int]) -> None:
+    """Counters the writer thread keeps up to date: transactions it committed (each a commit,
+    an fsync on SQLite) and, on SQLite, the statements it ran (each row of an executemany
+    counts; BEGIN, COMMIT and savepoints do not). Read once the burst is over."""
+    counts.update(transactions=0, statements=0)
+    begin = database._begin
+
+    def counted_begin() -> None:
+        counts["transactions"] += 1
+        begin()
+
+    database._begin = counted_begin
+    if database.is_sqlite:
+        def trace(sql: str) -> None:
+            if not sql.lstrip().upper().startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK")):
+                counts["statements"] += 1
+
+        await database.write(lambda dal: dal._adapter.connection.set_trace_callback(trace))
+    counts.update(transactions=0, statements=0)
+
+
 async def ours_burst(a: dict[str, Any]) -> None:
     _, database, engine, service, records = await _ours(a["url"], max_concurrent_workflows=a["max_concurrent"])
     counts = {"workflow_reads": 0, "write_units": 0, "read_units": 0}
@@ -120,6 +141,7 @@ async def ours_burst(a: dict[str, Any]) -> None:
         return await counted_read(*args, **kw)
 
     engine.store.get, database.write, database.read = get, write, read
+    await _count_transactions_and_statements(database, counts)
     monitor = LoopMonitor()
     say("ready")
     go = await command()

@@ -70,8 +70,8 @@ class Scheduler:
     def attach_loop(self, **options: Any) -> SchedulerLoop:
         """A loop driven by hand (no background task): call `tick`."""
         assert self.service.dispatcher is not None
-        self.loop = SchedulerLoop(self.service, self.service.dispatcher, self.service.runs, self.settings,
-                                  self.clock, **options)
+        self.loop = SchedulerLoop(self.service, self.service.dispatcher, self.service.ledger, self.service.replicas,
+                                  self.settings, self.clock, **options)
         return self.loop
 
     async def tick(self, seconds: float = 0.0) -> PassResult:

@@ -14,6 +14,7 @@ from workflow_core_module.clock import ManualClock
 from workflow_core_module.db.database import Database
 from workflow_core_module.scheduling import ScheduleStatus
 from workflow_core_module.scheduling.trigger import TRIGGER_KEYS
+from workflow_core_module.services.dispatcher import CANCEL_POLL_SECONDS
 from workflow_core_module.services.scheduler_loop import HEARTBEAT_SECONDS
 
 from .conftest import START, make_settings
@@ -428,9 +429,11 @@ async def test_start_recovers_runs_left_by_a_dead_process(sched: Scheduler, cloc
     assert "stopped while this run was executing" in ((await sched.runs(started.schedule_id))[0].error or "")
 
     def idle(replicas: int = 1) -> bool:
-        """Every heartbeat keeper asleep for its next beat, every loop asleep until the next due time."""
+        """Every heartbeat keeper asleep for its next beat, every cancel watch for its next poll,
+        every loop asleep until the next due time."""
         waits = sleepers(clock)
-        return len(waits) == 2 * replicas and waits.count(HEARTBEAT_SECONDS) == replicas
+        return (len(waits) == 3 * replicas and waits.count(HEARTBEAT_SECONDS) == replicas
+                and waits.count(CANCEL_POLL_SECONDS) == replicas)
 
     await until(idle, what="the scheduler to be idle")
     clock.advance(HEARTBEAT_SECONDS)  # the next heartbeat looks for orphans again
@@ -527,7 +530,7 @@ async def test_heartbeat_keeps_beating_while_the_loop_sleeps(sched: Scheduler, c
     for _ in range(3):  # the loop itself sleeps for the 60 s poll interval meanwhile
         clock.advance(5)
         await beat()
-    replicas = await sched.service.runs.replicas(clock.now(), 30)
+    replicas = await sched.service.replicas.live(clock.now(), 30)
     assert [r["replica_id"] for r in replicas] == [loop.replica_id]
 
 

@@ -8,14 +8,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from workflow_core_module.scheduling import RunStatus, ScheduleType, TimeRule, as_utc, whole_second
+from workflow_core_module.db.ledger_sql import UNFINISHED_SQL
+from workflow_core_module.scheduling import UNFINISHED, RunStatus, ScheduleType, TimeRule, as_utc, whole_second
 
 UTC = timezone.utc
 
 
-@pytest.mark.parametrize("status", list(RunStatus))
-def test_only_queued_and_running_are_unfinished(status: RunStatus) -> None:
-    assert status.is_final is (status not in (RunStatus.QUEUED, RunStatus.RUNNING))
+def test_only_queued_and_running_are_unfinished() -> None:
+    """UNFINISHED is what the ledger's SQL, overlap checks and recovery treat as not ended."""
+    assert set(UNFINISHED) == {RunStatus.QUEUED.value, RunStatus.RUNNING.value}
+    assert UNFINISHED_SQL == "('queued', 'running')"
 
 
 def test_a_time_rule_is_a_frozen_value() -> None:

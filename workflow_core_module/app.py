@@ -194,7 +194,7 @@ class Runtime:
             except Exception as exc:  # Redis went away between the check and the read
                 log.debug("replica list from Redis failed: %s", exc)
         loop = self.schedules.loop
-        rows = await self.schedules.runs.replicas(now, loop.replica_timeout_seconds if loop else 30.0)
+        rows = await self.schedules.replicas.live(now, loop.replica_timeout_seconds if loop else 30.0)
         return [{"replica_id": r["replica_id"], "host": r["host"], "pid": r["pid"], "started_at": ts(r["started_at"]),
                  "last_pass_at": ts(r["last_pass_at"]), "heartbeat_at": ts(r["heartbeat_at"]), "source": "database"}
                 for r in rows]

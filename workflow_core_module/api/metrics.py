@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from ..db.run_store import Fire
+from ..db.ledger import Fire
 from ..services.cache import ScheduleCache
 from ..services.dispatcher import Dispatcher
 from ..services.scheduler_loop import PassResult, SchedulerLoop

@@ -19,6 +19,7 @@ from ..errors import LimitExceededException, ScheduleConflictException, Schedule
 from ..scheduling import as_utc
 from .audit import AuditEntry, AuditLog, changed_fields
 from .database import Database, cursor
+from .ledger import forget_runs
 from .records import Page, Run, Schedule
 from .sql import TableCodec, count, like_pattern
 
@@ -261,11 +262,10 @@ class ScheduleStore:
 
         def run(dal: DAL) -> Schedule:
             current = self.fetch(dal, schedule_id, scope, for_update=True)
-            mark = self.dialect.params
             if hard:
-                dal.executesql(mark("DELETE FROM workflow_schedule_runs WHERE schedule_id = ?"),
-                               placeholders=[current.schedule_id])
-                dal.executesql(mark("DELETE FROM workflow_schedules WHERE id = ?"), placeholders=[current.id])
+                forget_runs(dal, self.dialect, current.schedule_id)
+                dal.executesql(self.dialect.params("DELETE FROM workflow_schedules WHERE id = ?"),
+                               placeholders=[current.id])
             else:
                 self.schedules.update(dal, {"deleted_at": audit.at, "updated_at": audit.at, "is_active": False,
                                             "next_execution_at": None}, "id = ?", [current.id])

@@ -1,8 +1,12 @@
-"""WorkflowEngine: runs a workflow's steps in order and records the execution.
+"""WorkflowEngine: runs a workflow's steps in order and returns the outcome.
 
-An execution row goes queued (when created ahead, e.g. by the API) -> running -> completed |
+An execution goes queued (when created ahead, e.g. by the API) -> running -> completed |
 failed | timed_out | cancelled, with its start and end, duration, error and one result per step.
 A step's output is visible to later steps as ``steps[i].output``.
+
+The engine knows nothing of schedules or their runs: it tells a :class:`Recorder` when an
+attempt starts (the recorder may refuse) and how it ended. By default that records a plain
+execution; the dispatcher passes one that records the attempt in the run ledger.
 """
 
 from __future__ import annotations
@@ -14,16 +18,19 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol
 
 import httpx
 
 from ..clock import Clock, SystemClock
 from ..config import Settings
 from ..db.audit import AuditEntry
-from ..db.database import Database, is_transient
-from ..db.journal import End, Journal, RunLink, Start
+from ..db.database import Database
+from ..db.durably import durably
+from ..db.journal import ExecutionEnd, ExecutionStart, Journal
+from ..db.ledger_sql import ledger_sql
 from ..db.workflow_store import Workflow, WorkflowStore
 from ..errors import InvalidWorkflowException, ScheduleNotFoundException
 from ..scheduling.trigger import complete_trigger
@@ -48,18 +55,39 @@ from .templates import TemplateRenderError, render
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 MAX_STEPS = 50
 RUN_RENDER_SECONDS = 0.25  # all the template rendering of one run (each render is bounded at 50 ms)
-DURABLE_WRITE_SECONDS = 900.0  # how long a run's start or outcome write waits for the database
 _WORKFLOW_TTL_SECONDS = 2.0  # how long a workflow definition read from the database is reused
 
-FINAL_STATUSES = ("completed", "cancelled")  # outcomes a retry would not change
+OUTCOMES_NOT_RETRIED = ("completed", "cancelled")  # a retry would not change them
 
 
-class RunGone(Exception):
-    """The schedule run ended (cancelled, taken over) before this attempt could start."""
+class NotStarted(Exception):
+    """The recorder refused the start: what the attempt belongs to ended first (cancelled, taken
+    over)."""
+
+
+class Recorder(Protocol):
+    """Where an attempt's start and end are recorded."""
+
+    async def started(self, start: ExecutionStart) -> bool:
+        """Durable before the first step; False: the attempt may not start."""
+
+    def ended(self, end: ExecutionEnd, retryable: bool) -> Awaitable[None]:
+        """Hand the end over; the awaitable is done once it is durable."""
+
+
+class ExecutionRecorder:
+    """A plain execution (no schedule run): its row, through the execution journal."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+
+    async def started(self, start: ExecutionStart) -> bool:
+        return await self.journal.start(start)
+
+    def ended(self, end: ExecutionEnd, retryable: bool) -> Awaitable[None]:
+        return self.journal.end(end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +99,7 @@ class ExecutionOutcome:
     finished_at: datetime
     duration_ms: int
     retryable: bool = True  # False when another attempt cannot do better (the workflow is gone)
+    recorded: Awaitable[None] | None = dataclass_field(default=None, compare=False)  # done once the end is durable
 
 
 def _storable(output: Any) -> Any:
@@ -98,7 +127,7 @@ class WorkflowEngine:
         self._operator_http: httpx.AsyncClient | None = None
         self._workflows: dict[str, tuple[float, Workflow]] = {}
         self._loading: dict[str, asyncio.Future[Workflow | None]] = {}
-        self.journal = Journal(database)
+        self.executions = ExecutionRecorder(Journal(database, ledger_sql(database.dialect)))
 
     def use_community_platforms(self, platform_of: Callable[[str], Awaitable[str | None]] | None) -> None:
         """Where chat_message finds a community's own chat platform (set by the runtime)."""
@@ -214,7 +243,7 @@ class WorkflowEngine:
 
     async def _load_workflow(self, workflow_id: str) -> Workflow | None:
         try:
-            workflow = await self._durably(lambda: self.store.get(workflow_id), "workflow", workflow_id)
+            workflow = await durably(lambda: self.store.get(workflow_id), f"the workflow {workflow_id}")
         except ScheduleNotFoundException:
             return None
         if self._loading.get(workflow_id) is not asyncio.current_task():
@@ -258,74 +287,62 @@ class WorkflowEngine:
         prepared: bool = False,
         attempt: int = 1,
         timeout_seconds: float | None = None,
-        run: RunLink | None = None,
-        last_attempt: bool = True,
         community_id: str | None = None,
+        recorder: Recorder | None = None,
+        durable_end: bool = True,
     ) -> ExecutionOutcome:
-        """Run the steps with a timeout, recording the start and the outcome through the journal.
+        """Run the steps with a timeout, telling `recorder` (default: a plain execution record)
+        of the start and the outcome.
 
-        With `run`, the attempt belongs to a schedule run: it starts only if the run has not ended
-        (else :class:`RunGone`), and its outcome ends the run when it succeeded, was cancelled,
-        or `last_attempt` is true. `community_id` is the community the run acts for (its
-        schedule's, or the caller's); by default the workflow's. Its steps can reach that
-        community only, and the execution is visible to it.
+        The attempt starts only if the recorder agrees (else :class:`NotStarted`). With
+        `durable_end` (the default) this returns once the end is durable; without, it returns
+        as soon as the end is handed over, and `outcome.recorded` says when it is durable.
+        `community_id` is the community the run acts for (its schedule's, or the caller's); by
+        default the workflow's. Its steps can reach that community only, and the execution is
+        visible to it.
         """
+        recorder = recorder or self.executions
         execution_id = execution_id or str(uuid.uuid4())
         trigger = dict(trigger_data)
         workflow = await self._workflow(workflow_id)
-        started_at = self.clock.now()
         community = community_id or (workflow.community_id if workflow else None)
-        start = Start(execution_id, workflow_id, community,
-                      str(trigger.get("trigger", "api")), trigger, attempt, started_at, prepared, run)
-        if not await self.journal.start(start):
-            raise RunGone(run.run_id if run else execution_id)
+        start = ExecutionStart(execution_id, workflow_id, community, str(trigger.get("trigger", "api")), trigger,
+                               attempt, self.clock.now(), prepared)
+        if not await recorder.started(start):
+            raise NotStarted(execution_id)
         began = time.perf_counter()
         results: list[dict[str, Any]] = []
-        status, error = "completed", None
+        status, error, retryable = "completed", None, True
         timeout = timeout_seconds if timeout_seconds is not None else self.settings.workflow_timeout_seconds
-        if workflow is None or not workflow.is_active:
-            # Another attempt could not do better: the run ends now, with the reason.
-            error = f"workflow {workflow_id} {'does not exist' if workflow is None else 'is disabled'}"
-            return await asyncio.shield(self._end(execution_id, "failed", error, began, results, run, True,
-                                                  retryable=False))
         try:
-            async with asyncio.timeout(timeout):
-                status, error = await self._run_steps(workflow, trigger, execution_id, results, community)
+            if workflow is None or not workflow.is_active:
+                # Another attempt could not do better: the run ends now, with the reason.
+                status, retryable = "failed", False
+                error = f"workflow {workflow_id} {'does not exist' if workflow is None else 'is disabled'}"
+            else:
+                async with asyncio.timeout(timeout):
+                    status, error = await self._run_steps(workflow, trigger, execution_id, results, community)
         except TimeoutError:
             status = "timed_out"
             error = f"timed out after {timeout:g} s (in step {len(results)})"
         except asyncio.CancelledError:
-            await asyncio.shield(self._end(execution_id, "cancelled", "cancelled", began, results, run, True))
+            outcome = self._end(recorder, execution_id, "cancelled", "cancelled", began, results, True)
+            assert outcome.recorded is not None
+            await asyncio.shield(outcome.recorded)
             raise
-        return await asyncio.shield(self._end(execution_id, status, error, began, results, run, last_attempt))
+        outcome = self._end(recorder, execution_id, status, error, began, results, retryable)
+        if durable_end and outcome.recorded is not None:
+            await asyncio.shield(outcome.recorded)
+        return outcome
 
-    async def _end(self, execution_id: str, status: str, error: str | None, began: float,
-                   results: list[dict[str, Any]], run: RunLink | None, last_attempt: bool, *,
-                   retryable: bool = True) -> ExecutionOutcome:
+    def _end(self, recorder: Recorder, execution_id: str, status: str, error: str | None, began: float,
+             results: list[dict[str, Any]], retryable: bool) -> ExecutionOutcome:
         finished_at = self.clock.now()
         duration_ms = int((time.perf_counter() - began) * 1000)
-        await self.journal.end(End(execution_id, status, error, finished_at, duration_ms, results, run,
-                                   run_final=status in FINAL_STATUSES or last_attempt))
+        recorded = recorder.ended(ExecutionEnd(execution_id, status, error, finished_at, duration_ms, results),
+                                  retryable)
         return ExecutionOutcome(execution_id, status, error, finished_at - timedelta(milliseconds=duration_ms),
-                                finished_at, duration_ms, retryable)
-
-    async def _durably(self, operation: Callable[[], Awaitable[T]], what: str, key: str) -> T:
-        """Run a database operation of an execution (its workflow, start or outcome), waiting out a
-        database that is away for a while (a restart, a failover) instead of losing the run."""
-        delay, waited = 0.25, 0.0
-        while True:
-            try:
-                return await operation()
-            except Exception as exc:
-                if not is_transient(exc) or waited >= DURABLE_WRITE_SECONDS:
-                    raise
-                if waited == 0.0:
-                    log.warning("database unavailable for the %s of %s (%s); retrying until it is back",
-                                what, key, type(exc).__name__,
-                                extra={"category": "ERROR", "action": "execution.retry"})
-            await asyncio.sleep(delay)
-            waited += delay
-            delay = min(delay * 2, 5.0)
+                                finished_at, duration_ms, retryable, recorded)
 
     async def _run_steps(self, workflow: Workflow, trigger: dict[str, Any], execution_id: str,
                          results: list[dict[str, Any]], community_id: str | None) -> tuple[str, str | None]:

@@ -7,10 +7,10 @@ from .cron import CronError, CronSpec, next_cron, parse_cron
 from .decisions import Decision, DueState, Plan, Unfinished, decide, jitter_delay_seconds, plan, status_for_next
 from .occurrences import latest_at_or_before, minutes_between, next_occurrence, occurrences
 from .types import (
+    UNFINISHED,
     UTC,
     OverlapPolicy,
     RunStatus,
-    RunTrigger,
     ScheduleStatus,
     ScheduleType,
     TimeRule,
@@ -28,7 +28,7 @@ __all__ = [
     "Plan",
     "Unfinished",
     "RunStatus",
-    "RunTrigger",
+    "UNFINISHED",
     "ScheduleStatus",
     "ScheduleType",
     "TimeRule",

@@ -39,15 +39,8 @@ class RunStatus(str, Enum):
     MISSED = "missed"
     CANCELLED = "cancelled"
 
-    @property
-    def is_final(self) -> bool:
-        return self not in (RunStatus.QUEUED, RunStatus.RUNNING)
 
-
-class RunTrigger(str, Enum):
-    SCHEDULE = "schedule"
-    MANUAL = "manual"
-    BACKFILL = "backfill"
+UNFINISHED = ("queued", "running")  # the statuses of a run (or execution) that has not ended
 
 
 @dataclass(frozen=True, slots=True)

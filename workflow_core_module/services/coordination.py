@@ -4,6 +4,9 @@ correctness (the database claim is what makes each occurrence fire once).
 * Every committed schedule change (a mutation, or a claim moving rows) is published on one
   channel. Changes are batched per event-loop turn, so a burst of 10,000 claims is a handful
   of messages. Every other replica applies them to its cache and re-arms its timer.
+* Runs a claim cancelled (overlap policy ``cancel_previous``) are published on the same
+  channel, so the replica executing one stops it at once (without Redis, it finds out by
+  polling the run ledger within a second).
 * Each replica keeps a key ``<ns>:replica:<id>`` with a TTL: id, host, started_at,
   last_pass_at. The replica list in /api/v1/schedules/status comes from these keys.
 * Redis unreachable: the replica reports `degraded`, polls the database every few seconds
@@ -63,10 +66,13 @@ class Coordinator:
         self.last_pass_at: datetime | None = None
         self._client: redis.Redis | None = None
         self._pending: list[list[Any]] = []
+        self._cancels: list[str] = []
         self._flush_scheduled = False
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         service.subscribe(self._changed)
+        if service.dispatcher is not None:
+            service.dispatcher.cancel_listeners.append(self._cancelled)
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -111,6 +117,13 @@ class Coordinator:
             return
         due = None if change.due is None else int(change.due.timestamp())
         self._pending.append([change.pk, due])
+        self._schedule_flush()
+
+    def _cancelled(self, run_ids: list[str]) -> None:
+        self._cancels.extend(run_ids)
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
@@ -118,14 +131,15 @@ class Coordinator:
     def _flush(self) -> None:
         self._flush_scheduled = False
         batch, self._pending = self._pending, []
-        if batch and self.up and self._client is not None:
-            task = asyncio.ensure_future(self._publish(batch))
+        cancels, self._cancels = self._cancels, []
+        if (batch or cancels) and self.up and self._client is not None:
+            task = asyncio.ensure_future(self._publish(batch, cancels))
             self._tasks.append(task)
             task.add_done_callback(self._tasks.remove)
 
-    async def _publish(self, batch: list[list[Any]]) -> None:
+    async def _publish(self, batch: list[list[Any]], cancels: list[str]) -> None:
         assert self._client is not None
-        message = json.dumps({"origin": self.replica_id, "changes": batch})
+        message = json.dumps({"origin": self.replica_id, "changes": batch} | ({"cancel": cancels} if cancels else {}))
         try:
             await self._client.publish(self.channel, message)
         except (RedisError, OSError) as exc:
@@ -172,6 +186,9 @@ class Coordinator:
         for pk, due in data.get("changes", []):
             when = None if due is None else datetime.fromtimestamp(int(due), timezone.utc)
             self.service.apply(int(pk), "", when, origin=str(data.get("origin")))
+        cancels = data.get("cancel")
+        if cancels and self.service.dispatcher is not None:
+            self.service.dispatcher.cancel([str(run_id) for run_id in cancels], here=False)
 
     # ---- heartbeats --------------------------------------------------------------------------
 

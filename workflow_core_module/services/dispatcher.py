@@ -1,8 +1,11 @@
 """The dispatcher runs claimed occurrences: jitter, overlap waits, bounded concurrency, a timeout
 per attempt, retries with exponential backoff, the final record, and the callback.
 
-Each attempt is one execution row. A run's start is committed before its first step runs, so a
-run found `running` after a crash has (maybe) done something and is never run a second time.
+Each attempt is one execution row, recorded through the run ledger. A run's start is committed
+before its first step runs (at the claim itself when a concurrency slot was set aside for it),
+so a run found `running` after a crash has (maybe) done something and is never run a second
+time. An attempt's end is handed to the ledger and its slot freed at once; the run's task waits
+for the end to be durable before the callback and before it counts as done.
 """
 
 from __future__ import annotations
@@ -12,22 +15,22 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 from ..clock import Clock
 from ..config import Settings
-from ..db.journal import End, RunLink
-from ..db.run_store import Fire, RunStore
-from ..engine.engine import FINAL_STATUSES, RunGone, WorkflowEngine
+from ..db.journal import ExecutionEnd, ExecutionStart
+from ..db.ledger import Fire, RunLedger
+from ..engine.engine import OUTCOMES_NOT_RETRIED, NotStarted, WorkflowEngine
 from ..engine.outbound import fetch
-from ..scheduling import jitter_delay_seconds
-from ..scheduling.types import iso_z
+from ..scheduling import UNFINISHED, jitter_delay_seconds
 
 log = logging.getLogger(__name__)
 
 _POLL_SECONDS = 1.0  # how often a buffered run checks on a run held by another replica
+CANCEL_POLL_SECONDS = 1.0  # how often executing runs are checked for a cancel made elsewhere
 CALLBACK_TIMEOUT_SECONDS = 10.0  # the whole callback, answer included
 
 
@@ -44,19 +47,55 @@ def signature_headers(secret: str, body: bytes, now: datetime) -> dict[str, str]
     return {"X-Webhook-Timestamp": timestamp, "X-Webhook-Signature": f"sha256={digest}"}
 
 
+class _Attempt:
+    """The engine's recorder for one attempt of a schedule run: through the ledger, linked to the
+    run; the outcome is the run's when a retry would not change it or no retry is left."""
+
+    def __init__(self, ledger: RunLedger, run: _Run, *, last: bool, started_at_claim: bool) -> None:
+        self.ledger = ledger
+        self.run = run
+        self.last = last
+        self.started_at_claim = started_at_claim
+
+    async def started(self, start: ExecutionStart) -> bool:
+        ok = self.started_at_claim or await self.ledger.start(start, self.run.link)
+        self.run.waiting_execution = None  # the engine records this execution's end from here on
+        self.run.executing = ok
+        return ok
+
+    def ended(self, end: ExecutionEnd, retryable: bool) -> Awaitable[None]:
+        self.run.executing = False
+        final = end.status in OUTCOMES_NOT_RETRIED or self.last or not retryable
+        return self.ledger.end(end, self.run.link, run_final=final)
+
+
+class _Run:
+    """A fire being run: its link in the ledger, and the execution recorded ahead of its first
+    attempt (running at the claim, or queued by hand) while no attempt has taken it over."""
+
+    __slots__ = ("link", "waiting_execution", "executing")
+
+    def __init__(self, fire: Fire, replica_id: str) -> None:
+        self.link = fire.link(replica_id)
+        self.waiting_execution = fire.execution_id
+        self.executing = False  # an attempt is between its recorded start and its end
+
+
 class Dispatcher:
-    def __init__(self, engine: WorkflowEngine, runs: RunStore, settings: Settings, clock: Clock,
+    def __init__(self, engine: WorkflowEngine, ledger: RunLedger, settings: Settings, clock: Clock,
                  replica_id: str) -> None:
         self.engine = engine
-        self.runs = runs
+        self.ledger = ledger
         self.settings = settings
         self.clock = clock
         self.replica_id = replica_id
         self._slots = asyncio.Semaphore(settings.max_concurrent_workflows)
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._runs: dict[str, _Run] = {}
         self._executing = 0
         self.accepting = True
         self.listeners: list[FinishedListener] = []
+        self.cancel_listeners: list[Callable[[list[str]], None]] = []  # runs this replica cancelled
 
     # ---- what is going on -----------------------------------------------------------------
 
@@ -72,20 +111,73 @@ class Dispatcher:
 
     # ---- submitting and cancelling ----------------------------------------------------------
 
+    async def reserve(self, wanted: int) -> int:
+        """Set aside up to `wanted` free concurrency slots, without waiting; how many. Each goes
+        to a fire recorded running at its claim (``Fire.started``), the rest back with release()."""
+        taken = 0
+        while taken < wanted and self.accepting and not self._slots.locked():
+            await self._slots.acquire()  # free: returns at once
+            taken += 1
+        return taken
+
+    def release(self, count: int) -> None:
+        for _ in range(count):
+            self._slots.release()
+
     def submit(self, fire: Fire) -> asyncio.Task[None]:
+        """Run a fire; one with `started` brings the slot set aside for it."""
         if not self.accepting:
+            if fire.started:
+                self._slots.release()
             raise RuntimeError("the dispatcher is shutting down")
         task = asyncio.create_task(self._run(fire), name=f"run-{fire.run_id}")
         self._tasks[fire.run_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(fire.run_id, None))
         return task
 
-    def cancel(self, run_ids: list[str]) -> None:
-        """Cancel runs of this process (already recorded as cancelled by whoever asked)."""
+    def cancel(self, run_ids: list[str], *, here: bool = True) -> int:
+        """Cancel runs (already recorded as cancelled by whoever asked) that run in this process;
+        how many did. With `here` (this replica's claim cancelled them), the cancel listeners
+        pass the ids on to the other replicas (Redis), for runs executing there."""
+        cancelled = 0
         for run_id in run_ids:
             task = self._tasks.get(run_id)
-            if task is not None:
+            if task is not None and not task.done():
                 task.cancel()
+                cancelled += 1
+        if here and run_ids:
+            for listener in self.cancel_listeners:
+                try:
+                    listener(list(run_ids))
+                except Exception:
+                    log.exception("cancel listener failed", extra={"category": "ERROR"})
+        return cancelled
+
+    async def cancel_ended_elsewhere(self) -> int:
+        """Cancel the runs executing here that the ledger says have ended (another replica's claim
+        cancelled them with cancel_previous, or took them for orphans); how many. The signal when
+        Redis is absent or missed it; with Redis the cancel arrives at once through cancel()."""
+        executing = [run_id for run_id, run in self._runs.items() if run.executing]
+        if not executing:
+            return 0
+        ended = [run_id for run_id, status in (await self.ledger.status_of(executing)).items()
+                 if status not in UNFINISHED and self._runs.get(run_id) is not None
+                 and self._runs[run_id].executing]
+        if ended:
+            log.info("%d run(s) ended elsewhere while executing here; cancelling them", len(ended),
+                     extra={"category": "SYSTEM", "action": "run.cancel_remote"})
+        return self.cancel(ended, here=False)
+
+    async def watch_cancels(self) -> None:
+        """Every CANCEL_POLL_SECONDS: cancel_ended_elsewhere (database errors only delay it)."""
+        while True:
+            await self.clock.sleep(CANCEL_POLL_SECONDS)
+            try:
+                await self.cancel_ended_elsewhere()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.debug("cancel check failed: %s", exc)
 
     async def close(self, grace_seconds: float) -> None:
         """Stop taking runs; let running ones finish up to `grace_seconds`, cancel the rest."""
@@ -105,31 +197,38 @@ class Dispatcher:
 
     async def _run(self, fire: Fire) -> None:
         status, began = "cancelled", self.clock.now()
+        run = self._runs[fire.run_id] = _Run(fire, self.replica_id)
         try:
-            delay = jitter_delay_seconds(fire.schedule_id, fire.scheduled_for, fire.jitter_seconds)
-            if delay > 0:
-                await self.clock.sleep(delay)
-            if fire.wait_for:
-                await self._wait_for(fire.wait_for)
-            async with self._slots:
+            if fire.started:
+                slot: _held | asyncio.Semaphore = _held(self._slots)
+            else:
+                delay = jitter_delay_seconds(fire.schedule_id, fire.scheduled_for, fire.jitter_seconds)
+                if delay > 0:
+                    await self.clock.sleep(delay)
+                if fire.wait_for:
+                    await self._wait_for(fire.wait_for)
+                slot = self._slots
+            async with slot:
                 self._executing += 1
                 try:
-                    status = await self._attempts(fire)
+                    status, recorded = await self._attempts(fire, run)
                 finally:
                     self._executing -= 1
-        except RunGone:
+            await asyncio.shield(recorded)
+        except NotStarted:
             return
         except asyncio.CancelledError:
             # Ended before or between attempts: record it, whatever else happens.
             reason = "cancelled: the service stopped or the run was superseded"
-            await asyncio.shield(self._record(fire, "cancelled", reason))
+            await asyncio.shield(self._record(run, "cancelled", reason))
             raise
         except Exception as exc:
             log.exception("run %s of schedule %s failed to run", fire.run_id, fire.schedule_id,
                           extra={"category": "ERROR", "action": "run.error"})
             status = "failed"
-            await asyncio.shield(self._record(fire, "failed", f"internal error: {type(exc).__name__}: {exc}"))
+            await asyncio.shield(self._record(run, "failed", f"internal error: {type(exc).__name__}: {exc}"))
         finally:
+            self._runs.pop(fire.run_id, None)
             duration = (self.clock.now() - began).total_seconds()
             for listener in self.listeners:
                 try:
@@ -139,34 +238,37 @@ class Dispatcher:
         if fire.callback_url:
             await self._callback(fire)
 
-    async def _attempts(self, fire: Fire) -> str:
+    async def _attempts(self, fire: Fire, run: _Run) -> tuple[str, Awaitable[None]]:
+        """Attempts until one is final; (its status, done when its end is durable). An attempt's
+        end is durable before the next attempt begins."""
         max_attempts = self.settings.workflow_max_retries + 1
-        link = RunLink(fire.run_id, fire.schedule_pk, self.replica_id)
         attempt = fire.attempt
         while True:
             attempt += 1
             first = attempt == fire.attempt + 1
             last = attempt >= max_attempts
-            trigger = fire.trigger_data() | {"attempt": attempt}
             outcome = await self.engine.run(
-                fire.workflow_id, trigger, execution_id=fire.execution_id if first else None,
-                prepared=bool(first and fire.execution_id), attempt=attempt, run=link, last_attempt=last,
-                community_id=fire.community_id,
+                fire.workflow_id, fire.trigger_data(attempt), execution_id=fire.execution_id if first else None,
+                prepared=bool(first and fire.execution_id and not fire.started), attempt=attempt,
+                community_id=fire.community_id, durable_end=False,
+                recorder=_Attempt(self.ledger, run, last=last, started_at_claim=first and fire.started),
             )
-            if outcome.status in FINAL_STATUSES or last or not outcome.retryable:
-                return outcome.status
+            assert outcome.recorded is not None
+            if outcome.status in OUTCOMES_NOT_RETRIED or last or not outcome.retryable:
+                return outcome.status, outcome.recorded
+            await asyncio.shield(outcome.recorded)
             backoff = self.settings.workflow_retry_base_seconds * 2 ** (attempt - 1)
             log.info("run %s attempt %d %s; retrying in %.1f s", fire.run_id, attempt, outcome.status, backoff,
                      extra={"category": "SYSTEM", "action": "run.retry", "schedule_id": fire.schedule_id})
             await self.clock.sleep(backoff)
 
-    async def _record(self, fire: Fire, status: str, error: str) -> None:
-        """End a run that no attempt is running (cancelled or failed before or between attempts)."""
-        link = RunLink(fire.run_id, fire.schedule_pk, self.replica_id)
+    async def _record(self, run: _Run, status: str, error: str) -> None:
+        """End a run that no attempt is running (cancelled or failed before or between attempts),
+        with the execution recorded ahead for it if no attempt took that over."""
         try:
-            await self.engine.journal.end(End(None, status, error, self.clock.now(), 0, [], link, run_final=True))
+            await self.ledger.end_unstarted(run.link, status, error, self.clock.now(), run.waiting_execution)
         except Exception:
-            log.exception("could not record run %s as %s", fire.run_id, status, extra={"category": "ERROR"})
+            log.exception("could not record run %s as %s", run.link.run_id, status, extra={"category": "ERROR"})
 
     async def _wait_for(self, run_ids: tuple[str, ...]) -> None:
         """buffer_one: start only after the runs ahead have ended (here or on another replica)."""
@@ -175,8 +277,8 @@ class Dispatcher:
             local = [self._tasks[r] for r in remaining if r in self._tasks]
             if local:
                 await asyncio.wait(local)
-            statuses = await self.runs.status_of(remaining)
-            remaining = {r for r, s in statuses.items() if s in ("queued", "running")}
+            statuses = await self.ledger.status_of(remaining)
+            remaining = {r for r, s in statuses.items() if s in UNFINISHED}
             if remaining and not any(r in self._tasks for r in remaining):
                 await self.clock.sleep(_POLL_SECONDS)
 
@@ -200,13 +302,19 @@ class Dispatcher:
                         extra={"category": "ERROR", "action": "run.callback", "run_id": fire.run_id})
 
     async def _summary(self, fire: Fire) -> dict[str, Any]:
-        sql = self.runs.dialect.params(
-            "SELECT status, finished_at, duration_ms, error, attempt, execution_id FROM workflow_schedule_runs "
-            "WHERE run_id = ?")
-        rows = await self.runs.database.read(lambda dal: dal.executesql(sql, placeholders=[fire.run_id]))
-        status, finished_at, duration_ms, error, attempt, execution_id = rows[0] if rows else (None,) * 6
         data = fire.trigger_data()
         return {**{k: data[k] for k in ("schedule_id", "run_id", "trigger", "scheduled_for", "fired_at")},
-                "execution_id": execution_id, "status": status,
-                "finished_at": iso_z(finished_at) if finished_at else None,
-                "duration_ms": duration_ms, "attempt": attempt, "error": error}
+                **await self.ledger.summary(fire.run_id)}
+
+
+class _held:
+    """A concurrency slot already taken (set aside at the claim): released on exit."""
+
+    def __init__(self, slots: asyncio.Semaphore) -> None:
+        self.slots = slots
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *_: object) -> None:
+        self.slots.release()

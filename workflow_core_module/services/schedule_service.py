@@ -21,8 +21,9 @@ from ..clock import Clock, SystemClock
 from ..config import Settings
 from ..db.audit import AuditEntry
 from ..db.database import Database
+from ..db.ledger import Fire, RunLedger
 from ..db.records import Page, Run, Schedule
-from ..db.run_store import Fire, RunStore
+from ..db.replicas import ReplicaRegistry
 from ..db.schedule_store import ScheduleFilter, ScheduleStore, Scope
 from ..engine.engine import WorkflowEngine
 from ..engine.outbound import OutboundPolicy
@@ -110,8 +111,9 @@ class ScheduleService:
         self._listeners: list[Callable[[ScheduleChange], None]] = []
         self.engine = engine
         self.replica_id = replica_id or new_replica_id()
-        self.runs = RunStore(database)
-        self.dispatcher = Dispatcher(engine, self.runs, settings, self.clock, self.replica_id) if engine else None
+        self.ledger = RunLedger(database)
+        self.replicas = ReplicaRegistry(database)
+        self.dispatcher = Dispatcher(engine, self.ledger, settings, self.clock, self.replica_id) if engine else None
         self.loop: SchedulerLoop | None = None
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -135,7 +137,7 @@ class ScheduleService:
 
         await self.load_cache()
         self.dispatcher.engine.warm_up()
-        self.loop = SchedulerLoop(self, self.dispatcher, self.runs, self.settings, self.clock,
+        self.loop = SchedulerLoop(self, self.dispatcher, self.ledger, self.replicas, self.settings, self.clock,
                                   replica_id=self.replica_id, **loop_options)
         self._loop_task = asyncio.create_task(self.loop.run(), name="scheduler-loop")
         return self.loop
@@ -154,7 +156,7 @@ class ScheduleService:
             await self.dispatcher.close(grace)
         if self.loop is not None:
             try:
-                await self.runs.leave(self.replica_id)
+                await self.replicas.leave(self.replica_id)
             except Exception:
                 log.warning("could not remove replica %s from the replica list", self.replica_id,
                             extra={"category": "ERROR"})
@@ -172,20 +174,12 @@ class ScheduleService:
         fire = Fire(str(uuid.uuid4()), schedule.id, schedule.schedule_id, schedule.workflow_id,
                     schedule.community_id, now, now, schedule.context_data, schedule.callback_url,
                     trigger="manual", execution_id=str(uuid.uuid4()))
-        engine, runs = self.engine, self.runs
 
-        def record(dal: Any) -> None:
-            runs.insert_manual(dal, fire, self.replica_id)
-            engine.store.insert_execution(dal, {
-                "execution_id": fire.execution_id, "workflow_id": fire.workflow_id, "run_id": fire.run_id,
-                "schedule_id": fire.schedule_id, "community_id": fire.community_id, "trigger": "manual",
-                "trigger_data": fire.trigger_data(), "status": "queued", "attempt": 1, "step_results": [],
-                "created_at": now,
-            })
+        def audited(dal: Any) -> None:
             self.store.write_audit(dal, AuditEntry(actor, "schedule.run", now), "schedule", schedule.schedule_id,
                                    schedule.community_id, {"run_id": fire.run_id})
 
-        await self.database.write(record)
+        await self.ledger.record_manual(fire, self.replica_id, audited)
         self.dispatcher.submit(fire)
         audit(log, "schedule.run", f"schedule {schedule.name!r} run by hand", actor=actor,
               schedule_id=schedule.schedule_id, run_id=fire.run_id)

@@ -19,7 +19,8 @@ from typing import Any
 
 from ..clock import Clock
 from ..config import Settings
-from ..db.run_store import ClaimResult, Fire, Orphan, RunStore
+from ..db.ledger import ClaimResult, Fire, Orphan, RunLedger
+from ..db.replicas import ReplicaRegistry
 from ..logs import system
 from .cache import ScheduleCache
 from .dispatcher import Dispatcher
@@ -63,13 +64,15 @@ class PassResult:
 
 
 class SchedulerLoop:
-    def __init__(self, service: ScheduleService, dispatcher: Dispatcher, runs: RunStore, settings: Settings,
-                 clock: Clock, *, replica_id: str | None = None, batch_size: int = BATCH_SIZE,
+    def __init__(self, service: ScheduleService, dispatcher: Dispatcher, ledger: RunLedger,
+                 replicas: ReplicaRegistry, settings: Settings, clock: Clock, *, replica_id: str | None = None,
+                 batch_size: int = BATCH_SIZE,
                  replica_timeout_seconds: float | None = None, max_batches_per_pass: int = 20) -> None:
         self.service = service
         self.cache: ScheduleCache = service.cache
         self.dispatcher = dispatcher
-        self.runs = runs
+        self.ledger = ledger
+        self.replicas = replicas
         self.settings = settings
         self.clock = clock
         self.replica_id = replica_id or dispatcher.replica_id
@@ -145,6 +148,7 @@ class SchedulerLoop:
         system(log, "scheduler.start", "scheduler loop started", replica_id=self.replica_id,
                active_schedules=len(self.cache))
         keeper = asyncio.create_task(self._keep_alive(), name="scheduler-heartbeat")
+        watcher = asyncio.create_task(self.dispatcher.watch_cancels(), name="scheduler-cancels")
         try:
             while not self._stop.is_set():
                 try:
@@ -167,7 +171,8 @@ class SchedulerLoop:
                 await self._sleep(self.next_wait_seconds(self.clock.now()))
         finally:
             keeper.cancel()
-            await asyncio.gather(keeper, return_exceptions=True)
+            watcher.cancel()
+            await asyncio.gather(keeper, watcher, return_exceptions=True)
             self.running = False
             system(log, "scheduler.stop", "scheduler loop stopped", replica_id=self.replica_id)
 
@@ -203,7 +208,7 @@ class SchedulerLoop:
             return
         self._last_checkpoint = now_mono
         try:
-            await self.runs.database.checkpoint()
+            await self.ledger.database.checkpoint()
         except Exception as exc:  # a busy or locked file: the next idle moment tries again
             log.debug("idle checkpoint failed: %s", exc)
 
@@ -214,7 +219,7 @@ class SchedulerLoop:
             await self.purge_history()
 
     async def heartbeat(self) -> None:
-        await self.runs.heartbeat(self.replica_id, socket.gethostname(), os.getpid(), self.started_at,
+        await self.replicas.heartbeat(self.replica_id, socket.gethostname(), os.getpid(), self.started_at,
                                   self.clock.now(), self.last_pass_at)
 
     # ---- one pass -------------------------------------------------------------------------------
@@ -226,7 +231,7 @@ class SchedulerLoop:
         self._in_pass = True
         try:
             for _ in range(self.max_batches_per_pass):
-                claim = await self.runs.claim_due(now, self.batch_size, self.replica_id)
+                claim = await self._claim(now)
                 result.due += claim.selected
                 self._apply(claim)
                 result.add(claim)
@@ -242,6 +247,18 @@ class SchedulerLoop:
         result.duration_ms = (time.perf_counter() - began) * 1000
         self._finish_pass(result, now)
         return result
+
+    async def _claim(self, now: datetime) -> ClaimResult:
+        """One claim, with the free concurrency slots set aside for fires that can start at once
+        (recorded running by the claim itself); those it did not use go back."""
+        reserved = await self.dispatcher.reserve(self.batch_size)
+        try:
+            claim = await self.ledger.claim(now, self.batch_size, self.replica_id, startable=reserved)
+        except BaseException:
+            self.dispatcher.release(reserved)
+            raise
+        self.dispatcher.release(reserved - claim.started)
+        return claim
 
     def _apply(self, claim: ClaimResult) -> None:
         for pk, schedule_id, due in claim.cache:
@@ -271,7 +288,7 @@ class SchedulerLoop:
         while (head := self.cache.next_due()) is not None and head[1] <= now and len(stale) < 10_000:
             stale.append(head[0])
             self.cache.remove(head[0])
-        for pk, _, due in await self.runs.refresh(stale):
+        for pk, _, due in await self.ledger.refresh(stale):
             self.cache.set(pk, due)
 
     def _finish_pass(self, result: PassResult, now: datetime) -> None:
@@ -295,11 +312,11 @@ class SchedulerLoop:
     async def recover(self) -> int:
         """Resolve runs left queued/running by replicas that are gone. Returns how many."""
         now = self.clock.now()
-        live = [r["replica_id"] for r in await self.runs.replicas(now, self.replica_timeout_seconds)]
+        live = [r["replica_id"] for r in await self.replicas.live(now, self.replica_timeout_seconds)]
         if self.replica_id not in live:
             live.append(self.replica_id)
         resolved = 0
-        for orphan in await self.runs.orphans(live):
+        for orphan in await self.ledger.orphans(live):
             resolved += await self._resolve(orphan, now)
         if resolved:
             system(log, "scheduler.recover", f"resolved {resolved} run(s) of stopped replicas")
@@ -308,17 +325,17 @@ class SchedulerLoop:
     async def _resolve(self, orphan: Orphan, now: datetime) -> int:
         owner = orphan.claimed_by or "unknown"
         if orphan.schedule_pk is None:
-            return int(await self.runs.fail_orphan(orphan, f"failed: replica {owner} stopped; schedule gone", now))
+            return int(await self.ledger.fail_orphan(orphan, f"failed: replica {owner} stopped; schedule gone", now))
         if orphan.status == "running":
             reason = (f"failed: replica {owner} stopped while this run was executing "
                       f"(attempt {orphan.attempt}); not re-run, its steps may have taken effect")
-            return int(await self.runs.fail_orphan(orphan, reason, now))
+            return int(await self.ledger.fail_orphan(orphan, reason, now))
         late = (now - orphan.scheduled_for).total_seconds()
         if late > orphan.grace_period_seconds:
             reason = (f"failed: replica {owner} stopped before starting this run, and it is now {int(late)} s "
                       f"late (grace period {orphan.grace_period_seconds} s)")
-            return int(await self.runs.fail_orphan(orphan, reason, now))
-        if not await self.runs.adopt(orphan, self.replica_id, now):
+            return int(await self.ledger.fail_orphan(orphan, reason, now))
+        if not await self.ledger.adopt(orphan, self.replica_id, now):
             return 0
         self.dispatcher.submit(Fire(
             orphan.run_id, orphan.schedule_pk, orphan.schedule_id, orphan.workflow_id, orphan.community_id,
@@ -332,7 +349,7 @@ class SchedulerLoop:
         cutoff = self.clock.now() - timedelta(days=self.settings.history_retention_days)
         total = 0
         while not self._stop.is_set():
-            deleted = await self.runs.delete_older_than(cutoff)
+            deleted = await self.ledger.purge(cutoff)
             total += deleted
             if deleted == 0:
                 break

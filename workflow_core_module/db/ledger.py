@@ -1,0 +1,476 @@
+"""The run ledger: the one place that moves a schedule run between states, and the one place that
+writes a schedule's run counters and ``last_*`` fields.
+
+A run's life, transition by transition (each a method here):
+
+* **claim** (``claim``): for each due schedule, one transaction reads its unfinished runs (for the
+  overlap policy), plans it with the pure rules (``scheduling.plan``), moves it with a
+  conditional update (``WHERE id = ? AND next_execution_at = <old>``: only the process whose
+  update changed the row goes on) and inserts its runs: **missed**, **skipped**, and the fired
+  one, either ``queued`` or, when it can start at once (no jitter, no overlap wait, a
+  concurrency slot set aside for it), already ``running`` with its execution row, so that its
+  start costs no write of its own. Runs of ``cancel_previous`` are **cancelled** there too.
+  The unique index on (schedule_id, scheduled_for) makes a second claim of one occurrence fail
+  in the database itself;
+* **start** / **end** of each attempt (``start``, ``end``, ``end_unstarted``): batched by the
+  journal (db/journal.py). A start is durable before the first step; an end is handed over and
+  made durable without holding a concurrency slot;
+* **record manual** (``record_manual``): a run started by hand, with its queued execution;
+* **adopt** or **fail** an orphan (``orphans``, ``adopt``, ``fail_orphan``): unfinished runs of a
+  replica that stopped;
+* **purge** (``purge``) and **forget** (``forget_runs``): retention and hard delete.
+
+The SQL that differs between SQLite and PostgreSQL is in db/ledger_sql.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydal import DAL
+
+from ..scheduling import (
+    DueState,
+    OverlapPolicy,
+    Plan,
+    RunStatus,
+    ScheduleStatus,
+    ScheduleType,
+    TimeRule,
+    Unfinished,
+    as_utc,
+    plan,
+)
+from ..scheduling.trigger import TriggerData, trigger_time
+from ..scheduling.types import iso_z
+from .database import Database, Dialect, cursor
+from .journal import ExecutionEnd, ExecutionStart, Journal, RunLink, execution_row
+from .ledger_sql import RUN_COLUMNS, UNFINISHED_SQL, ledger_sql
+from .records import aware
+from .sql import TableCodec
+
+
+@dataclass(frozen=True, slots=True)
+class DueRow:
+    """What the claim needs of a due schedule."""
+
+    pk: int
+    schedule_id: str
+    workflow_id: str
+    community_id: str | None
+    name: str
+    rule: TimeRule
+    state: DueState
+    overlap_policy: OverlapPolicy
+    jitter_seconds: int
+    context_data: dict[str, Any]
+    callback_url: str | None
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> DueRow:
+        """From a row of the due query (DUE_COLUMNS order); timestamps naive UTC from the driver."""
+        (pk, schedule_id, workflow_id, community_id, name, schedule_type, cron_expression, interval_seconds,
+         scheduled_time, timezone, start_date, end_date, next_execution_at, execution_count, max_executions,
+         grace_period_seconds, overlap_policy, jitter_seconds, context_data, callback_url, created_at) = row
+        start = aware(start_date)
+        rule = TimeRule(
+            ScheduleType(schedule_type), timezone or "UTC", cron_expression, interval_seconds, aware(scheduled_time),
+            start, aware(end_date), start or _required(created_at).replace(microsecond=0),
+        )
+        state = DueState(_required(next_execution_at), execution_count or 0, max_executions, grace_period_seconds or 0)
+        return cls(int(pk), schedule_id, workflow_id, community_id, name, rule, state,
+                   OverlapPolicy(overlap_policy or "skip"), jitter_seconds or 0, _context(context_data), callback_url)
+
+
+@dataclass(frozen=True, slots=True)
+class Fire:
+    """A claimed occurrence to run (or a manual / recovered run)."""
+
+    run_id: str
+    schedule_pk: int
+    schedule_id: str
+    workflow_id: str
+    community_id: str | None
+    scheduled_for: datetime
+    fired_at: datetime
+    context_data: dict[str, Any]
+    callback_url: str | None
+    jitter_seconds: int = 0
+    trigger: str = "schedule"
+    wait_for: tuple[str, ...] = ()
+    attempt: int = 0
+    execution_id: str | None = None  # the first attempt's id, when it was chosen ahead
+    started: bool = False  # its first attempt was recorded running at the claim, a slot set aside
+
+    def trigger_data(self, attempt: int | None = None) -> dict[str, Any]:
+        """The run's `trigger` (every key of TriggerData) for an attempt (default: the next)."""
+        return TriggerData(trigger=self.trigger, schedule_id=self.schedule_id, run_id=self.run_id,
+                           scheduled_for=trigger_time(self.scheduled_for), fired_at=trigger_time(self.fired_at),
+                           attempt=attempt or self.attempt + 1, context_data=self.context_data).as_dict()
+
+    def link(self, replica_id: str) -> RunLink:
+        return RunLink(self.run_id, self.schedule_pk, replica_id)
+
+
+@dataclass
+class ClaimResult:
+    selected: int = 0  # due rows the claim looked at
+    fires: list[Fire] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)  # runs cancelled by cancel_previous
+    cache: list[tuple[int, str, datetime | None]] = field(default_factory=list)  # (pk, schedule_id, due)
+    missed: int = 0
+    skipped: int = 0
+    completed: int = 0
+    expired: int = 0
+    lost: int = 0
+    broken: list[tuple[int, str, str]] = field(default_factory=list)  # (pk, schedule_id, error)
+    lags_ms: list[float] = field(default_factory=list)
+
+    @property
+    def started(self) -> int:
+        """Fires recorded running at the claim (each took a slot set aside for it)."""
+        return sum(fire.started for fire in self.fires)
+
+
+@dataclass(frozen=True, slots=True)
+class Orphan:
+    run_id: str
+    schedule_pk: int | None
+    schedule_id: str
+    workflow_id: str
+    community_id: str | None
+    scheduled_for: datetime
+    status: str
+    trigger: str
+    claimed_by: str | None
+    execution_id: str | None
+    attempt: int
+    grace_period_seconds: int
+    context_data: dict[str, Any]
+    callback_url: str | None
+
+
+def _required(value: datetime | str) -> datetime:
+    result = aware(value)
+    assert result is not None
+    return result
+
+
+def _context(value: Any) -> dict[str, Any]:
+    """context_data as stored: JSON text on SQLite, already decoded on PostgreSQL."""
+    if not value:
+        return {}
+    return dict(json.loads(value) if isinstance(value, (str, bytes)) else value)
+
+
+class _Claim:
+    """One claim transaction's bookkeeping: the rows to insert and what the caller gets back."""
+
+    def __init__(self, dialect: Dialect, now: datetime, replica_id: str, startable: int, selected: int) -> None:
+        self.ts = dialect.ts
+        self.now = now
+        self.replica_id = replica_id
+        self.startable = startable
+        self.result = ClaimResult(selected=selected)
+        self.runs: list[tuple[Any, ...]] = []
+        self.executions: list[tuple[Any, ...]] = []
+        self.cancels: list[tuple[str, str]] = []  # (run_id, reason)
+
+    def run_row(self, run_id: str, row: DueRow, execution_id: str | None, scheduled_for: datetime,
+                fired_at: datetime | None, finished: bool, status: str, attempt: int, error: str | None,
+                note: str | None) -> None:
+        ts = self.ts
+        self.runs.append((run_id, row.schedule_id, row.workflow_id, execution_id, ts(scheduled_for), ts(fired_at),
+                          ts(self.now) if finished else None, status, attempt, error, note, "schedule",
+                          self.replica_id))
+
+    def add(self, row: DueRow, p: Plan) -> None:
+        """What a moved row brings: cache update, run rows, the fire."""
+        d, now, result = p.decision, self.now, self.result
+        result.cache.append((row.pk, row.schedule_id, d.next_execution_at if d.is_active else None))
+        result.completed += d.status is ScheduleStatus.COMPLETED
+        result.expired += d.status is ScheduleStatus.EXPIRED
+        if d.missed_for is not None:
+            late = int((now - d.missed_for).total_seconds())
+            self.run_row(str(uuid.uuid4()), row, None, d.missed_for, None, True, RunStatus.MISSED.value, 0,
+                         f"missed: {late} s late, grace period {row.state.grace_period_seconds} s", None)
+            result.missed += 1
+        if p.fire_status is None:
+            return
+        assert d.fire_for is not None
+        run_id = str(uuid.uuid4())
+        note = f"coalesced {d.coalesced} occurrences" if d.coalesced > 1 else None
+        if p.fire_status == "skipped":
+            self.run_row(run_id, row, None, d.fire_for, now, True, "skipped", 0, p.reason, note)
+            result.skipped += 1
+            return
+        self.cancels.extend((run, p.reason or "cancelled") for run in p.cancel)
+        fire = Fire(run_id, row.pk, row.schedule_id, row.workflow_id, row.community_id, d.fire_for, now,
+                    row.context_data, row.callback_url, row.jitter_seconds, wait_for=p.wait_for)
+        if self.startable > 0 and not row.jitter_seconds and not p.wait_for:
+            self.startable -= 1
+            fire = Fire(run_id, row.pk, row.schedule_id, row.workflow_id, row.community_id, d.fire_for, now,
+                        row.context_data, row.callback_url, execution_id=str(uuid.uuid4()), started=True)
+            self.run_row(run_id, row, fire.execution_id, d.fire_for, now, False, "running", 1, None, note)
+            start = ExecutionStart(fire.execution_id or "", row.workflow_id, row.community_id, "schedule",
+                                   fire.trigger_data(1), 1, now, prepared=False)
+            self.executions.append(tuple(self.ts(v) if isinstance(v, datetime) else v
+                                         for v in execution_row(start, run_id)))
+        else:
+            self.run_row(run_id, row, None, d.fire_for, now, False, "queued", 0, None, note)
+        result.fires.append(fire)
+        result.lags_ms.append((now - d.fire_for).total_seconds() * 1000)
+
+
+class RunLedger:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.dialect = database.dialect
+        self.sql = ledger_sql(database.dialect)
+        self.journal = Journal(database, self.sql)
+        self.schedules = TableCodec(database.dal, "workflow_schedules", database.dialect)
+        self._insert_run = TableCodec(database.dal, "workflow_schedule_runs", database.dialect).insert_sql(RUN_COLUMNS)
+
+    # ---- claim -------------------------------------------------------------------------------
+
+    async def claim(self, now: datetime, limit: int, replica_id: str, *, startable: int = 0) -> ClaimResult:
+        """Claim what is due at `now` (up to `limit` rows): one transaction on the writer thread.
+        Up to `startable` fires that can start at once are recorded running already (the caller
+        holds that many concurrency slots for them)."""
+        return await self.database.write(self.claim_batch, now, limit, replica_id, startable)
+
+    def claim_batch(self, dal: DAL, now: datetime, limit: int, replica_id: str, startable: int = 0) -> ClaimResult:
+        cur = cursor(dal)
+        rows = [DueRow.from_row(r) for r in self.sql.select_due(cur, self.dialect.ts(now), limit)]
+        claim = _Claim(self.dialect, now, replica_id, startable, len(rows))
+        if not rows:
+            return claim.result
+        overlapping = [r.schedule_id for r in rows if r.overlap_policy is not OverlapPolicy.ALLOW]
+        unfinished = self._unfinished(dal, overlapping) if overlapping else {}
+        planned: list[tuple[DueRow, Plan]] = []
+        for row in rows:
+            try:
+                p = plan(row.rule, row.state, now, row.overlap_policy, tuple(unfinished.get(row.schedule_id, ())))
+            except Exception as exc:  # a row the rules cannot handle: set aside, never block the others
+                claim.result.broken.append((row.pk, row.schedule_id, f"{type(exc).__name__}: {exc}"))
+                continue
+            if p is not None:
+                planned.append((row, p))
+        moved = self.sql.move(cur, [self._move_values(row, p, now) for row, p in planned]) if planned else set()
+        for row, p in planned:
+            if row.pk in moved:
+                claim.add(row, p)
+            else:
+                claim.result.lost += 1  # another process claimed it first
+        if claim.runs:
+            self.sql.insert_runs(cur, claim.runs)
+        if claim.executions:
+            self.sql.insert_executions(cur, claim.executions)
+        for run_id, reason in claim.cancels:
+            if self._end_unfinished(dal, run_id, RunStatus.CANCELLED.value, reason, now):
+                claim.result.cancelled.append(run_id)
+        return claim.result
+
+    def _move_values(self, row: DueRow, p: Plan, now: datetime) -> tuple[Any, ...]:
+        """The schedule's new state and counters. A run that ends at the claim (skipped, or only a
+        miss) is the schedule's last run."""
+        ts, d = self.dialect.ts, p.decision
+        ended = "skipped" if p.fire_status == "skipped" else ("missed" if d.missed_for and not p.fire_status else None)
+        active = self.dialect.true if d.is_active else self.dialect.false
+        missed = 1 if d.missed_for else 0
+        return (row.pk, ts(d.next_execution_at), d.status.value, active, d.execution_count,
+                missed + (1 if p.fire_status else 0), missed, self.dialect.exact(row.state.next_execution_at), ended,
+                ts(now) if ended else None, ts(now))
+
+    def _unfinished(self, dal: DAL, schedule_ids: Sequence[str]) -> dict[str, list[Unfinished]]:
+        out: dict[str, list[Unfinished]] = {}
+        for start in range(0, len(schedule_ids), 500):
+            chunk = schedule_ids[start:start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = dal.executesql(self.dialect.params(
+                "SELECT schedule_id, run_id, status FROM workflow_schedule_runs "
+                f"WHERE status IN {UNFINISHED_SQL} AND schedule_id IN ({marks})"), placeholders=list(chunk))
+            for schedule_id, run_id, status in rows:
+                out.setdefault(schedule_id, []).append(Unfinished(run_id, status == "running"))
+        return out
+
+    def _end_unfinished(self, dal: DAL, run_id: str, status: str, error: str, now: datetime) -> bool:
+        """End a run that has not ended yet (and its unfinished execution); False if it had."""
+        ended = cursor(dal)
+        ended.execute(self.dialect.params(
+            "UPDATE workflow_schedule_runs SET status = ?, finished_at = ?, error = ? "
+            f"WHERE run_id = ? AND status IN {UNFINISHED_SQL}"), (status, self.dialect.ts(now), error, run_id))
+        if ended.rowcount != 1:
+            return False
+        dal.executesql(self.dialect.params(
+            "UPDATE workflow_executions SET status = ?, finished_at = ?, error = ? "
+            f"WHERE run_id = ? AND status IN {UNFINISHED_SQL}"),
+            placeholders=[status, self.dialect.ts(now), error, run_id])
+        return True
+
+    async def refresh(self, pks: Sequence[int]) -> list[tuple[int, str, datetime | None]]:
+        """Current (pk, schedule_id, due or None) of some schedules, for a cache that may be stale."""
+        if not pks:
+            return []
+        marks = ", ".join("?" for _ in pks)
+        sql = self.dialect.params(
+            "SELECT id, schedule_id, next_execution_at, is_active, deleted_at FROM workflow_schedules "
+            f"WHERE id IN ({marks})"
+        )
+
+        def run(dal: DAL) -> list[tuple[int, str, datetime | None]]:
+            found = {}
+            for pk, schedule_id, nxt, active, deleted in dal.executesql(sql, placeholders=list(pks)):
+                live = active in (True, "T") and deleted is None and nxt is not None
+                found[int(pk)] = (int(pk), schedule_id, as_utc(nxt) if live else None)
+            return [found.get(pk, (pk, "", None)) for pk in pks]
+
+        return await self.database.read(run)
+
+    # ---- attempts: start and end (batched by the journal) --------------------------------------
+
+    async def start(self, start: ExecutionStart, run: RunLink | None = None) -> bool:
+        """An attempt's start, durable before its first step; False when its run has ended
+        (cancelled, taken over) and it may not start."""
+        return await self.journal.start(start, run)
+
+    def end(self, end: ExecutionEnd, run: RunLink | None = None, *, run_final: bool = False) -> asyncio.Future[None]:
+        """An attempt's end (with `run_final`, its run's too); the future is done once durable."""
+        return self.journal.end(end, run, run_final=run_final)
+
+    def end_unstarted(self, run: RunLink, status: str, error: str, now: datetime,
+                      execution_id: str | None = None) -> asyncio.Future[None]:
+        """End a run no attempt is running (cancelled or failed before or between attempts), and
+        its execution recorded at the claim when that attempt never ran."""
+        return self.journal.end(ExecutionEnd(execution_id, status, error, now, 0, []), run, run_final=True)
+
+    # ---- manual runs ---------------------------------------------------------------------------
+
+    async def record_manual(self, fire: Fire, replica_id: str, also: Callable[[DAL], None]) -> None:
+        """A run started by hand: its run row and queued execution, counted on its schedule, and
+        whatever `also` writes (the audit row) in the same transaction."""
+        ts = self.dialect.ts
+        assert fire.execution_id is not None
+        start = ExecutionStart(fire.execution_id, fire.workflow_id, fire.community_id, fire.trigger,
+                               fire.trigger_data(), 1, fire.fired_at, prepared=False)
+        execution = list(execution_row(start, fire.run_id))
+        execution[7] = "queued"
+        execution[9] = None  # started_at: when it starts
+
+        def run(dal: DAL) -> None:
+            cur = cursor(dal)
+            cur.execute(self._insert_run, (
+                fire.run_id, fire.schedule_id, fire.workflow_id, fire.execution_id, ts(fire.scheduled_for),
+                ts(fire.fired_at), None, "queued", 0, None, None, fire.trigger, replica_id))
+            self.sql.insert_executions(cur, [tuple(ts(v) if isinstance(v, datetime) else v for v in execution)])
+            dal.executesql(self.dialect.params("UPDATE workflow_schedules SET total_runs = total_runs + 1 "
+                                               "WHERE id = ?"), placeholders=[fire.schedule_pk])
+            also(dal)
+
+        await self.database.write(run)
+
+    # ---- reads ---------------------------------------------------------------------------------
+
+    async def status_of(self, run_ids: Iterable[str]) -> dict[str, str]:
+        ids = list(run_ids)
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        sql = self.dialect.params(f"SELECT run_id, status FROM workflow_schedule_runs WHERE run_id IN ({marks})")
+        rows = await self.database.read(lambda dal: dal.executesql(sql, placeholders=ids))
+        return {run_id: status for run_id, status in rows}
+
+    async def summary(self, run_id: str) -> dict[str, Any]:
+        """What a callback reports of an ended run."""
+        sql = self.dialect.params(
+            "SELECT status, finished_at, duration_ms, error, attempt, execution_id FROM workflow_schedule_runs "
+            "WHERE run_id = ?")
+        rows = await self.database.read(lambda dal: dal.executesql(sql, placeholders=[run_id]))
+        status, finished_at, duration_ms, error, attempt, execution_id = rows[0] if rows else (None,) * 6
+        return {"execution_id": execution_id, "status": status,
+                "finished_at": iso_z(finished_at) if finished_at else None,
+                "duration_ms": duration_ms, "attempt": attempt, "error": error}
+
+    # ---- orphans -------------------------------------------------------------------------------
+
+    async def orphans(self, live_replicas: Sequence[str], limit: int = 1000) -> list[Orphan]:
+        """Unfinished runs whose owner is not a live replica."""
+        marks = ", ".join("?" for _ in live_replicas) or "''"
+        sql = self.dialect.params(
+            "SELECT r.run_id, s.id, r.schedule_id, r.workflow_id, s.community_id, r.scheduled_for, r.status, "
+            "r.\"trigger\", r.claimed_by, r.execution_id, r.attempt, s.grace_period_seconds, s.context_data, "
+            "s.callback_url FROM workflow_schedule_runs r "
+            "LEFT JOIN workflow_schedules s ON s.schedule_id = r.schedule_id "
+            f"WHERE r.status IN {UNFINISHED_SQL} AND (r.claimed_by IS NULL OR r.claimed_by NOT IN ({marks})) "
+            f"ORDER BY r.scheduled_for LIMIT {int(limit)}")
+        codec = self.schedules
+
+        def run(dal: DAL) -> list[Orphan]:
+            out = []
+            for row in dal.executesql(sql, placeholders=list(live_replicas)):
+                context = codec.decode((row[12],), ("context_data",))["context_data"]
+                out.append(Orphan(row[0], row[1], row[2], row[3], row[4], as_utc(row[5]), row[6], row[7], row[8],
+                                  row[9], row[10] or 0, row[11] or 0, dict(context or {}), row[13]))
+            return out
+
+        return await self.database.read(run)
+
+    async def adopt(self, orphan: Orphan, replica_id: str, now: datetime) -> bool:
+        """Take a queued orphan over (to fire it again); False if another replica did first."""
+        sql = self.dialect.params(
+            "UPDATE workflow_schedule_runs SET claimed_by = ?, fired_at = ?, note = ? WHERE run_id = ? "
+            "AND status = 'queued' AND " + ("claimed_by IS NULL" if orphan.claimed_by is None else "claimed_by = ?"))
+        params = [replica_id, self.dialect.ts(now), f"re-fired: replica {orphan.claimed_by} stopped before starting it",
+                  orphan.run_id] + ([] if orphan.claimed_by is None else [orphan.claimed_by])
+
+        def run(dal: DAL) -> bool:
+            taken = cursor(dal)
+            taken.execute(sql, params)
+            return taken.rowcount == 1
+
+        return await self.database.write(run)
+
+    async def fail_orphan(self, orphan: Orphan, reason: str, now: datetime) -> bool:
+        """Record an orphan as failed with the reason (and count it); False if it had ended."""
+
+        def run(dal: DAL) -> bool:
+            if not self._end_unfinished(dal, orphan.run_id, RunStatus.FAILED.value, reason, now):
+                return False
+            if orphan.schedule_pk is not None:
+                dal.executesql(self.dialect.params(
+                    "UPDATE workflow_schedules SET failed_runs = failed_runs + 1, last_run_status = 'failed', "
+                    "last_run_at = ? WHERE id = ?"), placeholders=[self.dialect.ts(now), orphan.schedule_pk])
+            return True
+
+        return await self.database.write(run)
+
+    # ---- retention and deletion ----------------------------------------------------------------
+
+    async def purge(self, cutoff: datetime, batch: int = 1000) -> int:
+        """Delete one batch of finished runs and executions older than `cutoff`; returns how many."""
+        mark, when = self.dialect.params, self.dialect.ts(cutoff)
+
+        def run(dal: DAL) -> int:
+            gone = cursor(dal)
+            gone.execute(mark(
+                "DELETE FROM workflow_schedule_runs WHERE id IN (SELECT id FROM workflow_schedule_runs "
+                f"WHERE scheduled_for < ? AND status NOT IN {UNFINISHED_SQL} LIMIT {int(batch)})"), (when,))
+            deleted = gone.rowcount
+            gone.execute(mark(
+                "DELETE FROM workflow_executions WHERE id IN (SELECT id FROM workflow_executions "
+                f"WHERE created_at < ? AND status NOT IN {UNFINISHED_SQL} LIMIT {int(batch)})"), (when,))
+            return int(deleted + gone.rowcount)
+
+        return await self.database.write(run)
+
+
+def forget_runs(dal: DAL, dialect: Dialect, schedule_id: str) -> None:
+    """Hard delete: a schedule's runs go with it (inside the caller's transaction)."""
+    dal.executesql(dialect.params("DELETE FROM workflow_schedule_runs WHERE schedule_id = ?"),
+                   placeholders=[schedule_id])

@@ -1,0 +1,230 @@
+"""The run ledger's set-wise statements, one class per database behind one Protocol.
+
+Each method takes a cursor inside the caller's transaction and a list of rows, and applies
+them all: SQLite with ``executemany`` or one statement per row (it answers a row count per
+statement, and a statement costs microseconds in process); PostgreSQL with one statement per
+list, its rows passed as one array per column (``unnest``), since every statement is a round
+trip to the server. What is the same on both (single-row transitions, reads) stays in the
+ledger itself.
+
+PostgreSQL: join keys are "bpchar", the type of the CHAR(36) id columns, so that values compare
+as those columns do (trailing blanks ignored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from ..scheduling import UNFINISHED
+from .database import POSTGRES, SQLITE, Dialect
+from .sql import unnest
+
+Rows = Sequence[Sequence[Any]]
+
+DUE_COLUMNS = (
+    "id", "schedule_id", "workflow_id", "community_id", "name", "schedule_type", "cron_expression",
+    "interval_seconds", "scheduled_time", "timezone", "start_date", "end_date", "next_execution_at",
+    "execution_count", "max_executions", "grace_period_seconds", "overlap_policy", "jitter_seconds",
+    "context_data", "callback_url", "created_at",
+)
+UNFINISHED_SQL = "(" + ", ".join(f"'{status}'" for status in UNFINISHED) + ")"  # not ended yet
+
+# Column order of the rows each method takes.
+RUN_COLUMNS = ("run_id", "schedule_id", "workflow_id", "execution_id", "scheduled_for", "fired_at", "finished_at",
+               "status", "attempt", "error", "note", "trigger", "claimed_by")
+EXECUTION_COLUMNS = ("execution_id", "workflow_id", "run_id", "schedule_id", "community_id", "trigger",
+                     "trigger_data", "status", "attempt", "started_at", "step_results", "created_at")
+
+
+class LedgerSQL(Protocol):
+    """What differs between the databases in the ledger's batched writes."""
+
+    dialect: Dialect
+
+    def select_due(self, cur: Any, now: Any, limit: int) -> list[tuple[Any, ...]]:
+        """Active rows due at `now` (DUE_COLUMNS), oldest first; on a server, locked, skipping
+        rows another replica holds."""
+
+    def move(self, cur: Any, rows: Rows) -> set[int]:
+        """Claim: (id, next, status, active, count, runs, missed, old, ended, ended_at, now) per
+        schedule, applied only where next_execution_at is still `old`; the ids that moved."""
+
+    def insert_runs(self, cur: Any, rows: Rows) -> None:
+        """New run rows (RUN_COLUMNS)."""
+
+    def insert_executions(self, cur: Any, rows: Rows) -> None:
+        """New execution rows (EXECUTION_COLUMNS)."""
+
+    def start_runs(self, cur: Any, rows: Rows) -> set[str]:
+        """(run_id, attempt, execution_id, replica): unfinished runs this replica holds become
+        running; the run ids that did."""
+
+    def start_prepared(self, cur: Any, rows: Rows) -> None:
+        """(attempt, started_at, run_id, schedule_id, execution_id): queued executions run."""
+
+    def end_executions(self, cur: Any, rows: Rows) -> None:
+        """(status, finished_at, duration_ms, error, step_results, execution_id)."""
+
+    def end_runs(self, cur: Any, rows: Rows) -> set[str]:
+        """(status, finished_at, duration_ms, error, run_id) of runs not ended yet; the run ids
+        that ended here."""
+
+    def count_ends(self, cur: Any, rows: Rows) -> None:
+        """(ok, failed, ms, at, execution_id, status, at, schedule pk): add to a schedule's
+        counters and set its last_* fields."""
+
+
+_MOVE = ("UPDATE workflow_schedules SET next_execution_at = ?, status = ?, is_active = ?, execution_count = ?, "
+         "total_runs = total_runs + ?, missed_runs = missed_runs + ?, "
+         "last_run_status = COALESCE(?, last_run_status), last_run_at = COALESCE(?, last_run_at), updated_at = ? "
+         "WHERE id = ? AND next_execution_at = ? AND is_active = ?")
+_START_RUN = ("UPDATE workflow_schedule_runs SET status = 'running', attempt = ?, execution_id = ? "
+              f"WHERE run_id = ? AND status IN {UNFINISHED_SQL} AND claimed_by = ?")
+_START_PREPARED = ("UPDATE workflow_executions SET status = 'running', attempt = ?, started_at = ?, run_id = ?, "
+                   "schedule_id = ? WHERE execution_id = ?")
+_END_EXECUTION = ("UPDATE workflow_executions SET status = ?, finished_at = ?, duration_ms = ?, error = ?, "
+                  "step_results = ? WHERE execution_id = ?")
+_END_RUN = ("UPDATE workflow_schedule_runs SET status = ?, finished_at = ?, duration_ms = ?, error = ? "
+            f"WHERE run_id = ? AND status IN {UNFINISHED_SQL}")
+_COUNT = ("UPDATE workflow_schedules SET successful_runs = successful_runs + ?, failed_runs = failed_runs + ?, "
+          "total_duration_ms = total_duration_ms + ?, last_execution_at = ?, "
+          "last_execution_id = COALESCE(?, last_execution_id), last_run_status = ?, last_run_at = ? WHERE id = ?")
+
+
+def _insert(table: str, columns: Sequence[str]) -> str:
+    names = ", ".join(f'"{c}"' for c in columns)
+    return f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' for _ in columns)})"
+
+
+def due_query(lock: str = "") -> str:
+    """The due query (`?` markers: true, now, limit)."""
+    return (f"SELECT {', '.join(DUE_COLUMNS)} FROM workflow_schedules WHERE is_active = ? AND next_execution_at <= ? "
+            f"ORDER BY next_execution_at LIMIT ?{lock}")
+
+
+class SqliteLedgerSQL:
+    """SQLite: plain statements, many at once; the writer already holds the file's write lock."""
+
+    dialect = SQLITE
+
+    def select_due(self, cur: Any, now: Any, limit: int) -> list[tuple[Any, ...]]:
+        cur.execute(due_query(), (self.dialect.true, now, limit))
+        return list(cur.fetchall())
+
+    def _each(self, cur: Any, sql: str, rows: Rows, key: int) -> set[Any]:
+        """Run `sql` once per row; the row[key] of those that changed a row."""
+        changed = set()
+        for row in rows:
+            cur.execute(sql, row)
+            if cur.rowcount == 1:
+                changed.add(row[key])
+        return changed
+
+    def move(self, cur: Any, rows: Rows) -> set[int]:
+        true = self.dialect.true
+        params = [(nxt, status, active, count, runs, missed, ended, ended_at, now, pk, old, true)
+                  for pk, nxt, status, active, count, runs, missed, old, ended, ended_at, now in rows]
+        return self._each(cur, _MOVE, params, 9)
+
+    def insert_runs(self, cur: Any, rows: Rows) -> None:
+        cur.executemany(_insert("workflow_schedule_runs", RUN_COLUMNS), rows)
+
+    def insert_executions(self, cur: Any, rows: Rows) -> None:
+        cur.executemany(_insert("workflow_executions", EXECUTION_COLUMNS), rows)
+
+    def start_runs(self, cur: Any, rows: Rows) -> set[str]:
+        return self._each(cur, _START_RUN, [(a, e, r, rep) for r, a, e, rep in rows], 2)
+
+    def start_prepared(self, cur: Any, rows: Rows) -> None:
+        cur.executemany(_START_PREPARED, rows)
+
+    def end_executions(self, cur: Any, rows: Rows) -> None:
+        cur.executemany(_END_EXECUTION, rows)
+
+    def end_runs(self, cur: Any, rows: Rows) -> set[str]:
+        return self._each(cur, _END_RUN, rows, 4)
+
+    def count_ends(self, cur: Any, rows: Rows) -> None:
+        cur.executemany(_COUNT, rows)
+
+
+class PostgresLedgerSQL:
+    """PostgreSQL: one statement per list of rows, the rows as arrays (see the module doc)."""
+
+    dialect = POSTGRES
+
+    def select_due(self, cur: Any, now: Any, limit: int) -> list[tuple[Any, ...]]:
+        cur.execute(self.dialect.params(due_query(" FOR UPDATE SKIP LOCKED")), (self.dialect.true, now, limit))
+        return list(cur.fetchall())
+
+    def move(self, cur: Any, rows: Rows) -> set[int]:
+        source, columns = unnest(("bigint", "timestamp", "text", "boolean", "int", "int", "int", "timestamp", "text",
+                                  "timestamp", "timestamp"), rows)
+        cur.execute(
+            "UPDATE workflow_schedules AS s SET next_execution_at = v.nxt, status = v.status, is_active = v.active, "
+            "execution_count = v.count, total_runs = s.total_runs + v.runs, missed_runs = s.missed_runs + v.missed, "
+            "last_run_status = COALESCE(v.ended, s.last_run_status), "
+            f"last_run_at = COALESCE(v.ended_at, s.last_run_at), updated_at = v.now FROM {source} "
+            "AS v(id, nxt, status, active, count, runs, missed, old, ended, ended_at, now) "
+            "WHERE s.id = v.id AND s.next_execution_at = v.old AND s.is_active RETURNING s.id", columns)
+        return {int(r[0]) for r in cur.fetchall()}
+
+    def _insert_select(self, cur: Any, table: str, columns: Sequence[str], types: Sequence[str], rows: Rows,
+                       casts: dict[str, str] | None = None) -> None:
+        if not rows:
+            return
+        source, values = unnest(types, rows)
+        aliases = [f"c{i}" for i in range(len(columns))]
+        picked = ", ".join(f"v.{a}{(casts or {}).get(c, '')}" for a, c in zip(aliases, columns, strict=True))
+        names = ", ".join(f'"{c}"' for c in columns)
+        cur.execute(f"INSERT INTO {table} ({names}) SELECT {picked} FROM {source} AS v({', '.join(aliases)})", values)
+
+    def insert_runs(self, cur: Any, rows: Rows) -> None:
+        self._insert_select(cur, "workflow_schedule_runs", RUN_COLUMNS,
+                            ("text", "text", "text", "text", "timestamp", "timestamp", "timestamp", "text", "int",
+                             "text", "text", "text", "text"), rows)
+
+    def insert_executions(self, cur: Any, rows: Rows) -> None:
+        self._insert_select(cur, "workflow_executions", EXECUTION_COLUMNS,
+                            ("text", "text", "text", "text", "text", "text", "text", "text", "int", "timestamp",
+                             "text", "timestamp"), rows, {"trigger_data": "::jsonb", "step_results": "::jsonb"})
+
+    def start_runs(self, cur: Any, rows: Rows) -> set[str]:
+        source, columns = unnest(("bpchar", "int", "text", "text"), rows)
+        cur.execute("UPDATE workflow_schedule_runs AS r SET status = 'running', attempt = v.attempt, "
+                    f"execution_id = v.execution_id FROM {source} AS v(run_id, attempt, execution_id, replica) "
+                    f"WHERE r.run_id = v.run_id AND r.status IN {UNFINISHED_SQL} AND r.claimed_by = v.replica "
+                    "RETURNING r.run_id", columns)
+        return {row[0].rstrip() for row in cur.fetchall()}  # CHAR(36): blank-padded
+
+    def start_prepared(self, cur: Any, rows: Rows) -> None:
+        source, columns = unnest(("int", "timestamp", "text", "text", "bpchar"), rows)
+        cur.execute("UPDATE workflow_executions AS x SET status = 'running', attempt = v.a, started_at = v.at, "
+                    f"run_id = v.r, schedule_id = v.s FROM {source} AS v(a, at, r, s, e) WHERE x.execution_id = v.e",
+                    columns)
+
+    def end_executions(self, cur: Any, rows: Rows) -> None:
+        source, columns = unnest(("text", "timestamp", "int", "text", "text", "bpchar"), rows)
+        cur.execute("UPDATE workflow_executions AS x SET status = v.status, finished_at = v.at, duration_ms = v.ms, "
+                    f"error = v.error, step_results = v.results::jsonb FROM {source} "
+                    "AS v(status, at, ms, error, results, e) WHERE x.execution_id = v.e", columns)
+
+    def end_runs(self, cur: Any, rows: Rows) -> set[str]:
+        source, columns = unnest(("text", "timestamp", "int", "text", "bpchar"), rows)
+        cur.execute("UPDATE workflow_schedule_runs AS r SET status = v.status, finished_at = v.at, "
+                    f"duration_ms = v.ms, error = v.error FROM {source} AS v(status, at, ms, error, run_id) "
+                    f"WHERE r.run_id = v.run_id AND r.status IN {UNFINISHED_SQL} RETURNING r.run_id", columns)
+        return {row[0].rstrip() for row in cur.fetchall()}  # CHAR(36): blank-padded
+
+    def count_ends(self, cur: Any, rows: Rows) -> None:
+        source, columns = unnest(("int", "int", "bigint", "timestamp", "text", "text", "timestamp", "bigint"), rows)
+        cur.execute("UPDATE workflow_schedules AS s SET successful_runs = s.successful_runs + v.ok, "
+                    "failed_runs = s.failed_runs + v.failed, total_duration_ms = s.total_duration_ms + v.ms, "
+                    "last_execution_at = v.at, last_execution_id = COALESCE(v.e, s.last_execution_id), "
+                    "last_run_status = v.status, last_run_at = v.run_at "
+                    f"FROM {source} AS v(ok, failed, ms, at, e, status, run_at, id) WHERE s.id = v.id", columns)
+
+
+def ledger_sql(dialect: Dialect) -> LedgerSQL:
+    return SqliteLedgerSQL() if dialect is SQLITE else PostgresLedgerSQL()
