@@ -90,8 +90,12 @@ async def load(
     seconds: float,
     make: Callable[[int], tuple[str, str, bytes | None]],
     on_response: Callable[[int, bytes], None] | None = None,
+    *,
+    stop: asyncio.Event | None = None,
+    stamps: list[float] | None = None,
 ) -> dict[str, Any]:
-    """`clients` connections, each sending make(i) back to back for `seconds`; latencies of all."""
+    """`clients` connections, each sending make(i) back to back for `seconds` (or until `stop` is
+    set, if sooner); latencies of all, and in `stamps` the perf_counter() each of them was sent at."""
     latencies: list[float] = []
     errors: dict[int, int] = {}
     counter = iter(range(10**9))
@@ -102,11 +106,13 @@ async def load(
         conn = Connection(host, port)
         await conn.open()
         try:
-            while time.perf_counter() < stop_at:
+            while time.perf_counter() < stop_at and not (stop is not None and stop.is_set()):
                 method, path, body = make(next(counter))
                 began = time.perf_counter()
                 status, payload = await conn.request(method, path, body, headers)
                 latencies.append((time.perf_counter() - began) * 1000)
+                if stamps is not None:
+                    stamps.append(began)
                 if status >= 300:
                     errors[status] = errors.get(status, 0) + 1
                 elif on_response is not None:

@@ -68,10 +68,6 @@ class Settings:
     def default_grace_period_seconds(self) -> int:
         return int(self.schedule_grace_period_minutes * 60)
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite:")
-
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 

@@ -55,7 +55,7 @@ from zoneinfo import ZoneInfo
 from ..db.community_store import MAX_MANAGERS, PLATFORMS, user_id_problem
 from ..scheduling.occurrences import next_occurrence
 from ..scheduling.types import ScheduleType, TimeRule, as_utc, iso_z
-from ..scheduling.zones import canonical_zone, suggest_zone
+from ..scheduling.zones import canonical_zone, suggest_zone, zone
 from .commands import (
     Add,
     AddManagers,
@@ -456,7 +456,7 @@ def _parse_help(stream: TokenStream, now: datetime, timezone: str) -> Command:
 
 def _load_zone(name: str) -> ZoneInfo | None:
     canonical = canonical_zone(name)
-    return ZoneInfo(canonical) if canonical is not None else None
+    return zone(canonical) if canonical is not None else None
 
 
 def _zone_suggestion(text: str) -> str:

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from ..clock import Clock
 from ..config import Settings
@@ -30,6 +29,7 @@ from ..errors import (
 )
 from ..scheduling import ScheduleStatus, ScheduleType, TimeRule, occurrences
 from ..scheduling.describe import describe
+from ..scheduling.zones import local as to_local
 from ..services.schedule_service import ScheduleService
 from ..services.workflow_service import WorkflowService
 from . import commands as c
@@ -189,7 +189,7 @@ class ChatService:
     def _at(instant: datetime | None, zone: str) -> str:
         if instant is None:
             return "never"
-        local = instant.astimezone(ZoneInfo(zone))
+        local = to_local(instant, zone)
         return f"{local:%a %d %b %H:%M}"
 
     @staticmethod
@@ -398,7 +398,7 @@ class ChatService:
     async def _timezone(self, command: c.SetTimezone, ctx: ChatContext, community: Community) -> str:
         await self.communities.update(ctx.community_id, AuditEntry(ctx.actor, "community.timezone", self.clock.now()),
                                       timezone=command.zone)
-        now = self.clock.now().astimezone(ZoneInfo(command.zone))
+        now = to_local(self.clock.now(), command.zone)
         return (f"Times here are now read in {command.zone} (it is {now:%H:%M} there). "
                 "Existing schedules keep their own zone.")
 

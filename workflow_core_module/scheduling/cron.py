@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from croniter import CroniterBadDateError, CroniterError, croniter
 
+from . import zones
 from .types import UTC
 from .zones import offset, transition
 
@@ -153,7 +154,7 @@ def next_cron(spec: CronSpec, timezone: str, after: datetime) -> datetime | None
     instants with the DST rules of this module. Wall times are visited in order, which equals
     instant order except inside a fall-back fold, handled explicitly.
     """
-    zone = ZoneInfo(timezone)
+    zone = zones.zone(timezone)
     after = after.astimezone(UTC).replace(microsecond=0)
     fold = _fold_ahead(zone, after) if spec.wildcard_hour else None
     it = _iterator(spec)

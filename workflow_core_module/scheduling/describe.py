@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from cron_descriptor import ExpressionDescriptor, Options
 
+from . import zones
 from .types import ScheduleType, TimeRule
 
 _OPTIONS = Options()
@@ -35,6 +34,6 @@ def describe(rule: TimeRule) -> str:
     if rule.schedule_type is ScheduleType.INTERVAL and rule.interval_seconds:
         return describe_interval(rule.interval_seconds)
     if rule.scheduled_time is not None:
-        local = rule.scheduled_time.astimezone(ZoneInfo(rule.timezone))
+        local = zones.local(rule.scheduled_time, rule.timezone)
         return f"Once, at {local:%Y-%m-%d %H:%M}" + (f":{local:%S}" if local.second else "") + zone
     return "Never"

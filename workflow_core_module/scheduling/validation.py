@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from . import zones
 from .cron import CronError, parse_cron
 from .occurrences import next_occurrence
 from .types import UTC, OverlapPolicy, ScheduleType, TimeRule, whole_second
@@ -106,7 +106,6 @@ class ScheduleFields:
 
 FIELD_ORDER = tuple(ScheduleFields.__dataclass_fields__)
 FIELD_NAMES = frozenset(FIELD_ORDER)
-TIMING_FIELDS = _TIMING_FIELDS
 
 
 def merge_changes(current: ScheduleFields, changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -332,7 +331,7 @@ class _Reader:
             self._bad(name, f"expected an ISO 8601 date-time string, got {_kind(value)}")
             return None
         if parsed.tzinfo is None:  # a wall time in the schedule's zone, by the one DST rule
-            parsed = wall_to_utc(parsed, ZoneInfo(zone))
+            parsed = wall_to_utc(parsed, zones.zone(zone))
         try:
             result = whole_second(parsed.astimezone(UTC), up=bound == "from")
         except (OverflowError, ValueError):

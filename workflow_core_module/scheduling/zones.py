@@ -21,6 +21,17 @@ _ZONE_SHAPE = re.compile(r"[A-Za-z0-9_+\-/]{1,64}")
 _HOST_DEPENDENT = frozenset({"localtime", "posixrules", "factory"})
 
 
+@lru_cache(maxsize=512)
+def zone(name: str) -> ZoneInfo:
+    """The zone named `name` (an IANA name already checked by canonical_zone or validation)."""
+    return ZoneInfo(name)
+
+
+def local(instant: datetime, name: str) -> datetime:
+    """`instant` as wall time in the zone named `name` (aware, in that zone)."""
+    return instant.astimezone(zone(name))
+
+
 def offset(zone: ZoneInfo, instant: datetime) -> timedelta:
     value = instant.astimezone(zone).utcoffset()
     assert value is not None

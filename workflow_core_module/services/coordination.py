@@ -34,15 +34,14 @@ from redis.exceptions import RedisError
 
 from ..db.database import describe_url
 from ..logs import system
+from .scheduler_loop import DEGRADED_POLL_SECONDS, HEARTBEAT_SECONDS
 
 if TYPE_CHECKING:
     from .schedule_service import ScheduleChange, ScheduleService
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 5.0
 HEARTBEAT_TTL_SECONDS = 15
-DEGRADED_POLL_SECONDS = 5.0
 _MAX_BACKOFF_SECONDS = 30.0
 _OP_TIMEOUT_SECONDS = 2.0
 

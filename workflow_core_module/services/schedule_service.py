@@ -38,7 +38,6 @@ from ..errors import (
 from ..logs import audit
 from ..scheduling import (
     ScheduleStatus,
-    TimeRule,
     next_occurrence,
     occurrences,
     status_for_next,
@@ -287,9 +286,6 @@ class ScheduleService:
         schedule = await self.get_schedule(schedule_id, scope=scope)
         return await self.store.history(schedule.schedule_id, status, limit, offset)
 
-    async def get_stats(self, schedule_id: str, *, scope: Scope = None) -> dict[str, Any]:
-        return (await self.get_schedule(schedule_id, scope=scope)).stats()
-
     async def next_executions(self, schedule_id: str, count: int = 10, *, scope: Scope = None) -> list[datetime]:
         """The next `count` occurrences of a stored schedule (as if resumed now, when paused)."""
         schedule = await self.get_schedule(schedule_id, scope=scope)
@@ -317,15 +313,6 @@ class ScheduleService:
         others = [Candidate(o.schedule_id, o.name, o.updated_at, o.time_rule()) for o in page.items
                   if o.schedule_id != exclude]
         return await self.overlap_finder.find(fields.time_rule(anchor=now), others, now, days)
-
-    @staticmethod
-    def calculate_next_execution(rule: TimeRule | ScheduleFields | Schedule, after: datetime) -> datetime | None:
-        """The first occurrence strictly after `after` (creation time anchors interval grids)."""
-        if isinstance(rule, Schedule):
-            rule = rule.time_rule()
-        elif isinstance(rule, ScheduleFields):
-            rule = rule.time_rule(anchor=after)
-        return next_occurrence(rule, after)
 
     # ---- change ------------------------------------------------------------------------
 
