@@ -39,7 +39,7 @@ from workflow_core_module.db.database import Database
 from workflow_core_module.db.migrations import current_version, migrate, migrate_down_one
 from workflow_core_module.db.workflow_store import WorkflowStore
 from workflow_core_module.engine.engine import WorkflowEngine
-from workflow_core_module.errors import InvalidInputException, LimitExceededException
+from workflow_core_module.errors import Invalid, LimitExceeded
 from workflow_core_module.services.schedule_service import ScheduleService
 from workflow_core_module.services.workflow_service import WorkflowService
 
@@ -137,7 +137,7 @@ def test_new_help_topics() -> None:
 def test_platforms_and_user_ids() -> None:
     assert PLATFORMS == ("twitch", "discord", "slack", "kick")
     assert check_platform(" Twitch ") == "twitch"
-    with pytest.raises(InvalidInputException) as error:
+    with pytest.raises(Invalid) as error:
         check_platform("tiktok")
     assert error.value.errors == {"platform": "must be one of twitch, discord, slack, kick"}
     assert user_id_problem("80351110224678912") is None
@@ -314,9 +314,9 @@ async def test_store_platform_and_managers(database: Database) -> None:
     entry = AuditEntry("alice", "community.platform", NOW)
     saved = await store.update("c1", entry, platform="Kick")
     assert saved == Community("c1", "UTC", (), "kick")
-    with pytest.raises(InvalidInputException):
+    with pytest.raises(Invalid):
         await store.update("c1", entry, platform="myspace")
-    with pytest.raises(InvalidInputException):
+    with pytest.raises(Invalid):
         await store.update("x" * 101, entry, platform="kick")
     zone = await store.update("c1", entry, timezone="Europe/Berlin")
     assert zone == Community("c1", "Europe/Berlin", (), "kick")  # other settings kept
@@ -324,9 +324,9 @@ async def test_store_platform_and_managers(database: Database) -> None:
     assert (await store.change_managers("c1", managers, add=["1", "2", "3"])).managers == ("1", "2", "3")
     assert (await store.change_managers("c1", managers, add=["4", "2"], remove=["1"])).managers == ("2", "3", "4")
     assert (await store.update("c1", managers, managers=["9"])) == Community("c1", "Europe/Berlin", ("9",), "kick")
-    with pytest.raises(InvalidInputException):
+    with pytest.raises(Invalid):
         await store.change_managers("c1", managers, add=["a b"])
-    with pytest.raises(LimitExceededException):
+    with pytest.raises(LimitExceeded):
         await store.change_managers("c1", managers, add=[str(n) for n in range(1000, 1000 + MAX_MANAGERS)])
     assert (await store.get("c1")).managers == ("9",)  # a refused change leaves nothing behind
     rows = await database.read(lambda dal: dal.executesql(

@@ -14,7 +14,7 @@ from workflow_core_module.db.database import Database
 from workflow_core_module.db.workflow_store import WorkflowStore
 from workflow_core_module.engine.actions import CommandsFileError, load_commands
 from workflow_core_module.engine.engine import WorkflowEngine
-from workflow_core_module.errors import InvalidWorkflowException
+from workflow_core_module.errors import Invalid
 
 from .conftest import add_workflow, make_settings
 from .sink import HttpSink
@@ -159,7 +159,7 @@ async def test_custom_actions_and_cancellation(engine: WorkflowEngine) -> None:
     ],
 )
 def test_steps_are_validated_on_write(engine: WorkflowEngine, steps: Any, field: str, fragment: str) -> None:
-    with pytest.raises(InvalidWorkflowException) as info:
+    with pytest.raises(Invalid) as info:
         engine.validate_steps(steps)
     assert fragment in info.value.errors[field], info.value.errors
 

@@ -16,11 +16,11 @@ from workflow_core_module.db.database import Database
 from workflow_core_module.db.workflow_store import WorkflowStore
 from workflow_core_module.engine.engine import WorkflowEngine
 from workflow_core_module.errors import (
-    ForbiddenException,
-    InvalidScheduleException,
-    LimitExceededException,
-    ScheduleConflictException,
-    ScheduleNotFoundException,
+    Conflict,
+    Forbidden,
+    Invalid,
+    LimitExceeded,
+    NotFound,
 )
 from workflow_core_module.scheduling import ScheduleStatus
 from workflow_core_module.services.schedule_service import ScheduleService
@@ -74,7 +74,7 @@ async def test_interval_is_anchored_on_creation(service: ScheduleService, databa
 async def test_names_are_unique_per_community_among_live_schedules(service: ScheduleService, database: Database) -> None:
     wf = await add_workflow(database)
     await service.add_schedule(cron(wf, "same", community_id="c1"))
-    with pytest.raises(ScheduleConflictException, match="already exists"):
+    with pytest.raises(Conflict, match="already exists"):
         await service.add_schedule(cron(wf, "same", community_id="c1"))
     other = await service.add_schedule(cron(wf, "same", community_id="c2"))  # another community: fine
     await service.remove_schedule(other.schedule_id)
@@ -85,12 +85,12 @@ async def test_workflow_must_exist_and_be_visible(service: ScheduleService, data
     theirs = await add_workflow(database, community_id="c2")
     shared = await add_workflow(database, community_id=None)
     disabled = await add_workflow(database, active=False)
-    with pytest.raises(InvalidScheduleException) as info:
+    with pytest.raises(Invalid) as info:
         await service.add_schedule(cron("00000000-0000-4000-8000-000000000000", community_id="c1"))
     assert "workflow_id" in info.value.errors
-    with pytest.raises(InvalidScheduleException):
+    with pytest.raises(Invalid):
         await service.add_schedule(cron(theirs, community_id="c1"))
-    with pytest.raises(InvalidScheduleException, match="disabled"):
+    with pytest.raises(Invalid, match="disabled"):
         await service.add_schedule(cron(disabled))
     assert (await service.add_schedule(cron(shared, community_id="c1"))).workflow_id == shared
 
@@ -99,11 +99,11 @@ async def test_scope_fills_and_guards_community(service: ScheduleService, databa
     wf = await add_workflow(database)
     mine = await service.add_schedule(cron(wf, "mine"), scope="c1")
     assert mine.community_id == "c1"
-    with pytest.raises(ForbiddenException):
+    with pytest.raises(Forbidden):
         await service.add_schedule(cron(wf, "theirs", community_id="c2"), scope="c1")
-    with pytest.raises(ScheduleNotFoundException):
+    with pytest.raises(NotFound):
         await service.get_schedule(mine.schedule_id, scope="c2")
-    with pytest.raises(ScheduleNotFoundException):
+    with pytest.raises(NotFound):
         await service.pause_schedule(mine.schedule_id, scope="c2")
     assert (await service.list_schedules(scope="c2")).total == 0
     assert (await service.list_schedules(scope="c1")).total == 1
@@ -113,7 +113,7 @@ async def test_quota_per_community(database: Database, clock: ManualClock) -> No
     svc = ScheduleService(database, make_settings(database.url, max_schedules_per_community=3), clock=clock)
     wf = await add_workflow(database)
     made = [await svc.add_schedule(cron(wf, f"s{i}", community_id="c1")) for i in range(3)]
-    with pytest.raises(LimitExceededException, match="limit is 3"):
+    with pytest.raises(LimitExceeded, match="limit is 3"):
         await svc.add_schedule(cron(wf, "s4", community_id="c1"))
     await svc.remove_schedule(made[0].schedule_id)
     await svc.add_schedule(cron(wf, "s4", community_id="c1"))
@@ -140,7 +140,7 @@ async def test_list_filters_and_pages(service: ScheduleService, database: Databa
     first = (await service.list_schedules(limit=1)).items[0]
     await service.pause_schedule(first.schedule_id)
     assert (await service.list_schedules(status="paused")).total == 1
-    with pytest.raises(InvalidScheduleException):
+    with pytest.raises(Invalid):
         await service.list_schedules(limit=501)
 
 
@@ -165,7 +165,7 @@ async def test_replace_resets_what_is_not_given(service: ScheduleService, databa
     created = await service.add_schedule(cron(wf, tags=["a"], jitter_seconds=5, description="d"))
     replaced = await service.update_schedule(created.schedule_id, cron(wf, "new"), replace=True)
     assert replaced.tags == () and replaced.jitter_seconds == 0 and replaced.description == ""
-    with pytest.raises(InvalidScheduleException) as info:
+    with pytest.raises(Invalid) as info:
         await service.update_schedule(created.schedule_id, {"name": "x"}, replace=True)
     assert {"workflow_id", "schedule_type"} <= set(info.value.errors)
 
@@ -173,7 +173,7 @@ async def test_replace_resets_what_is_not_given(service: ScheduleService, databa
 async def test_community_cannot_move(service: ScheduleService, database: Database) -> None:
     wf = await add_workflow(database)
     created = await service.add_schedule(cron(wf, community_id="c1"))
-    with pytest.raises(InvalidScheduleException, match="community_id"):
+    with pytest.raises(Invalid, match="community_id"):
         await service.update_schedule(created.schedule_id, {"community_id": "c2"})
 
 
@@ -197,15 +197,15 @@ async def test_resume_refuses_finished_schedules(service: ScheduleService, datab
                                        "scheduled_time": (START + timedelta(hours=1)).isoformat()})
     await service.pause_schedule(once.schedule_id)
     clock.advance(7200)
-    with pytest.raises(ScheduleConflictException, match="no future occurrence"):
+    with pytest.raises(Conflict, match="no future occurrence"):
         await service.resume_schedule(once.schedule_id)
     windowed = await service.add_schedule(cron(wf, "w", end_date=(START + timedelta(days=3)).isoformat()))
     await service.store.mutate(windowed.schedule_id, None, lambda dal, s: {"status": "expired", "is_active": False,
                                                                      "next_execution_at": None},
                                _entry())
-    with pytest.raises(ScheduleConflictException, match="expired"):
+    with pytest.raises(Conflict, match="expired"):
         await service.resume_schedule(windowed.schedule_id)
-    with pytest.raises(ScheduleConflictException, match="expired"):
+    with pytest.raises(Conflict, match="expired"):
         await service.pause_schedule(windowed.schedule_id)
     # extending the window brings it back
     revived = await service.update_schedule(windowed.schedule_id, {"end_date": (START + timedelta(days=30)).isoformat()})
@@ -225,7 +225,7 @@ async def test_soft_and_hard_delete(service: ScheduleService, database: Database
     await service.remove_schedule(soft.schedule_id)
     await service.remove_schedule(hard.schedule_id, hard=True)
     for gone in (soft, hard):
-        with pytest.raises(ScheduleNotFoundException):
+        with pytest.raises(NotFound):
             await service.get_schedule(gone.schedule_id)
         assert gone.id not in service.cache
     rows = await database.read(lambda dal: dal.executesql("SELECT name, deleted_at FROM workflow_schedules"))
@@ -255,7 +255,7 @@ async def test_preview_saves_nothing(service: ScheduleService, database: Databas
         "2026-11-26T08:00:00+00:00", "2026-11-27T08:00:00+00:00"]
     _, capped = service.preview({"schedule_type": "interval", "interval_seconds": 60, "max_executions": 2}, 10)
     assert len(capped) == 2
-    with pytest.raises(InvalidScheduleException) as info:
+    with pytest.raises(Invalid) as info:
         service.preview({"schedule_type": "one_time", "scheduled_time": "2020-01-01T00:00:00Z"})
     assert info.value.errors == {"scheduled_time": "must be in the future"}
     assert await table_snapshot(database, "workflow_schedules") == []
@@ -263,9 +263,9 @@ async def test_preview_saves_nothing(service: ScheduleService, database: Databas
 
 async def test_unknown_ids_are_not_found(service: ScheduleService) -> None:
     for bad in ("not-a-uuid", "00000000-0000-4000-8000-000000000000"):
-        with pytest.raises(ScheduleNotFoundException):
+        with pytest.raises(NotFound):
             await service.get_schedule(bad)
-        with pytest.raises(ScheduleNotFoundException):
+        with pytest.raises(NotFound):
             await service.update_schedule(bad, {"name": "x"})
 
 
@@ -287,7 +287,7 @@ async def test_rejected_creates_and_updates_change_nothing(service: ScheduleServ
         cron(wf, "x", surprise=1),
     ]
     for data in bad_creates:
-        with pytest.raises((InvalidScheduleException, ScheduleConflictException)):
+        with pytest.raises((Invalid, Conflict)):
             await service.add_schedule(data)
     bad_updates = [
         {"cron_expression": "nope"},
@@ -300,7 +300,7 @@ async def test_rejected_creates_and_updates_change_nothing(service: ScheduleServ
         {"workflow_id": "00000000-0000-4000-8000-000000000000"},
     ]
     for changes in bad_updates:
-        with pytest.raises((InvalidScheduleException, ScheduleConflictException)):
+        with pytest.raises((Invalid, Conflict)):
             await service.update_schedule(keep.schedule_id, changes)
     assert {t: await table_snapshot(database, t) for t in tables} == before
     assert service.cache.snapshot() == cache_before
@@ -349,7 +349,7 @@ async def test_cache_equals_database_after_600_random_mutations(database: Databa
             elif op == "run_now":
                 await svc.run_now(target, actor="fuzz")
             counts[op] = counts.get(op, 0) + 1
-        except ScheduleConflictException:
+        except Conflict:
             counts["refused"] = counts.get("refused", 0) + 1
         assert svc.cache.snapshot() == await db_due(database), (step, op)
     assert all(counts.get(op, 0) > 20 for op in ("create", "update", "pause", "resume", "delete", "run_now")), counts

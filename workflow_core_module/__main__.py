@@ -132,14 +132,14 @@ async def _migrate(settings: Settings, to: int | None, down: bool) -> list[str]:
 async def _with_database(settings: Settings, what: str, work: Callable[[Any], Awaitable[None]]) -> int:
     """Open and migrate the database, run `work(database)`, and turn any refusal into one line."""
     from .db.migrations import migrate
-    from .errors import ScheduleServiceException
+    from .errors import DomainError
 
     database = await _open_database(settings.database_url)
     try:
         await migrate(database)
         await work(database)
         return 0
-    except ScheduleServiceException as exc:
+    except DomainError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
     except Exception as exc:  # the database refused (e.g. a value too long for a column): one line
@@ -155,7 +155,7 @@ async def _keys(settings: Settings, args: argparse.Namespace) -> int:
 
     from .db.community_store import MAX_COMMUNITY_ID_CHARS
     from .db.key_store import KeyStore
-    from .errors import ScheduleServiceException
+    from .errors import DomainError
 
     if args.keys_command == "create":  # bad arguments stop before the database is touched
         problem = None
@@ -163,7 +163,7 @@ async def _keys(settings: Settings, args: argparse.Namespace) -> int:
             problem = f"a community id has 1-{MAX_COMMUNITY_ID_CHARS} characters"
         try:
             KeyStore.check_name(args.name)
-        except ScheduleServiceException as exc:
+        except DomainError as exc:
             problem = exc.message
         if problem:
             print(f"error: {problem}", file=sys.stderr)

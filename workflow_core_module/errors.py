@@ -1,7 +1,8 @@
-"""Domain exceptions shared by the service, the store and the API.
+"""Domain errors, raised by the store, the engine and the services; they say what went wrong,
+never how a protocol answers it. `api/errors.py` maps each class to an HTTP status and code
+(the chat and the CLI word them their own way).
 
-Each carries an HTTP-ish `status` and a stable `code`, so the API can answer without knowing
-every class, and a `details` mapping for field-level messages.
+Every error has a `message` and `details` (field -> message for invalid input).
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from typing import Any
 MAX_ECHOED_ID_CHARS = 100
 
 
-class ScheduleServiceException(Exception):
-    status = 500
-    code = "internal_error"
+class DomainError(Exception):
+    """Something the service could not do (raised as such: an internal error)."""
 
     def __init__(self, message: str, details: Mapping[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -22,11 +22,8 @@ class ScheduleServiceException(Exception):
         self.details = dict(details or {})
 
 
-class InvalidInputException(ScheduleServiceException):
-    """Invalid input; `details` maps each wrong field to what is wrong with it."""
-
-    status = 400
-    code = "invalid_input"
+class Invalid(DomainError):
+    """Invalid input; `errors` (also `details`) maps each wrong field to what is wrong with it."""
 
     def __init__(self, errors: Mapping[str, str], message: str | None = None) -> None:
         text = message or "; ".join(f"{k}: {v}" for k, v in errors.items())
@@ -34,44 +31,28 @@ class InvalidInputException(ScheduleServiceException):
         self.errors = dict(errors)
 
 
-class InvalidScheduleException(InvalidInputException):
-    """A schedule spec (or a query about schedules) is invalid."""
+class NotFound(DomainError):
+    """No `kind` (schedule, workflow, execution, API key, ...) with that id is visible here."""
 
-
-class InvalidWorkflowException(InvalidInputException):
-    """A workflow definition is invalid."""
-
-
-class ScheduleNotFoundException(ScheduleServiceException):
-    status = 404
-    code = "not_found"
-
-    def __init__(self, what: str, identifier: str) -> None:
+    def __init__(self, kind: str, identifier: str) -> None:
+        self.kind = kind
         if len(identifier) > MAX_ECHOED_ID_CHARS:  # no id is that long: do not echo what was sent
-            super().__init__(f"{what} not found (the id given is {len(identifier)} characters long)", {})
+            super().__init__(f"{kind} not found (the id given is {len(identifier)} characters long)", {})
         else:
-            super().__init__(f"{what} {identifier!r} not found", {"id": identifier})
+            super().__init__(f"{kind} {identifier!r} not found", {"id": identifier})
 
 
-class ScheduleConflictException(ScheduleServiceException):
-    status = 409
-    code = "conflict"
+class Conflict(DomainError):
+    """The request contradicts the current state (a name taken, a workflow in use)."""
 
 
-class ForbiddenException(ScheduleServiceException):
-    status = 403
-    code = "forbidden"
+class Forbidden(DomainError):
+    """The caller may not act on this (outside its community)."""
 
 
-class LimitExceededException(ScheduleServiceException):
+class LimitExceeded(DomainError):
     """A quota or rate limit: the request is valid but refused."""
 
-    status = 409
-    code = "limit_exceeded"
 
-
-class UnavailableException(ScheduleServiceException):
+class Unavailable(DomainError):
     """The service cannot do this right now (starting, shutting down, database away)."""
-
-    status = 503
-    code = "unavailable"

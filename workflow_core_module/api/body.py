@@ -14,7 +14,7 @@ from typing import Any
 
 from quart import Quart, Request
 
-from ..errors import InvalidInputException
+from ..errors import Invalid
 
 MAX_JSON_DEPTH = 32
 
@@ -117,5 +117,5 @@ def guard_json(app: Quart) -> None:
 class GuardedRequest(Request):
     def on_json_loading_failed(self, error: Exception) -> Any:
         if isinstance(error, BodyRejected):
-            raise InvalidInputException({error.field: error.problem})
+            raise Invalid({error.field: error.problem})
         return super().on_json_loading_failed(error)

@@ -15,7 +15,7 @@ from quart_schema import document_response, validate_request
 
 from ..db.audit import AuditEntry
 from ..db.community_store import MAX_MANAGERS, PLATFORMS, Community
-from ..errors import ForbiddenException
+from ..errors import Forbidden
 from .context import actor, runtime, scope
 from .schemas import Strict
 
@@ -40,7 +40,7 @@ class CommunityOut(Strict):
 
 def _own(community_id: str) -> None:
     if scope() not in (None, community_id):
-        raise ForbiddenException("this key acts for another community")
+        raise Forbidden("this key acts for another community")
 
 
 def _out(community: Community) -> dict[str, Any]:

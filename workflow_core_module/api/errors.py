@@ -9,13 +9,32 @@ from quart import Quart, Response, jsonify
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
-from ..errors import ScheduleServiceException
+from ..errors import Conflict, DomainError, Forbidden, Invalid, LimitExceeded, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 
 _CODES = {400: "invalid_input", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
           409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 429: "too_many_requests",
           503: "unavailable"}
+
+
+# The one place a domain error becomes an HTTP answer (most specific class first).
+_STATUS: tuple[tuple[type[DomainError], int, str], ...] = (
+    (Invalid, 400, "invalid_input"),
+    (Forbidden, 403, "forbidden"),
+    (NotFound, 404, "not_found"),
+    (LimitExceeded, 409, "limit_exceeded"),
+    (Conflict, 409, "conflict"),
+    (Unavailable, 503, "unavailable"),
+)
+
+
+def status_of(exc: DomainError) -> tuple[int, str]:
+    """(HTTP status, error code) for a domain error; anything else is an internal error."""
+    for kind, status, code in _STATUS:
+        if isinstance(exc, kind):
+            return status, code
+    return 500, "internal_error"
 
 
 def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
@@ -45,11 +64,12 @@ def validation_details(error: Exception) -> dict[str, str]:
 
 
 def register_error_handlers(app: Quart) -> None:
-    @app.errorhandler(ScheduleServiceException)
-    async def domain(exc: ScheduleServiceException) -> Response:
-        if exc.status >= 500:
+    @app.errorhandler(DomainError)
+    async def domain(exc: DomainError) -> Response:
+        status, code = status_of(exc)
+        if status >= 500:
             log.error("request failed: %s", exc.message, extra={"category": "ERROR"})
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        return error_response(status, code, exc.message, exc.details)
 
     @app.errorhandler(RequestSchemaValidationError)
     async def schema(exc: RequestSchemaValidationError) -> Response:

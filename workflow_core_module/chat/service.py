@@ -21,11 +21,11 @@ from ..db.audit import AuditEntry
 from ..db.community_store import MAX_MANAGERS, PLATFORMS, Community, CommunityStore
 from ..db.records import Schedule
 from ..errors import (
-    InvalidInputException,
-    LimitExceededException,
-    ScheduleConflictException,
-    ScheduleNotFoundException,
-    ScheduleServiceException,
+    Conflict,
+    DomainError,
+    Invalid,
+    LimitExceeded,
+    NotFound,
 )
 from ..scheduling import ScheduleStatus, ScheduleType, TimeRule, occurrences
 from ..scheduling.describe import describe
@@ -125,7 +125,7 @@ class ChatService:
                 return self._fit(refusal)
         try:
             reply = await self._handlers[type(command)](command, ctx, community)
-        except ScheduleServiceException as exc:
+        except DomainError as exc:
             reply = self._explain(exc)
         return self._fit(reply)
 
@@ -164,15 +164,15 @@ class ChatService:
         return (f"This community has no schedule managers yet, and chat can't add the first one. "
                 f"The operator runs: {CLI_MANAGERS} {shlex.quote(ctx.community_id)} --add {you}")
 
-    def _explain(self, exc: ScheduleServiceException) -> str:
-        if isinstance(exc, LimitExceededException):
+    def _explain(self, exc: DomainError) -> str:
+        if isinstance(exc, LimitExceeded):
             limit = exc.details.get("limit", self.settings.max_schedules_per_community)
             return f"This community already has {limit} schedules, the most allowed. Remove one first: !schedule list"
-        if isinstance(exc, ScheduleConflictException) and "name" in exc.details:
+        if isinstance(exc, Conflict) and "name" in exc.details:
             return f"{exc.message.capitalize()}. Pick another name with \"as <name>\"."
-        if isinstance(exc, ScheduleConflictException):
+        if isinstance(exc, Conflict):
             return exc.message[0].upper() + exc.message[1:] + "."
-        if isinstance(exc, InvalidInputException):
+        if isinstance(exc, Invalid):
             field, problem = next(iter(exc.errors.items()), ("", exc.message))
             return f"That doesn't work: {field.replace('_', ' ')} {problem}. Try: {EXAMPLES['add']}"
         log.error("chat command failed: %s", exc.message, extra={"category": "ERROR"})
@@ -208,17 +208,17 @@ class ChatService:
         if target.number is not None:
             if 1 <= target.number <= len(items):
                 return target.number, items[target.number - 1]
-            raise ScheduleNotFoundException("schedule", f"#{target.number}")
+            raise NotFound("schedule", f"#{target.number}")
         wanted = (target.name or "").lower()
         for index, schedule in enumerate(items, 1):
             if schedule.name.lower() == wanted:
                 return index, schedule
-        raise ScheduleNotFoundException("schedule", target.name or "")
+        raise NotFound("schedule", target.name or "")
 
     async def _target(self, target: c.Target, ctx: ChatContext) -> tuple[int, Schedule] | str:
         try:
             return await self._find(target, ctx.community_id)
-        except ScheduleNotFoundException:
+        except NotFound:
             shown = f"#{target.number}" if target.number is not None else f'"{target.name}"'
             return f"I can't find a schedule {shown} here. See the numbered list: !schedule list"
 
@@ -313,7 +313,7 @@ class ChatService:
                 {"name": SAY_WORKFLOW, "description": "Posts a schedule's message to the chat", "steps": steps,
                  "community_id": community_id}, actor=actor, scope=community_id)
             return created.workflow_id
-        except ScheduleConflictException:  # created by a concurrent command
+        except Conflict:  # created by a concurrent command
             again = await self.workflows.find_by_name(SAY_WORKFLOW, community_id)
             assert again is not None
             return again.workflow_id
@@ -430,7 +430,7 @@ class ChatService:
         try:
             updated = await self.communities.change_managers(
                 ctx.community_id, AuditEntry(ctx.actor, "community.managers", self.clock.now()), add=new)
-        except LimitExceededException:  # a concurrent change got there first
+        except LimitExceeded:  # a concurrent change got there first
             return too_many
         added = "a schedule manager" if len(new) == 1 else "schedule managers"
         return f"Added {', '.join(new)} as {added}. {self._manager_list(updated.managers)}."

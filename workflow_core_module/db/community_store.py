@@ -14,7 +14,7 @@ from typing import Any
 from pydal import DAL
 
 from ..config import CHAT_PLATFORMS
-from ..errors import InvalidInputException, LimitExceededException
+from ..errors import Invalid, LimitExceeded
 from .audit import AuditEntry, AuditLog
 from .database import Database
 from .sql import TableCodec
@@ -35,10 +35,10 @@ class Community:
 
 
 def check_platform(value: str) -> str:
-    """`value` as one of :data:`PLATFORMS` (any case, outer spaces ignored), else InvalidInputException."""
+    """`value` as one of :data:`PLATFORMS` (any case, outer spaces ignored), else Invalid."""
     name = value.strip().lower() if isinstance(value, str) else ""
     if name not in PLATFORMS:
-        raise InvalidInputException({"platform": f"must be one of {', '.join(PLATFORMS)}"})
+        raise Invalid({"platform": f"must be one of {', '.join(PLATFORMS)}"})
     return name
 
 
@@ -55,21 +55,21 @@ def user_id_problem(user_id: str) -> str | None:
 
 def _check_community_id(community_id: str) -> None:
     if not 1 <= len(community_id) <= MAX_COMMUNITY_ID_CHARS:
-        raise InvalidInputException({"community_id": f"1-{MAX_COMMUNITY_ID_CHARS} characters"})
+        raise Invalid({"community_id": f"1-{MAX_COMMUNITY_ID_CHARS} characters"})
 
 
 def _check_user_ids(user_ids: Sequence[str]) -> None:
     for user_id in user_ids:
         problem = user_id_problem(user_id)
         if problem:
-            raise InvalidInputException({"managers": problem})
+            raise Invalid({"managers": problem})
 
 
 def _check_managers(managers: Sequence[str]) -> tuple[str, ...]:
     _check_user_ids(managers)
     unique = tuple(dict.fromkeys(managers))
     if len(unique) > MAX_MANAGERS:
-        raise LimitExceededException(f"a community has at most {MAX_MANAGERS} managers",
+        raise LimitExceeded(f"a community has at most {MAX_MANAGERS} managers",
                                      {"limit": MAX_MANAGERS, "field": "managers"})
     return unique
 

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from pydal import DAL
 
-from ..errors import InvalidInputException, ScheduleConflictException, ScheduleNotFoundException
+from ..errors import Conflict, Invalid, NotFound
 from ..scheduling import as_utc
 from .audit import AuditEntry, AuditLog
 from .database import Database
@@ -70,7 +70,7 @@ class KeyStore:
     @staticmethod
     def check_name(name: str) -> str:
         if not isinstance(name, str) or not _NAME.match(name):
-            raise InvalidInputException({"name": "1-100 letters, digits or _ . : @ -"})
+            raise Invalid({"name": "1-100 letters, digits or _ . : @ -"})
         return name
 
     async def create(self, name: str, community_id: str | None, now: datetime, *,
@@ -86,7 +86,7 @@ class KeyStore:
                 self.codec.insert(dal, values)
             except Exception as exc:
                 if is_integrity_error(exc):
-                    raise ScheduleConflictException(f"an API key named {name!r} already exists") from None
+                    raise Conflict(f"an API key named {name!r} already exists") from None
                 raise
             self.audit.write(dal, AuditEntry(actor, "key.create", now), "api_key", name, community_id,
                              {"community_id": community_id})
@@ -98,7 +98,7 @@ class KeyStore:
         """The first start's global key: created (and returned, once) when none exists yet."""
         try:
             _, plain = await self.create(ADMIN_KEY_NAME, None, now, actor="system")
-        except ScheduleConflictException:
+        except Conflict:
             return None
         return plain
 
@@ -114,7 +114,7 @@ class KeyStore:
     async def revoke(self, name: str, now: datetime, *, actor: str = "cli") -> None:
         def run(dal: DAL) -> None:
             if not self.codec.update(dal, {"revoked_at": now}, "name = ? AND revoked_at IS NULL", [name]):
-                raise ScheduleNotFoundException("active API key", name)
+                raise NotFound("active API key", name)
             self.audit.write(dal, AuditEntry(actor, "key.revoke", now), "api_key", name, None, {})
 
         await self.database.write(run)

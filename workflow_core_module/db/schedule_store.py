@@ -15,7 +15,7 @@ from typing import Any
 
 from pydal import DAL
 
-from ..errors import LimitExceededException, ScheduleConflictException, ScheduleNotFoundException
+from ..errors import Conflict, LimitExceeded, NotFound
 from ..scheduling import as_utc
 from .audit import AuditEntry, AuditLog, changed_fields
 from .database import Database, cursor
@@ -62,7 +62,7 @@ class ScheduleStore:
         lock = "FOR UPDATE" if for_update and not self.database.is_sqlite else ""
         rows = self.schedules.select(dal, f"schedule_id = ? AND {where}", [schedule_id, *params], lock)
         if not rows:
-            raise ScheduleNotFoundException("schedule", schedule_id)
+            raise NotFound("schedule", schedule_id)
         return Schedule.from_row(rows[0])
 
     def fetch_pk(self, dal: DAL, pk: int) -> Schedule:
@@ -174,9 +174,9 @@ class ScheduleStore:
     # ---- writes ------------------------------------------------------------------------
 
     @staticmethod
-    def _name_taken(community_id: str | None, name: str) -> ScheduleConflictException:
+    def _name_taken(community_id: str | None, name: str) -> Conflict:
         where = f"community {community_id!r}" if community_id is not None else "the shared space"
-        return ScheduleConflictException(
+        return Conflict(
             f"a schedule named {name!r} already exists in {where}", {"name": "already in use"}
         )
 
@@ -190,7 +190,7 @@ class ScheduleStore:
             [community_id],
         )
         if live >= quota:
-            raise LimitExceededException(
+            raise LimitExceeded(
                 f"community {community_id!r} already has {live} schedules (the limit is {quota}); "
                 "remove or finish one first",
                 {"limit": quota, "current": live},

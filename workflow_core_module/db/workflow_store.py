@@ -13,7 +13,7 @@ from typing import Any
 
 from pydal import DAL
 
-from ..errors import ScheduleConflictException, ScheduleNotFoundException
+from ..errors import Conflict, NotFound
 from ..scheduling import as_utc
 from .audit import AuditEntry, AuditLog, changed_fields
 from .database import Database
@@ -93,7 +93,7 @@ class WorkflowStore:
         lock = "FOR UPDATE" if for_update and not self.database.is_sqlite else ""
         rows = self.workflows.select(dal, f"workflow_id = ? AND {where}", [workflow_id, *params], lock)
         if not rows:
-            raise ScheduleNotFoundException("workflow", workflow_id)
+            raise NotFound("workflow", workflow_id)
         return Workflow.from_row(rows[0])
 
     async def get(self, workflow_id: str, scope: Scope = None) -> Workflow:
@@ -118,8 +118,8 @@ class WorkflowStore:
 
         return await self.database.read(run)
 
-    def _name_taken(self, name: str) -> ScheduleConflictException:
-        return ScheduleConflictException(f"a workflow named {name!r} already exists", {"name": "already in use"})
+    def _name_taken(self, name: str) -> Conflict:
+        return Conflict(f"a workflow named {name!r} already exists", {"name": "already in use"})
 
     async def create(self, values: Mapping[str, Any], audit: AuditEntry) -> Workflow:
         def run(dal: DAL) -> Workflow:
@@ -160,7 +160,7 @@ class WorkflowStore:
             [workflow_id],
         )
         if users:
-            raise ScheduleConflictException(
+            raise Conflict(
                 f"cannot {doing} a workflow used by {users} active or paused schedule(s); "
                 "remove or point them elsewhere first",
                 {"schedules": users},
@@ -187,7 +187,7 @@ class WorkflowStore:
         def run(dal: DAL) -> Execution:
             rows = self.executions.select(dal, where, params)
             if not rows:
-                raise ScheduleNotFoundException("execution", execution_id)
+                raise NotFound("execution", execution_id)
             return Execution.from_row(rows[0])
 
         return await self.database.read(run)

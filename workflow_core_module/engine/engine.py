@@ -32,7 +32,7 @@ from ..db.durably import durably
 from ..db.journal import ExecutionEnd, ExecutionStart, Journal
 from ..db.ledger_sql import ledger_sql
 from ..db.workflow_store import Workflow, WorkflowStore
-from ..errors import InvalidWorkflowException, ScheduleNotFoundException
+from ..errors import Invalid, NotFound
 from ..scheduling.trigger import complete_trigger
 from .actions import (
     BUILTIN_ACTIONS,
@@ -183,14 +183,14 @@ class WorkflowEngine:
         return sorted(self._actions)
 
     def validate_steps(self, steps: Any, *, community_id: str | None = None) -> list[dict[str, Any]]:
-        """Check a workflow's steps on write; raises InvalidWorkflowException naming each problem.
+        """Check a workflow's steps on write; raises Invalid naming each problem.
 
         `community_id` is the community of whoever writes them (None: a global key, trusted)."""
         checks = WriteChecks(self.commands, self.outbound, community_id)
         if not isinstance(steps, list) or not steps:
-            raise InvalidWorkflowException({"steps": "required: a non-empty list of steps"})
+            raise Invalid({"steps": "required: a non-empty list of steps"})
         if len(steps) > MAX_STEPS:
-            raise InvalidWorkflowException({"steps": f"at most {MAX_STEPS} steps, got {len(steps)}"})
+            raise Invalid({"steps": f"at most {MAX_STEPS} steps, got {len(steps)}"})
         errors: dict[str, str] = {}
         templates: list[tuple[str, str]] = []
         for index, step in enumerate(steps):
@@ -212,7 +212,7 @@ class WorkflowEngine:
         for field, message in template_errors(templates).items():
             errors.setdefault(field, message)
         if errors:
-            raise InvalidWorkflowException(errors)
+            raise Invalid(errors)
         return steps
 
     # ---- running -----------------------------------------------------------------------
@@ -244,7 +244,7 @@ class WorkflowEngine:
     async def _load_workflow(self, workflow_id: str) -> Workflow | None:
         try:
             workflow = await durably(lambda: self.store.get(workflow_id), f"the workflow {workflow_id}")
-        except ScheduleNotFoundException:
+        except NotFound:
             return None
         if self._loading.get(workflow_id) is not asyncio.current_task():
             return workflow  # forgotten while it was read: not cached

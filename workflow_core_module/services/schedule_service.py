@@ -28,12 +28,12 @@ from ..db.schedule_store import ScheduleFilter, ScheduleStore, Scope
 from ..engine.engine import WorkflowEngine
 from ..engine.outbound import OutboundPolicy
 from ..errors import (
-    ForbiddenException,
-    InvalidScheduleException,
-    ScheduleConflictException,
-    ScheduleNotFoundException,
-    ScheduleServiceException,
-    UnavailableException,
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Unavailable,
 )
 from ..logs import audit
 from ..scheduling import (
@@ -57,12 +57,12 @@ if TYPE_CHECKING:
     from .scheduler_loop import SchedulerLoop
 
 __all__ = [
-    "InvalidScheduleException",
+    "Invalid",
     "ScheduleChange",
-    "ScheduleConflictException",
-    "ScheduleNotFoundException",
+    "Conflict",
+    "NotFound",
     "ScheduleService",
-    "ScheduleServiceException",
+    "DomainError",
 ]
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def _validated(data: Mapping[str, Any], **kwargs: Any) -> ScheduleFields:
     try:
         return validate_schedule(data, **kwargs)
     except ValidationError as exc:
-        raise InvalidScheduleException(exc.errors) from None
+        raise Invalid(exc.errors) from None
 
 
 class ScheduleService:
@@ -121,7 +121,7 @@ class ScheduleService:
         fields = _validated(data, limits=self.limits, **kwargs)
         problem = self.outbound.check_url(fields.callback_url) if fields.callback_url else None
         if problem:
-            raise InvalidScheduleException({"callback_url": problem})
+            raise Invalid({"callback_url": problem})
         return fields
 
     # ---- the scheduler ---------------------------------------------------------------------
@@ -129,7 +129,7 @@ class ScheduleService:
     async def start_scheduler(self, **loop_options: Any) -> SchedulerLoop:
         """Rebuild the cache and start the scheduler loop as a background task."""
         if self.dispatcher is None:
-            raise ScheduleServiceException("the scheduler needs a WorkflowEngine")
+            raise DomainError("the scheduler needs a WorkflowEngine")
         if self.loop is not None:
             return self.loop
         from .scheduler_loop import SchedulerLoop
@@ -167,7 +167,7 @@ class ScheduleService:
         Works for paused or finished schedules too; it does not count toward max_executions.
         """
         if self.dispatcher is None or self.engine is None or not self.dispatcher.accepting:
-            raise UnavailableException("the scheduler is not running")
+            raise Unavailable("the scheduler is not running")
         schedule = await self.get_schedule(schedule_id, scope=scope)
         now = self.clock.now()
         fire = Fire(str(uuid.uuid4()), schedule.id, schedule.schedule_id, schedule.workflow_id,
@@ -219,7 +219,7 @@ class ScheduleService:
             if data.get("community_id") in (None, ""):
                 data["community_id"] = scope
             elif data["community_id"] != scope:
-                raise ForbiddenException(
+                raise Forbidden(
                     f"this key acts for community {scope!r} only", {"community_id": "outside your community"}
                 )
         fields = self._fields(data, now=now)
@@ -249,9 +249,9 @@ class ScheduleService:
         """Runs inside the write: the workflow exists, is enabled and is visible to the community."""
         found = self.store.workflow_scope(dal, workflow_id)
         if found is None or (found[1] is not None and found[1] != community_id):
-            raise InvalidScheduleException({"workflow_id": f"no workflow with id {workflow_id} in this community"})
+            raise Invalid({"workflow_id": f"no workflow with id {workflow_id} in this community"})
         if not found[0]:
-            raise InvalidScheduleException({"workflow_id": "the workflow is disabled"})
+            raise Invalid({"workflow_id": "the workflow is disabled"})
 
     # ---- read --------------------------------------------------------------------------
 
@@ -272,9 +272,9 @@ class ScheduleService:
         offset: int = 0,
     ) -> Page[Schedule]:
         if not 1 <= limit <= 500:
-            raise InvalidScheduleException({"limit": "must be between 1 and 500"})
+            raise Invalid({"limit": "must be between 1 and 500"})
         if not 0 <= offset <= 1_000_000_000:
-            raise InvalidScheduleException({"offset": "must be between 0 and 1000000000"})
+            raise Invalid({"offset": "must be between 0 and 1000000000"})
         filters = ScheduleFilter(scope, workflow_id, community_id, status, schedule_type, tag, q)
         return await self.store.list_page(filters, limit, offset)
 
@@ -282,7 +282,7 @@ class ScheduleService:
         self, schedule_id: str, *, scope: Scope = None, status: str | None = None, limit: int = 50, offset: int = 0
     ) -> Page[Run]:
         if not 1 <= limit <= 500 or not 0 <= offset <= 1_000_000_000:
-            raise InvalidScheduleException({"limit": "1-500", "offset": "0-1000000000"})
+            raise Invalid({"limit": "1-500", "offset": "0-1000000000"})
         schedule = await self.get_schedule(schedule_id, scope=scope)
         return await self.store.history(schedule.schedule_id, status, limit, offset)
 
@@ -329,13 +329,13 @@ class ScheduleService:
         next_execution_at from now; a completed or expired schedule whose new timing has a
         future occurrence becomes active again."""
         if not isinstance(changes, Mapping):
-            raise InvalidScheduleException({"body": "expected a JSON object"})
+            raise Invalid({"body": "expected a JSON object"})
         schedule_id = _schedule_id(schedule_id)
         now = self.clock.now()
 
         def change(current: Schedule) -> dict[str, Any]:
             if "community_id" in changes and changes["community_id"] != current.community_id:
-                raise InvalidScheduleException({"community_id": "cannot be changed; create a new schedule instead"})
+                raise Invalid({"community_id": "cannot be changed; create a new schedule instead"})
             if replace:
                 data = dict(changes)
                 data.setdefault("community_id", current.community_id)
@@ -378,7 +378,7 @@ class ScheduleService:
             if current.status is ScheduleStatus.PAUSED:
                 return {}
             if current.status is not ScheduleStatus.ACTIVE:
-                raise ScheduleConflictException(
+                raise Conflict(
                     f"schedule is {current.status.value}; only an active schedule can be paused",
                     {"status": current.status.value},
                 )
@@ -395,7 +395,7 @@ class ScheduleService:
                 return {}
             if current.status is not ScheduleStatus.PAUSED:
                 hint = " (change its end_date to extend it)" if current.status is ScheduleStatus.EXPIRED else ""
-                raise ScheduleConflictException(
+                raise Conflict(
                     f"schedule is {current.status.value} and cannot be resumed{hint}",
                     {"status": current.status.value},
                 )
@@ -403,7 +403,7 @@ class ScheduleService:
             nxt = next_occurrence(rule, now)
             status = status_for_next(rule, nxt, current.execution_count, current.max_executions)
             if status is not ScheduleStatus.ACTIVE:
-                raise ScheduleConflictException(
+                raise Conflict(
                     f"schedule has no future occurrence (it would be {status.value}); change its timing first",
                     {"status": status.value},
                 )
@@ -446,12 +446,12 @@ def _schedule_id(value: str) -> str:
     try:
         return str(uuid.UUID(str(value)))
     except ValueError:
-        raise ScheduleNotFoundException("schedule", str(value)) from None
+        raise NotFound("schedule", str(value)) from None
 
 
 def _count(count: int) -> int:
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_PREVIEW:
-        raise InvalidScheduleException({"count": f"must be a whole number between 1 and {MAX_PREVIEW}"})
+        raise Invalid({"count": f"must be a whole number between 1 and {MAX_PREVIEW}"})
     return count
 
 

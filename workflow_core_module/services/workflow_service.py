@@ -18,7 +18,7 @@ from ..db.records import Page
 from ..db.schedule_store import Scope
 from ..db.workflow_store import Execution, Workflow
 from ..engine.engine import WorkflowEngine
-from ..errors import ForbiddenException, InvalidWorkflowException, ScheduleNotFoundException
+from ..errors import Forbidden, Invalid, NotFound
 from ..logs import audit
 from ..scheduling.trigger import TriggerData, trigger_time
 
@@ -62,7 +62,7 @@ class WorkflowService:
             "is_active": data.get("is_active", True) is not False,
         }
         if errors:
-            raise InvalidWorkflowException(errors)
+            raise Invalid(errors)
         values["steps"] = self.engine.validate_steps(data.get("steps"), community_id=community_id)
         return values
 
@@ -76,7 +76,7 @@ class WorkflowService:
         if scope is None:
             return community
         if community not in (None, scope):
-            raise ForbiddenException(f"this key acts for community {scope!r} only",
+            raise Forbidden(f"this key acts for community {scope!r} only",
                                      {"community_id": "outside your community"})
         return scope
 
@@ -105,13 +105,13 @@ class WorkflowService:
     async def _changeable(self, workflow_id: str, scope: Scope) -> Workflow:
         current = await self.get(workflow_id, scope=scope)
         if scope is not None and current.community_id is None:
-            raise ForbiddenException("shared workflows are changed with a global key")
+            raise Forbidden("shared workflows are changed with a global key")
         return current
 
     async def replace(self, workflow_id: str, data: Mapping[str, Any], *, actor: str, scope: Scope = None) -> Workflow:
         current = await self._changeable(workflow_id, scope)
         if "community_id" in data and (data["community_id"] or None) != current.community_id:
-            raise InvalidWorkflowException({"community_id": "cannot be changed; create a new workflow instead"})
+            raise Invalid({"community_id": "cannot be changed; create a new workflow instead"})
         now = self.clock.now()
         values = await self._checked(data, scope) | {"updated_at": now}
         updated = await self.store.update(current.workflow_id, scope, values, AuditEntry(actor, "workflow.update", now))
@@ -137,7 +137,7 @@ class WorkflowService:
         trigger data beside `context_data`."""
         workflow = await self.get(workflow_id, scope=scope)
         if not workflow.is_active:
-            raise InvalidWorkflowException({"workflow_id": "the workflow is disabled"})
+            raise Invalid({"workflow_id": "the workflow is disabled"})
         community = scope or workflow.community_id
         trigger = TriggerData(trigger="api", **(extra or {}), requested_by=actor,
                               fired_at=trigger_time(self.clock.now()), attempt=1,
@@ -171,4 +171,4 @@ def _uuid(value: str, what: str) -> str:
     try:
         return str(uuid.UUID(str(value)))
     except ValueError:
-        raise ScheduleNotFoundException(what, str(value)) from None
+        raise NotFound(what, str(value)) from None
