@@ -323,7 +323,8 @@ async def during_burst(ctx: Context, tables: Tables, result: dict[str, Any], bou
         ctx.say(
             f"  api run {run_index + 1} sqlite, {n:,} burst: GET p50 {fmt(b['p50_ms'], 'ms')}, p99 "
             f"{fmt(b['p99_ms'], 'ms')}, max {fmt(b['max_ms'], 'ms')} (sent at T+{fmt(b['slowest_at_s'], 's')}), "
-            f"{b['requests']:,} requests" + (f" ({b['errors']} errors)" if b["errors"] else "")
+            f"{b['requests']:,} requests"
+            + (f" ({b['errors']} errors)" if b["errors"] else "")
             + f"; every run started by T+{fmt(b['burst_all_started_s'], 's')}"
             + f"; idle after: p50 {fmt(i['p50_ms'], 'ms')}, p99 {fmt(i['p99_ms'], 'ms')}"
         )
