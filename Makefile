@@ -32,7 +32,8 @@ run: install  ## install, apply migrations, serve on the SQLite default
 migrate: install
 	$(PY) -m workflow_core_module migrate
 
-test: install-dev  ## install dev requirements and run every test
+test: install-dev  ## install dev requirements, check the layer rules, run every test
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 $(BENCH_STAMP): requirements.txt requirements-dev.txt requirements-bench.txt $(DEV_STAMP)

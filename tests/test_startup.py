@@ -153,3 +153,13 @@ def test_keys_create_on_postgres_with_a_name_longer_than_its_audit_column_is_one
     last = done.stderr.splitlines()[-1]
     assert last.startswith("error: "), done.stderr
     assert "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_bad_outbound_allowlist_entry_stops_start_up_in_one_line_naming_the_setting(tmp_path: Path) -> None:
+    db_file = tmp_path / "storage" / "wcm.sqlite"
+    code, lines = _serve_until_exit({"DATABASE_URL": f"sqlite://{db_file}", "OUTBOUND_ALLOWLIST": "10.0.0.0/33"},
+                                    tmp_path)
+    assert code == 2, lines
+    assert len(lines) == 1 and lines[0].startswith("error: invalid setting OUTBOUND_ALLOWLIST: "), lines
+    assert "'10.0.0.0/33' is not a valid address or CIDR" in lines[0]
+    assert not db_file.exists()

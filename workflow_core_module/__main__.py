@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Settings, SettingsError, load_settings
 from .engine.actions import CommandsFileError, load_commands
+from .engine.outbound import OutboundPolicy
 from .logs import configure_logging
 
 if TYPE_CHECKING:
@@ -244,6 +245,15 @@ async def _communities(settings: Settings, args: argparse.Namespace) -> int:
     return await _with_database(settings, f"communities {args.communities_command}", work)
 
 
+def _check_outbound_allowlist(settings: Settings) -> None:
+    """OUTBOUND_ALLOWLIST is read by the engine's outbound policy: a bad entry stops start-up
+    here, in one line naming the setting."""
+    try:
+        OutboundPolicy(settings.outbound_allowlist)
+    except ValueError as exc:
+        raise SettingsError("OUTBOUND_ALLOWLIST", str(exc)) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Schedules and runs workflows: serve, migrate, keys, communities.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -273,6 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         settings = load_settings()
+        _check_outbound_allowlist(settings)
         if args.command == "serve":
             load_commands(settings.commands_file)  # a broken allowlist stops start-up, in one line
     except (SettingsError, CommandsFileError) as exc:

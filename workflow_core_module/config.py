@@ -147,12 +147,8 @@ def _url_or_empty(name: str, raw: str) -> str:
 
 
 def _allowlist(name: str, raw: str) -> str:
-    from .engine.outbound import OutboundPolicy
-
-    try:
-        OutboundPolicy(raw)
-    except ValueError as exc:
-        raise SettingsError(name, str(exc)) from None
+    """Read as is; its entries are checked by the engine's outbound policy at start-up
+    (``__main__``), which knows what a host or network may be."""
     return raw.strip()
 
 

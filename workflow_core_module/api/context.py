@@ -1,8 +1,12 @@
-"""Request context helpers: the runtime and the calling principal."""
+"""Request context helpers: the services a handler may use, and the calling principal.
+
+The shell (app.py) builds the services and registers them as ``app.extensions["runtime"]``;
+handlers see them through :class:`Services`, so the HTTP layer never imports the shell.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 from quart import current_app, g, request
@@ -11,12 +15,38 @@ from quart_schema import RequestSchemaValidationError
 from ..db.key_store import Principal
 
 if TYPE_CHECKING:
-    from ..app import Runtime
+    from ..chat.service import ChatService
+    from ..clock import Clock
+    from ..db.community_store import CommunityStore
+    from ..services.schedule_service import ScheduleService
+    from ..services.workflow_service import WorkflowService
+    from .auth import Authenticator
+    from .chat import Replays
+    from .metrics import Metrics
 
 
-def runtime() -> Runtime:
-    rt: Runtime = current_app.extensions["runtime"]
-    return rt
+class Services(Protocol):
+    """What the HTTP layer uses of a serving process."""
+
+    clock: Clock
+    metrics: Metrics
+    schedules: ScheduleService
+    workflows: WorkflowService
+    communities: CommunityStore
+    chat: ChatService
+    auth: Authenticator
+    chat_replays: Replays
+
+    async def health(self) -> dict[str, Any]:
+        """The readiness report: database, Redis, scheduler."""
+
+    async def scheduler_status(self, scope: str | None) -> dict[str, Any]:
+        """The scheduler as the caller may see it."""
+
+
+def runtime() -> Services:
+    services: Services = current_app.extensions["runtime"]
+    return services
 
 
 def principal() -> Principal:

@@ -8,6 +8,7 @@ from quart import Blueprint, Response
 from quart_schema import document_response, validate_querystring, validate_request
 
 from ..scheduling.describe import describe
+from ..services.schedule_service import ScheduleService
 from .context import actor, payload, runtime, scope
 from .schemas import (
     DeleteQuery,
@@ -31,7 +32,7 @@ from .serialize import page_json, run_json, schedule_json, ts
 bp = Blueprint("schedules", __name__, url_prefix="/api/v1/schedules")
 
 
-def _service() -> Any:
+def _service() -> ScheduleService:
     return runtime().schedules
 
 

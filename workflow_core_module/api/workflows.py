@@ -7,6 +7,7 @@ from typing import Any
 from quart import Blueprint, Response
 from quart_schema import document_request, document_response, validate_querystring, validate_request
 
+from ..services.workflow_service import WorkflowService
 from .context import actor, optional_body, payload, runtime, scope
 from .schemas import (
     ErrorOut,
@@ -24,7 +25,7 @@ from .serialize import execution_json, page_json, workflow_json
 bp = Blueprint("workflows", __name__, url_prefix="/api/v1")
 
 
-def _service() -> Any:
+def _service() -> WorkflowService:
     return runtime().workflows
 
 
