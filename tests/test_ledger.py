@@ -9,6 +9,7 @@ guard dropped from either dialect's SQL fails here. Time is the manual clock's.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -218,17 +219,16 @@ async def _claimed(service: ScheduleService, *, startable: int = 0, replica: str
     return schedule, claim.fires[0]
 
 
-async def test_a_fire_that_can_start_at_once_is_written_running_with_its_execution_at_the_claim(
+async def test_a_fire_that_can_start_at_once_is_written_running_at_the_claim(
         service: ScheduleService, database: Database) -> None:
-    """With a slot set aside, the claim records the run running, attempt 1, with its execution
-    row running: its start costs no write of its own. Without one it stays queued, no execution."""
+    """With a slot set aside, the claim records the run running, attempt 1: its start costs no
+    write of its own, and its first attempt (its id the run's) lives on the run row, with no
+    execution row. Without a slot it stays queued."""
     schedule, fire = await _claimed(service, startable=1)
-    assert fire.started and fire.execution_id
+    assert fire.started and fire.execution_id == fire.run_id
     status, attempt, execution_id, *_ = await _run_row(database, fire.run_id)
-    assert (status, attempt, execution_id) == ("running", 1, fire.execution_id)
-    execution = await _execution(database, fire.execution_id)
-    assert execution is not None and execution[:3] == ("running", 1, fire.run_id)
-    assert execution[4] is not None  # started_at: the claim's instant
+    assert (status, attempt, execution_id) == ("running", 1, None)  # NULL: the run's own id
+    assert await _execution(database, fire.run_id) is None
     other = await _every_minute(service, "another")
     claim = await service.ledger.claim(START + MINUTE, 10, "replica-a", startable=0)
     (queued,) = claim.fires
@@ -250,6 +250,43 @@ async def test_the_claim_starts_no_more_fires_than_slots_and_never_a_jittered_on
     assert all(not f.started for f in claim.fires if f.jitter_seconds)
     statuses = sorted([(await _run_row(database, f.run_id))[0] for f in claim.fires])
     assert statuses == ["queued", "queued", "running", "running"]
+
+
+async def test_a_first_attempt_lives_on_its_run_row_from_start_to_end(
+        service: ScheduleService, database: Database, clock: ManualClock) -> None:
+    """The common case, one attempt: its id is the run's, its start and end (step results
+    included) are written on the run row, and no execution row is written at all."""
+    schedule, fire = await _claimed(service)
+    link = fire.link("replica-a")
+    assert await service.ledger.start(_start(fire, fire.run_id, 1, clock.now()), link)
+    assert (await _run_row(database, fire.run_id))[:3] == ("running", 1, None)
+    end = _end(fire.run_id, "completed", clock.now())
+    await service.ledger.end(end, link, run_final=True, start=_start(fire, fire.run_id, 1, clock.now()))
+    assert (await _run_row(database, fire.run_id))[:5] == ("completed", 1, None, None, 40)
+    assert await _execution(database, fire.run_id) is None
+    assert await _counters(database, schedule.id) == (1, 1, 0, 40, "completed", fire.run_id)
+    (run,) = (await service.get_history(schedule.schedule_id)).items
+    assert run.execution_id == run.run_id  # read back as the run's id
+    results = await database.read(lambda dal: dal.executesql(database.dialect.params(
+        "SELECT step_results FROM workflow_schedule_runs WHERE run_id = ?"), placeholders=[fire.run_id]))
+    stored = results[0][0]
+    assert (json.loads(stored) if isinstance(stored, str) else stored) == [{"index": 0, "status": "completed"}]
+
+
+async def test_a_first_attempt_on_the_run_row_gets_an_execution_row_when_a_retry_follows(
+        service: ScheduleService, database: Database, clock: ManualClock) -> None:
+    schedule, fire = await _claimed(service)
+    link = fire.link("replica-a")
+    first = _start(fire, fire.run_id, 1, clock.now())
+    assert await service.ledger.start(first, link)
+    await service.ledger.end(_end(fire.run_id, "failed", clock.now()), link, run_final=False, start=first)
+    assert (await _execution(database, fire.run_id))[:3] == ("failed", 1, fire.run_id)  # type: ignore[index]
+    assert (await _run_row(database, fire.run_id))[0] == "running"
+    second = _start(fire, "exec-2", 2, clock.now())
+    assert await service.ledger.start(second, link)
+    await service.ledger.end(_end("exec-2", "completed", clock.now()), link, run_final=True, start=second)
+    assert (await _run_row(database, fire.run_id))[:3] == ("completed", 2, "exec-2")
+    assert await _counters(database, schedule.id) == (1, 1, 0, 40, "completed", "exec-2")
 
 
 async def test_start_then_a_final_end_records_the_run_and_counts_it_once(
@@ -299,17 +336,15 @@ async def test_a_run_that_ended_or_belongs_to_another_replica_cannot_start(
     assert (await _run_row(database, fire.run_id))[0] == "cancelled"
 
 
-async def test_ending_a_run_started_at_the_claim_before_its_attempt_ends_its_execution_too(
+async def test_a_run_started_at_the_claim_and_ended_before_its_attempt_is_cancelled(
         service: ScheduleService, database: Database, clock: ManualClock) -> None:
-    """Shutdown between the claim and the first step: run and execution are both cancelled (not
-    left running for recovery to call failed), and the run counts as neither success nor failure."""
+    """Shutdown between the claim and the first step: the run is cancelled (not left running for
+    recovery to call failed), and counts as neither success nor failure."""
     schedule, fire = await _claimed(service, startable=1)
-    assert fire.execution_id
     await service.ledger.end_unstarted(fire.link("replica-a"), "cancelled", "cancelled: the service stopped",
-                                       clock.now(), fire.execution_id)
+                                       clock.now())
     assert (await _run_row(database, fire.run_id))[0] == "cancelled"
-    assert (await _execution(database, fire.execution_id))[0] == "cancelled"  # type: ignore[index]
-    assert await _counters(database, schedule.id) == (1, 0, 0, 0, "cancelled", fire.execution_id)
+    assert await _counters(database, schedule.id) == (1, 0, 0, 0, "cancelled", None)
 
 
 async def test_cancel_previous_ends_the_running_run_and_its_execution_in_the_next_claim(
@@ -321,7 +356,6 @@ async def test_cancel_previous_ends_the_running_run_and_its_execution_in_the_nex
     second_claim = await service.ledger.claim(START + 2 * MINUTE, 10, "replica-b", startable=1)
     assert second_claim.cancelled == [first.run_id]
     assert (await _run_row(database, first.run_id))[0] == "cancelled"
-    assert first.execution_id and (await _execution(database, first.execution_id))[0] == "cancelled"  # type: ignore[index]
     assert (await _run_row(database, second_claim.fires[0].run_id))[0] == "running"
     assert (await service.ledger.status_of([first.run_id]))[first.run_id] == "cancelled"
     assert schedule.overlap_policy.value == "cancel_previous"

@@ -461,7 +461,7 @@ async def test_history_retention_deletes_old_runs(sched: Scheduler, clock: Manua
         await sched.tick(60)
     clock.advance(31 * 86400)
     assert sched.loop is not None
-    assert await sched.loop.purge_history() == 6  # 3 runs and their 3 executions
+    assert await sched.loop.purge_history() == 3  # 3 runs (each first attempt is recorded on its run row)
     assert await sched.runs(s.schedule_id) == []
 
 
@@ -540,3 +540,23 @@ async def test_start_builds_the_http_client_before_the_first_fire(sched: Schedul
     assert engine._http is None
     await sched.service.start_scheduler()
     assert engine._http is not None
+
+
+async def test_a_first_attempt_is_recorded_on_its_run_row(sched: Scheduler, clock: ManualClock) -> None:
+    """One row per run: its only attempt has the run's id, no workflow_executions row, and reads
+    back as an execution (GET /api/v1/executions/{id}) within its community only."""
+    wf = await sched.workflow(community_id="blue")
+    s = await sched.service.add_schedule(interval(wf, community_id="blue"))
+    await sched.tick(60)
+    [run] = await sched.runs(s.schedule_id)
+    assert run.status == "completed" and run.execution_id == run.run_id and run.attempt == 1
+    rows = await sched.database.read(lambda dal: dal.executesql("SELECT COUNT(*) FROM workflow_executions"))
+    assert rows[0][0] == 0  # no execution row of its own
+    execution = await sched.engine.store.get_execution(run.execution_id, "blue")
+    assert (execution.status, execution.run_id, execution.schedule_id, execution.community_id) == (
+        "completed", run.run_id, s.schedule_id, "blue")
+    assert [r["output"] for r in execution.step_results] == [{"n": 1}]
+    assert execution.finished_at == run.finished_at and execution.trigger == "schedule"
+    with pytest.raises(Exception, match="not found"):
+        await sched.engine.store.get_execution(run.execution_id, "red")
+    assert (await sched.service.get_schedule(s.schedule_id)).last_execution_id == run.run_id

@@ -124,7 +124,7 @@ async def test_design_indexes_exist(database: Database) -> None:
         rows = await database.read(lambda dal: dal.executesql("SELECT indexname FROM pg_indexes"))
     names = {row[0] for row in rows}
     for index in ("ix_schedules_due", "ix_schedules_workflow", "ix_schedules_community", "ix_schedules_type",
-                  "ux_schedules_community_name", "ux_runs_occurrence", "ix_runs_schedule_fired"):
+                  "ux_schedules_community_name", "ux_runs_schedule", "ix_runs_unfinished", "ix_runs_scheduled_for"):
         assert index in names
 
 

@@ -69,6 +69,13 @@ class ExecutionEnd:
     step_results: list[dict[str, Any]]
 
 
+def on_run_row(start: ExecutionStart | None, run: RunLink | None) -> bool:
+    """A schedule run's first attempt, not prepared ahead: it takes the run's id and is recorded
+    on the run row (no workflow_executions row, unless a retry follows it). Most runs have one
+    attempt: this keeps a run to one row."""
+    return start is not None and run is not None and not start.prepared and start.execution_id == run.run_id
+
+
 @dataclass(frozen=True, slots=True)
 class _Start:
     start: ExecutionStart
@@ -80,6 +87,7 @@ class _End:
     end: ExecutionEnd
     run: RunLink | None
     run_final: bool  # the attempt's outcome is also its run's
+    start: ExecutionStart | None  # the attempt's start (None: the run ended before any attempt)
 
 
 def as_json(value: Any) -> str:
@@ -104,10 +112,12 @@ class Journal:
         self._kick()
         return await future
 
-    def end(self, end: ExecutionEnd, run: RunLink | None = None, *, run_final: bool = False) -> asyncio.Future[None]:
-        """Hand an end over; the future is done once it is durable."""
+    def end(self, end: ExecutionEnd, run: RunLink | None = None, *, run_final: bool = False,
+            start: ExecutionStart | None = None) -> asyncio.Future[None]:
+        """Hand an end over (with the attempt's `start`, when it had one); the future is done
+        once it is durable."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._ends.append((_End(end, run, run_final), future))
+        self._ends.append((_End(end, run, run_final, start), future))
         self._kick()
         return future
 
@@ -141,15 +151,24 @@ class Journal:
 
     def _write(self, dal: DAL, starts: Sequence[_Start], ends: Sequence[_End]) -> list[bool]:
         ts, sql, cur = self._ts, self.sql, cursor(dal)
-        linked = [(s.run.run_id, s.start.attempt, s.start.execution_id, s.run.replica_id) for s in starts if s.run]
+        # A first attempt on the run row leaves the run's execution_id NULL: it is the run id.
+        linked = [(s.run.run_id, s.start.attempt, None if on_run_row(s.start, s.run) else s.start.execution_id,
+                   s.run.replica_id) for s in starts if s.run]
         ok_runs = sql.start_runs(cur, linked) if linked else set()
-        started = [s.run is None or s.run.run_id in ok_runs for s in starts]
+        started = [s.run is None or s.run.run_id.rstrip() in ok_runs for s in starts]
         go = [s for s, ok in zip(starts, started, strict=True) if ok]
-        fresh = [execution_row(s.start, s.run.run_id if s.run else None) for s in go if not s.start.prepared]
+        fresh = [execution_row(s.start, s.run.run_id if s.run else None) for s in go
+                 if not s.start.prepared and not on_run_row(s.start, s.run)]
         prepared = [(s.start.attempt, ts(s.start.started_at), s.run.run_id if s.run else None,
                      s.start.trigger_data.get("schedule_id"), s.start.execution_id) for s in go if s.start.prepared]
-        outcomes = [(e.end.status, ts(e.end.finished_at), e.end.duration_ms, e.end.error,
-                     as_json(e.end.step_results), e.end.execution_id) for e in ends if e.end.execution_id is not None]
+        outcomes = []
+        for e in ends:
+            if e.end.execution_id is None or (e.run_final and on_run_row(e.start, e.run)):
+                continue  # no attempt, or the run's only attempt: its results go on the run row
+            if e.start is not None and on_run_row(e.start, e.run):
+                fresh.append(execution_row(e.start, e.run.run_id if e.run else None))  # a retry follows it
+            outcomes.append((e.end.status, ts(e.end.finished_at), e.end.duration_ms, e.end.error,
+                             as_json(e.end.step_results), e.end.execution_id))
         if fresh:
             sql.insert_executions(cur, [tuple(ts(v) if isinstance(v, datetime) else v for v in row) for row in fresh])
         if prepared:
@@ -165,8 +184,9 @@ class Journal:
             return
         ts = self._ts
         ended = self.sql.end_runs(cur, [(e.end.status, ts(e.end.finished_at), e.end.duration_ms, e.end.error,
+                                         as_json(e.end.step_results) if on_run_row(e.start, e.run) else None,
                                          e.run.run_id) for e in ends if e.run])
-        counters = _counts([e for e in ends if e.run and e.run.run_id in ended])
+        counters = _counts([e for e in ends if e.run and e.run.run_id.rstrip() in ended])
         if counters:
             self.sql.count_ends(cur, [(ok, failed, ms, ts(at), execution_id, status, ts(at), pk)
                                       for pk, (ok, failed, ms, at, execution_id, status) in counters.items()])

@@ -8,13 +8,15 @@ A run's life, transition by transition (each a method here):
   conditional update (``WHERE id = ? AND next_execution_at = <old>``: only the process whose
   update changed the row goes on) and inserts its runs: **missed**, **skipped**, and the fired
   one, either ``queued`` or, when it can start at once (no jitter, no overlap wait, a
-  concurrency slot set aside for it), already ``running`` with its execution row, so that its
-  start costs no write of its own. Runs of ``cancel_previous`` are **cancelled** there too.
-  The unique index on (schedule_id, scheduled_for) makes a second claim of one occurrence fail
-  in the database itself;
+  concurrency slot set aside for it), already ``running`` (attempt 1), so that its start costs
+  no write of its own. Runs of ``cancel_previous`` are **cancelled** there too. The unique
+  index on (schedule_id, scheduled_for) of scheduled runs makes a second claim of one
+  occurrence fail in the database itself;
 * **start** / **end** of each attempt (``start``, ``end``, ``end_unstarted``): batched by the
   journal (db/journal.py). A start is durable before the first step; an end is handed over and
-  made durable without holding a concurrency slot;
+  made durable without holding a concurrency slot. A run's first attempt takes the run's id and
+  is recorded on the run row itself (its step results included); only a retried run, a manual
+  run and an API execution have workflow_executions rows;
 * **record manual** (``record_manual``): a run started by hand, with its queued execution;
 * **adopt** or **fail** an orphan (``orphans``, ``adopt``, ``fail_orphan``): unfinished runs of a
   replica that stopped;
@@ -179,7 +181,6 @@ class _Claim:
         self.startable = startable
         self.result = ClaimResult(selected=selected)
         self.runs: list[tuple[Any, ...]] = []
-        self.executions: list[tuple[Any, ...]] = []
         self.cancels: list[tuple[str, str]] = []  # (run_id, reason)
 
     def run_row(self, run_id: str, row: DueRow, execution_id: str | None, scheduled_for: datetime,
@@ -214,14 +215,12 @@ class _Claim:
         fire = Fire(run_id, row.pk, row.schedule_id, row.workflow_id, row.community_id, d.fire_for, now,
                     row.context_data, row.callback_url, row.jitter_seconds, wait_for=p.wait_for)
         if self.startable > 0 and not row.jitter_seconds and not p.wait_for:
+            # Its first attempt is recorded on the run row (journal.on_run_row): running, attempt 1,
+            # its execution id the run's, stored as NULL.
             self.startable -= 1
             fire = Fire(run_id, row.pk, row.schedule_id, row.workflow_id, row.community_id, d.fire_for, now,
-                        row.context_data, row.callback_url, execution_id=str(uuid.uuid4()), started=True)
-            self.run_row(run_id, row, fire.execution_id, d.fire_for, now, False, "running", 1, None, note)
-            start = ExecutionStart(fire.execution_id or "", row.workflow_id, row.community_id, "schedule",
-                                   fire.trigger_data(1), 1, now, prepared=False)
-            self.executions.append(tuple(self.ts(v) if isinstance(v, datetime) else v
-                                         for v in execution_row(start, run_id)))
+                        row.context_data, row.callback_url, execution_id=run_id, started=True)
+            self.run_row(run_id, row, None, d.fire_for, now, False, "running", 1, None, note)
         else:
             self.run_row(run_id, row, None, d.fire_for, now, False, "queued", 0, None, note)
         result.fires.append(fire)
@@ -270,8 +269,6 @@ class RunLedger:
                 claim.result.lost += 1  # another process claimed it first
         if claim.runs:
             self.sql.insert_runs(cur, claim.runs)
-        if claim.executions:
-            self.sql.insert_executions(cur, claim.executions)
         for run_id, reason in claim.cancels:
             if self._end_unfinished(dal, run_id, RunStatus.CANCELLED.value, reason, now):
                 claim.result.cancelled.append(run_id)
@@ -340,14 +337,16 @@ class RunLedger:
         (cancelled, taken over) and it may not start."""
         return await self.journal.start(start, run)
 
-    def end(self, end: ExecutionEnd, run: RunLink | None = None, *, run_final: bool = False) -> asyncio.Future[None]:
-        """An attempt's end (with `run_final`, its run's too); the future is done once durable."""
-        return self.journal.end(end, run, run_final=run_final)
+    def end(self, end: ExecutionEnd, run: RunLink | None = None, *, run_final: bool = False,
+            start: ExecutionStart | None = None) -> asyncio.Future[None]:
+        """An attempt's end (with `run_final`, its run's too), given the attempt's `start`; the
+        future is done once durable. A run's only attempt is recorded on the run row."""
+        return self.journal.end(end, run, run_final=run_final, start=start)
 
     def end_unstarted(self, run: RunLink, status: str, error: str, now: datetime,
                       execution_id: str | None = None) -> asyncio.Future[None]:
         """End a run no attempt is running (cancelled or failed before or between attempts), and
-        its execution recorded at the claim when that attempt never ran."""
+        the execution recorded ahead for it (a manual run's, queued) when that attempt never ran."""
         return self.journal.end(ExecutionEnd(execution_id, status, error, now, 0, []), run, run_final=True)
 
     # ---- manual runs ---------------------------------------------------------------------------
@@ -393,6 +392,8 @@ class RunLedger:
             "WHERE run_id = ?")
         rows = await self.database.read(lambda dal: dal.executesql(sql, placeholders=[run_id]))
         status, finished_at, duration_ms, error, attempt, execution_id = rows[0] if rows else (None,) * 6
+        if execution_id is None and (attempt or 0) >= 1:
+            execution_id = run_id  # its first attempt, recorded on the run row
         return {"execution_id": execution_id, "status": status,
                 "finished_at": iso_z(finished_at) if finished_at else None,
                 "duration_ms": duration_ms, "attempt": attempt, "error": error}

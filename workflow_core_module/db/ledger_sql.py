@@ -67,8 +67,9 @@ class LedgerSQL(Protocol):
         """(status, finished_at, duration_ms, error, step_results, execution_id)."""
 
     def end_runs(self, cur: Any, rows: Rows) -> set[str]:
-        """(status, finished_at, duration_ms, error, run_id) of runs not ended yet; the run ids
-        that ended here."""
+        """(status, finished_at, duration_ms, error, step_results or None, run_id) of runs not
+        ended yet (step_results: a first attempt recorded on the run row); the run ids that
+        ended here."""
 
     def count_ends(self, cur: Any, rows: Rows) -> None:
         """(ok, failed, ms, at, execution_id, status, at, schedule pk): add to a schedule's
@@ -85,8 +86,8 @@ _START_PREPARED = ("UPDATE workflow_executions SET status = 'running', attempt =
                    "schedule_id = ? WHERE execution_id = ?")
 _END_EXECUTION = ("UPDATE workflow_executions SET status = ?, finished_at = ?, duration_ms = ?, error = ?, "
                   "step_results = ? WHERE execution_id = ?")
-_END_RUN = ("UPDATE workflow_schedule_runs SET status = ?, finished_at = ?, duration_ms = ?, error = ? "
-            f"WHERE run_id = ? AND status IN {UNFINISHED_SQL}")
+_END_RUN = ("UPDATE workflow_schedule_runs SET status = ?, finished_at = ?, duration_ms = ?, error = ?, "
+            f"step_results = COALESCE(?, step_results) WHERE run_id = ? AND status IN {UNFINISHED_SQL}")
 _COUNT = ("UPDATE workflow_schedules SET successful_runs = successful_runs + ?, failed_runs = failed_runs + ?, "
           "total_duration_ms = total_duration_ms + ?, last_execution_at = ?, "
           "last_execution_id = COALESCE(?, last_execution_id), last_run_status = ?, last_run_at = ? WHERE id = ?")
@@ -143,7 +144,7 @@ class SqliteLedgerSQL:
         cur.executemany(_END_EXECUTION, rows)
 
     def end_runs(self, cur: Any, rows: Rows) -> set[str]:
-        return self._each(cur, _END_RUN, rows, 4)
+        return self._each(cur, _END_RUN, rows, 5)
 
     def count_ends(self, cur: Any, rows: Rows) -> None:
         cur.executemany(_COUNT, rows)
@@ -196,7 +197,7 @@ class PostgresLedgerSQL:
                     f"execution_id = v.execution_id FROM {source} AS v(run_id, attempt, execution_id, replica) "
                     f"WHERE r.run_id = v.run_id AND r.status IN {UNFINISHED_SQL} AND r.claimed_by = v.replica "
                     "RETURNING r.run_id", columns)
-        return {row[0].rstrip() for row in cur.fetchall()}  # CHAR(36): blank-padded
+        return {row[0].rstrip() for row in cur.fetchall()}  # CHAR(36): blank-padded (ids compare stripped)
 
     def start_prepared(self, cur: Any, rows: Rows) -> None:
         source, columns = unnest(("int", "timestamp", "text", "text", "bpchar"), rows)
@@ -211,11 +212,12 @@ class PostgresLedgerSQL:
                     "AS v(status, at, ms, error, results, e) WHERE x.execution_id = v.e", columns)
 
     def end_runs(self, cur: Any, rows: Rows) -> set[str]:
-        source, columns = unnest(("text", "timestamp", "int", "text", "bpchar"), rows)
+        source, columns = unnest(("text", "timestamp", "int", "text", "text", "bpchar"), rows)
         cur.execute("UPDATE workflow_schedule_runs AS r SET status = v.status, finished_at = v.at, "
-                    f"duration_ms = v.ms, error = v.error FROM {source} AS v(status, at, ms, error, run_id) "
+                    "duration_ms = v.ms, error = v.error, step_results = COALESCE(v.results::jsonb, r.step_results) "
+                    f"FROM {source} AS v(status, at, ms, error, results, run_id) "
                     f"WHERE r.run_id = v.run_id AND r.status IN {UNFINISHED_SQL} RETURNING r.run_id", columns)
-        return {row[0].rstrip() for row in cur.fetchall()}  # CHAR(36): blank-padded
+        return {row[0].rstrip() for row in cur.fetchall()}  # CHAR(36): blank-padded (ids compare stripped)
 
     def count_ends(self, cur: Any, rows: Rows) -> None:
         source, columns = unnest(("int", "int", "bigint", "timestamp", "text", "text", "timestamp", "bigint"), rows)

@@ -148,6 +148,8 @@ class Run:
         for name in ("scheduled_for", "fired_at", "finished_at"):
             values[name] = aware(values[name])
         values["attempt"] = values["attempt"] or 0
+        if values["execution_id"] is None and values["attempt"] >= 1:
+            values["execution_id"] = values["run_id"]  # a first attempt recorded on the run row
         return cls(**values)
 
 

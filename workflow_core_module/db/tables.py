@@ -66,6 +66,7 @@ def define_tables(db: DAL) -> None:
         Field("duration_ms", "integer"),
         Field("trigger", "string", length=16),
         Field("claimed_by", "string", length=64),
+        Field("step_results", "json"),  # its first attempt's, recorded on the run row (no execution row)
         migrate=False,
     )
     db.define_table(

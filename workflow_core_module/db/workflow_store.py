@@ -6,9 +6,10 @@ with a global key). `scope` = a community sees its own workflows and the shared 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydal import DAL
@@ -186,11 +187,43 @@ class WorkflowStore:
 
         def run(dal: DAL) -> Execution:
             rows = self.executions.select(dal, where, params)
-            if not rows:
+            if rows:
+                return Execution.from_row(rows[0])
+            found = self._on_run_row(dal, execution_id, scope)
+            if found is None:
                 raise NotFound("execution", execution_id)
-            return Execution.from_row(rows[0])
+            return found
 
         return await self.database.read(run)
+
+    def _on_run_row(self, dal: DAL, execution_id: str, scope: Scope) -> Execution | None:
+        """A schedule run's first attempt, recorded on its run row: its id is the run's."""
+        community = "COALESCE(s.community_id, w.community_id)"
+        sql = self.dialect.params(
+            f"SELECT r.run_id, r.workflow_id, r.schedule_id, {community}, r.\"trigger\", r.status, r.attempt, "
+            "r.scheduled_for, r.fired_at, r.finished_at, r.duration_ms, r.error, r.step_results "
+            "FROM workflow_schedule_runs r LEFT JOIN workflow_schedules s ON s.schedule_id = r.schedule_id "
+            "LEFT JOIN workflows w ON w.workflow_id = r.workflow_id "
+            "WHERE r.run_id = ? AND r.execution_id IS NULL AND r.attempt >= 1"
+            + ("" if scope is None else f" AND {community} = ?"))
+        rows = dal.executesql(sql, placeholders=[execution_id] + ([] if scope is None else [scope]))
+        if not rows:
+            return None
+        (run_id, workflow_id, schedule_id, community_id, trigger, status, attempt, scheduled_for, fired_at,
+         finished_at, duration_ms, error, results) = rows[0]
+        finished = aware(finished_at)
+        started = finished - timedelta(milliseconds=duration_ms or 0) if finished else aware(fired_at)
+        assert started is not None
+        trigger_data = {"trigger": trigger, "schedule_id": schedule_id, "run_id": run_id, "execution_id": run_id,
+                        "scheduled_for": aware(scheduled_for), "fired_at": aware(fired_at), "attempt": attempt}
+        if isinstance(results, (str, bytes)):
+            results = json.loads(results)
+        return Execution(
+            execution_id=run_id.strip(), workflow_id=workflow_id, run_id=run_id.strip(), schedule_id=schedule_id,
+            community_id=community_id, trigger=trigger, trigger_data=trigger_data, status=status, attempt=attempt,
+            started_at=started, finished_at=finished, duration_ms=duration_ms, error=error,
+            step_results=list(results or []), created_at=started,
+        )
 
     def insert_execution(self, dal: DAL, values: Mapping[str, Any]) -> None:
         self.executions.insert(dal, values)

@@ -56,8 +56,10 @@ class _Attempt:
         self.run = run
         self.last = last
         self.started_at_claim = started_at_claim
+        self.start: ExecutionStart | None = None
 
     async def started(self, start: ExecutionStart) -> bool:
+        self.start = start
         ok = self.started_at_claim or await self.ledger.start(start, self.run.link)
         self.run.waiting_execution = None  # the engine records this execution's end from here on
         self.run.executing = ok
@@ -66,7 +68,7 @@ class _Attempt:
     def ended(self, end: ExecutionEnd, retryable: bool) -> Awaitable[None]:
         self.run.executing = False
         final = end.status in OUTCOMES_NOT_RETRIED or self.last or not retryable
-        return self.ledger.end(end, self.run.link, run_final=final)
+        return self.ledger.end(end, self.run.link, run_final=final, start=self.start)
 
 
 class _Run:
@@ -77,7 +79,7 @@ class _Run:
 
     def __init__(self, fire: Fire, replica_id: str) -> None:
         self.link = fire.link(replica_id)
-        self.waiting_execution = fire.execution_id
+        self.waiting_execution = None if fire.execution_id == fire.run_id else fire.execution_id
         self.executing = False  # an attempt is between its recorded start and its end
 
 
@@ -248,7 +250,7 @@ class Dispatcher:
             first = attempt == fire.attempt + 1
             last = attempt >= max_attempts
             outcome = await self.engine.run(
-                fire.workflow_id, fire.trigger_data(attempt), execution_id=fire.execution_id if first else None,
+                fire.workflow_id, fire.trigger_data(attempt), execution_id=self._execution_id(fire, attempt),
                 prepared=bool(first and fire.execution_id and not fire.started), attempt=attempt,
                 community_id=fire.community_id, durable_end=False,
                 recorder=_Attempt(self.ledger, run, last=last, started_at_claim=first and fire.started),
@@ -261,6 +263,14 @@ class Dispatcher:
             log.info("run %s attempt %d %s; retrying in %.1f s", fire.run_id, attempt, outcome.status, backoff,
                      extra={"category": "SYSTEM", "action": "run.retry", "schedule_id": fire.schedule_id})
             await self.clock.sleep(backoff)
+
+    @staticmethod
+    def _execution_id(fire: Fire, attempt: int) -> str | None:
+        """The id of an attempt's execution: chosen ahead for the first (a manual run's), or the
+        run's own for a first attempt (recorded on the run row); new for a retry."""
+        if attempt != fire.attempt + 1:
+            return None
+        return fire.execution_id or (fire.run_id if attempt == 1 else None)
 
     async def _record(self, run: _Run, status: str, error: str) -> None:
         """End a run that no attempt is running (cancelled or failed before or between attempts),
