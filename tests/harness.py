@@ -131,4 +131,4 @@ async def until(predicate: Callable[[], Any] | Callable[[], Awaitable[Any]], *, 
 
 def sleepers(clock: ManualClock) -> list[float]:
     """Seconds from now until each pending ManualClock sleep ends."""
-    return sorted((deadline - clock.now()).total_seconds() for deadline, _ in clock._sleepers)
+    return [(deadline - clock.now()).total_seconds() for deadline in clock.sleeping_until()]

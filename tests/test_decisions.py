@@ -358,3 +358,36 @@ def test_jitter_is_zero_for_non_positive_jitter_and_depends_on_the_occurrence() 
     assert len(delays) == 50  # each occurrence its own delay
     assert jitter_delay_seconds("s", T0.replace(microsecond=999), 60) == jitter_delay_seconds("s", T0, 60)
     assert jitter_delay_seconds("a", T0, 60) != jitter_delay_seconds("b", T0, 60)
+
+
+# What each overlap policy does with each set of unfinished runs: (fire status, cancel, wait_for).
+PLAN_TABLE = [
+    (OverlapPolicy.ALLOW, (), "queued", (), ()),
+    (OverlapPolicy.ALLOW, (RUNNING,), "queued", (), ()),
+    (OverlapPolicy.ALLOW, (QUEUED,), "queued", (), ()),
+    (OverlapPolicy.ALLOW, (RUNNING, QUEUED), "queued", (), ()),
+    (OverlapPolicy.SKIP, (), "queued", (), ()),
+    (OverlapPolicy.SKIP, (RUNNING,), "skipped", (), ()),
+    (OverlapPolicy.SKIP, (QUEUED,), "skipped", (), ()),
+    (OverlapPolicy.SKIP, (RUNNING, QUEUED), "skipped", (), ()),
+    (OverlapPolicy.CANCEL_PREVIOUS, (), "queued", (), ()),
+    (OverlapPolicy.CANCEL_PREVIOUS, (RUNNING,), "queued", ("run-a",), ()),
+    (OverlapPolicy.CANCEL_PREVIOUS, (QUEUED,), "queued", ("run-b",), ()),
+    (OverlapPolicy.CANCEL_PREVIOUS, (RUNNING, QUEUED), "queued", ("run-a", "run-b"), ()),
+    (OverlapPolicy.BUFFER_ONE, (), "queued", (), ()),
+    (OverlapPolicy.BUFFER_ONE, (RUNNING,), "queued", (), ("run-a",)),
+    (OverlapPolicy.BUFFER_ONE, (QUEUED,), "skipped", (), ()),  # one is already waiting
+    (OverlapPolicy.BUFFER_ONE, (RUNNING, QUEUED), "skipped", (), ()),
+]
+
+
+@pytest.mark.parametrize(("policy", "unfinished", "fire", "cancel", "wait_for"), PLAN_TABLE)
+def test_plan_table(policy: OverlapPolicy, unfinished: tuple[Unfinished, ...], fire: str, cancel: tuple[str, ...],
+                    wait_for: tuple[str, ...]) -> None:
+    p = plan(every_minute(), state(), T0, policy, unfinished)
+    assert p is not None
+    assert (p.fire_status, p.cancel, p.wait_for) == (fire, cancel, wait_for)
+    assert p.decision.fire_for == T0
+    # a skipped fire is no execution; a queued one counts
+    assert p.decision.execution_count == (0 if fire == "skipped" else 1)
+    assert (p.reason is not None) == (fire == "skipped" or bool(cancel))

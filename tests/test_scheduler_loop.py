@@ -488,7 +488,7 @@ async def test_changes_wake_the_loop_and_the_timer_follows_the_cache(sched: Sche
     wf = await sched.workflow()
     await sched.service.add_schedule({"workflow_id": wf, "name": "soon", "schedule_type": "one_time",
                                       "scheduled_time": (START + timedelta(seconds=7)).isoformat()})
-    assert sched.loop._wake.is_set()  # it is due before the time the loop was armed for
+    assert sched.loop.woken  # it is due before the time the loop was armed for
     assert sched.loop.next_wait_seconds(clock.now()) == 7
 
 
@@ -521,7 +521,7 @@ async def test_heartbeat_keeps_beating_while_the_loop_sleeps(sched: Scheduler, c
             rows = await sched.database.read(lambda dal: dal.executesql(sql))
             beat_now = rows and rows[0][0] is not None and rows[0][0].replace(tzinfo=None) >= clock.now().replace(
                 tzinfo=None, microsecond=0)
-            if beat_now and any(deadline == next_beat for deadline, _ in clock._sleepers):
+            if beat_now and next_beat in clock.sleeping_until():
                 return rows[0][0]
             await asyncio.sleep(0.01)
         raise AssertionError("no heartbeat at " + clock.now().isoformat())
@@ -537,9 +537,9 @@ async def test_heartbeat_keeps_beating_while_the_loop_sleeps(sched: Scheduler, c
 async def test_start_builds_the_http_client_before_the_first_fire(sched: Scheduler) -> None:
     """Loading the client's TLS context takes tens of milliseconds: never on the first fire's path."""
     engine = sched.service.dispatcher.engine
-    assert engine._http is None
+    assert not engine.clients_built
     await sched.service.start_scheduler()
-    assert engine._http is not None
+    assert engine.clients_built
 
 
 async def test_a_first_attempt_is_recorded_on_its_run_row(sched: Scheduler, clock: ManualClock) -> None:

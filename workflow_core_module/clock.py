@@ -36,6 +36,10 @@ class ManualClock:
     def now(self) -> datetime:
         return self._now
 
+    def sleeping_until(self) -> list[datetime]:
+        """The deadline of each sleep not over yet, soonest first (what tests wait on)."""
+        return sorted(deadline for deadline, future in self._sleepers if not future.done())
+
     def advance(self, seconds: float = 0.0, *, to: datetime | None = None) -> datetime:
         self._now = to.astimezone(timezone.utc) if to is not None else self._now + timedelta(seconds=seconds)
         still: list[tuple[datetime, asyncio.Future[None]]] = []

@@ -157,6 +157,11 @@ class WorkflowEngine:
                 headers={"User-Agent": "workflow_core_module"})
         return self._operator_http
 
+    @property
+    def clients_built(self) -> bool:
+        """The shared HTTP clients exist (built by warm_up, or by the first run that needed them)."""
+        return self._http is not None and self._operator_http is not None
+
     def warm_up(self) -> None:
         """Build now what the first run would otherwise build on the fire path: the shared HTTP
         clients, whose TLS contexts take tens of milliseconds to load."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import Enum
+from functools import lru_cache
 
 UTC = timezone.utc
 
@@ -68,9 +69,11 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+@lru_cache(maxsize=4096)
 def iso_z(value: datetime, *, fraction: bool = False) -> str:
     """The one way an instant is written out: ISO 8601 in UTC with a ``Z`` (naive values are UTC),
-    in whole seconds unless `fraction` keeps the sub-second part (when there is one)."""
+    in whole seconds unless `fraction` keeps the sub-second part (when there is one). Memoised:
+    a burst writes the same few instants (its due time, the claim's now) thousands of times."""
     utc = as_utc(value)
     if not fraction or not utc.microsecond:
         return utc.strftime("%Y-%m-%dT%H:%M:%SZ")

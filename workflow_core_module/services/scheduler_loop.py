@@ -110,6 +110,11 @@ class SchedulerLoop:
     def wake(self) -> None:
         self._wake.set()
 
+    @property
+    def woken(self) -> bool:
+        """A wake is pending: the loop passes again before the time it is armed for."""
+        return self._wake.is_set()
+
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
