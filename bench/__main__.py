@@ -7,6 +7,7 @@ Scenarios (each bounded in time, each with a --quick size):
   idle_lag   one schedule due every second: how late it starts, against APScheduler
   startup    process start to ready, RSS and cache bytes per schedule, against APScheduler
   api        32 clients: POST and GET schedules, with GET /health as the stack's ceiling
+  run_bytes  SQLite bytes per completed scheduled run (one step, small output), after 100k runs
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from .common import (
 )
 from .profile import find_py_spy
 
-SCENARIOS = ("burst", "idle_pass", "idle_lag", "startup", "api")
+SCENARIOS = ("burst", "idle_pass", "idle_lag", "startup", "api", "run_bytes")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -64,7 +64,7 @@ FULL = Sizes(
     api_seconds=5.0,
     api_clients=32,
     max_concurrent=10,  # the default MAX_CONCURRENT_WORKFLOWS
-    bounds={"burst": 1500, "idle_pass": 900, "idle_lag": 420, "startup": 900, "api": 420},
+    bounds={"burst": 1500, "idle_pass": 900, "idle_lag": 420, "startup": 900, "api": 420, "run_bytes": 600},
 )
 QUICK = Sizes(
     quick=True,
@@ -79,7 +79,7 @@ QUICK = Sizes(
     api_seconds=0.7,
     api_clients=32,
     max_concurrent=10,  # the default MAX_CONCURRENT_WORKFLOWS
-    bounds={"burst": 120, "idle_pass": 60, "idle_lag": 60, "startup": 90, "api": 90},
+    bounds={"burst": 120, "idle_pass": 60, "idle_lag": 60, "startup": 90, "api": 90, "run_bytes": 90},
 )
 
 

@@ -14,9 +14,10 @@ from workflow_core_module.db.database import Database
 from workflow_core_module.db.workflow_store import WorkflowStore
 from workflow_core_module.engine.actions import CommandsFileError, load_commands
 from workflow_core_module.engine.engine import WorkflowEngine
-from workflow_core_module.errors import Invalid
+from workflow_core_module.errors import Invalid, NotFound
 
 from .conftest import add_workflow, make_settings
+from .harness import until
 from .sink import HttpSink
 
 
@@ -133,7 +134,14 @@ async def test_custom_actions_and_cancellation(engine: WorkflowEngine) -> None:
     assert execution.step_results[1]["output"] == {"message": "42"} and seen == [21]
     wf = await add_workflow(engine.database, steps=[{"action": "delay", "seconds": 30}])
     task = asyncio.create_task(engine.run(wf, {"trigger": "api"}, execution_id="cancel-me"))
-    await asyncio.sleep(0.2)
+
+    async def running() -> bool:
+        try:
+            return (await engine.store.get_execution("cancel-me")).status == "running"
+        except NotFound:
+            return False
+
+    await until(running, what="the execution to be running its delay step")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

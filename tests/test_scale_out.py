@@ -103,6 +103,14 @@ def db_rows(url: str, sql: str) -> list[tuple[Any, ...]]:
         return list(cur.fetchall())
 
 
+def settled(url: str, runs: int, timeout: float = 30.0) -> None:
+    """Wait until `runs` runs have ended and none is queued or running: then no fire is still on
+    its way (a run's requests precede its recorded end), so counts taken now are final."""
+    sql = ("SELECT COUNT(*) FILTER (WHERE status NOT IN ('queued', 'running')), "
+           "COUNT(*) FILTER (WHERE status IN ('queued', 'running')) FROM workflow_schedule_runs")
+    wait_until(lambda: db_rows(url, sql)[0] == (runs, 0), timeout, f"{runs} runs to end and none to be left")
+
+
 def env_for(database_url: str, **extra: str) -> dict[str, str]:
     # OUTBOUND_ALLOWLIST: the sinks are local, and the outbound policy refuses loopback otherwise.
     return {"DATABASE_URL": database_url, "ADMIN_API_KEY": KEY, "LOG_LEVEL": "WARNING",
@@ -120,7 +128,7 @@ def test_three_replicas_fire_3000_due_in_one_second_exactly_once(fresh_postgres:
         assert datetime.now(timezone.utc) < due - timedelta(seconds=2), "creating took too long for this test"
         wait_until(lambda: len(sink.received) >= 3000, (due - datetime.now(timezone.utc)).total_seconds() + 60,
                    "3,000 fires")
-        time.sleep(1.0)  # anything extra would arrive now
+        settled(fresh_postgres, 3000)  # every request of a run precedes its end: the sink has them all
         counts = fired(sink)
         assert len(counts) == 3000 and set(counts.values()) == {1}, Counter(counts.values())
         assert {schedule_id for schedule_id, _ in counts} == {s["schedule_id"] for s in created}
@@ -147,7 +155,7 @@ def test_a_change_through_one_replica_reaches_another_within_a_second(fresh_post
         wait_until(lambda: b_cache_head() == soon["next_execution_at"], 1.0, "B to learn about the new schedule")
         assert time.monotonic() - started < 1.0
         wait_until(lambda: fired(sink), 10, "the new schedule to fire")
-        time.sleep(1.0)
+        settled(fresh_postgres, 1)
         assert list(fired(sink).values()) == [1]
 
         later = (datetime.now(timezone.utc) + timedelta(minutes=30)).replace(microsecond=0)
@@ -235,7 +243,7 @@ def test_postgres_restart_mid_run_recovers_and_fires_each_occurrence_once(tmp_pa
                        2 * poll + 3, "both replicas healthy again")
             assert time.monotonic() - back_at <= 2 * poll + 3
             wait_until(lambda: len(fired(sink)) >= 48, 30, "every occurrence to fire")
-            time.sleep(1.0)
+            settled(postgres.url, 48)
         counts = fired(sink)
         assert len(counts) == 48 and set(counts.values()) == {1}, Counter(counts.values())
         assert {s for s, _ in counts} == {c["schedule_id"] for c in created}
