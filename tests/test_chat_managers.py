@@ -40,6 +40,7 @@ from workflow_core_module.db.migrations import current_version, migrate, migrate
 from workflow_core_module.db.workflow_store import WorkflowStore
 from workflow_core_module.engine.engine import WorkflowEngine
 from workflow_core_module.errors import Invalid, LimitExceeded
+from workflow_core_module.services.community_service import CommunityService
 from workflow_core_module.services.schedule_service import ScheduleService
 from workflow_core_module.services.workflow_service import WorkflowService
 
@@ -156,7 +157,7 @@ async def chat(sqlite_database: Database, clock: ManualClock) -> AsyncIterator[C
     engine = WorkflowEngine(sqlite_database, settings, store=WorkflowStore(sqlite_database), clock=clock)
     schedules = ScheduleService(sqlite_database, settings, clock=clock, engine=engine)
     await schedules.load_cache()
-    yield ChatService(schedules, WorkflowService(engine, clock), CommunityStore(sqlite_database), settings, clock)
+    yield ChatService(schedules, WorkflowService(engine, clock), CommunityService(sqlite_database, clock), settings, clock)
     await engine.close()
 
 
@@ -167,7 +168,7 @@ def ctx(user: str = "42", *, username: str = "", platform: str = "", roles: tupl
 
 
 async def set_managers(chat: ChatService, *managers: str, community: str = "c1") -> None:
-    await chat.communities.update(community, AuditEntry("test", "community.managers", NOW), managers=managers)
+    await chat.communities.set_managers(community, managers, actor="test")
 
 
 async def audit(database: Database) -> list[tuple[str, str]]:

@@ -214,10 +214,8 @@ def _check_community_args(args: argparse.Namespace) -> str | None:
 
 
 async def _communities(settings: Settings, args: argparse.Namespace) -> int:
-    from datetime import datetime, timezone
-
-    from .db.audit import AuditEntry
-    from .db.community_store import CommunityStore
+    from .clock import SystemClock
+    from .services.community_service import CommunityService
 
     problem = _check_community_args(args)
     if problem:
@@ -225,19 +223,17 @@ async def _communities(settings: Settings, args: argparse.Namespace) -> int:
         return 2
 
     async def work(database: Any) -> None:
-        communities = CommunityStore(database)
-        now = datetime.now(timezone.utc)
+        communities = CommunityService(database, SystemClock())
         if args.communities_command == "managers":
             if args.add or args.remove:
-                community = await communities.change_managers(
-                    args.community, AuditEntry("cli", "community.managers", now), add=args.add, remove=args.remove)
+                community = await communities.change_managers(args.community, actor="cli", add=args.add,
+                                                              remove=args.remove)
             else:
                 community = await communities.get(args.community)
             print(f"community {args.community} managers: {', '.join(community.managers) or '(none)'}")
         elif args.communities_command == "platform":
             if args.platform is not None:
-                community = await communities.update(
-                    args.community, AuditEntry("cli", "community.platform", now), platform=args.platform)
+                community = await communities.set_platform(args.community, args.platform, actor="cli")
             else:
                 community = await communities.get(args.community)
             print(f"community {args.community} platform: {community.platform or '(not set)'}")

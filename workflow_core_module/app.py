@@ -21,13 +21,13 @@ from .api.serialize import ts
 from .chat.service import ChatService
 from .clock import Clock, SystemClock
 from .config import Settings
-from .db.community_store import CommunityStore
 from .db.database import Database, describe_url
 from .db.key_store import KeyStore
 from .db.migrations import migrate
 from .db.workflow_store import WorkflowStore
 from .engine.engine import WorkflowEngine
 from .logs import system
+from .services.community_service import CommunityService
 from .services.coordination import Coordinator
 from .services.schedule_service import ScheduleService
 from .services.workflow_service import WorkflowService
@@ -49,7 +49,7 @@ class Runtime:
         self.schedules: ScheduleService
         self.workflows: WorkflowService
         self.keys: KeyStore
-        self.communities: CommunityStore
+        self.communities: CommunityService
         self.chat: ChatService
         self.auth: Authenticator
         self.coordinator: Coordinator | None = None
@@ -64,8 +64,8 @@ class Runtime:
         self.schedules = ScheduleService(self.database, self.settings, clock=self.clock, engine=self.engine)
         self.workflows = WorkflowService(self.engine, self.clock)
         self.keys = KeyStore(self.database)
-        self.communities = CommunityStore(self.database)
-        self.engine.use_community_platforms(self._platform_of)
+        self.communities = CommunityService(self.database, self.clock)
+        self.engine.use_community_platforms(self.communities.platform_of)
         self.chat = ChatService(self.schedules, self.workflows, self.communities, self.settings, self.clock)
         self.auth = Authenticator(self.keys, self.clock, self.settings.admin_api_key,
                                   self.settings.router_service_key)
@@ -86,9 +86,6 @@ class Runtime:
         system(log, "service.start", "service started", database=describe_url(self.settings.database_url),
                migrations_applied=len(applied), active_schedules=len(self.schedules.cache),
                replica_id=self.schedules.replica_id)
-
-    async def _platform_of(self, community_id: str) -> str | None:
-        return (await self.communities.get(community_id)).platform
 
     async def _first_admin_key(self) -> None:
         key = await self.keys.ensure_admin(self.clock.now())

@@ -13,9 +13,8 @@ from pydantic import Field, StrictStr
 from quart import Blueprint
 from quart_schema import document_response, validate_request
 
-from ..db.audit import AuditEntry
-from ..db.community_store import MAX_MANAGERS, PLATFORMS, Community
 from ..errors import Forbidden
+from ..services.community_service import MAX_MANAGERS, PLATFORMS, Community
 from .context import actor, runtime, scope
 from .schemas import Strict
 
@@ -64,8 +63,7 @@ async def put_managers(community_id: str, data: ManagersIn) -> dict[str, Any]:
     """Replace the managers (a global key, or this community's key)."""
     _own(community_id)
     managers = list(dict.fromkeys(m.strip() for m in data.managers if m.strip()))
-    community = await runtime().communities.update(
-        community_id, AuditEntry(actor(), "community.managers", runtime().clock.now()), managers=managers)
+    community = await runtime().communities.set_managers(community_id, managers, actor=actor())
     return _out(community)
 
 
@@ -75,6 +73,5 @@ async def put_managers(community_id: str, data: ManagersIn) -> dict[str, Any]:
 async def put_chat(community_id: str, data: ChatIn) -> dict[str, Any]:
     """Set the community's chat platform (a global key, or this community's key)."""
     _own(community_id)
-    community = await runtime().communities.update(
-        community_id, AuditEntry(actor(), "community.platform", runtime().clock.now()), platform=data.platform)
+    community = await runtime().communities.set_platform(community_id, data.platform, actor=actor())
     return _out(community)

@@ -17,7 +17,7 @@ from ..db.key_store import Principal
 if TYPE_CHECKING:
     from ..chat.service import ChatService
     from ..clock import Clock
-    from ..db.community_store import CommunityStore
+    from ..services.community_service import CommunityService
     from ..services.schedule_service import ScheduleService
     from ..services.workflow_service import WorkflowService
     from .auth import Authenticator
@@ -32,7 +32,7 @@ class Services(Protocol):
     metrics: Metrics
     schedules: ScheduleService
     workflows: WorkflowService
-    communities: CommunityStore
+    communities: CommunityService
     chat: ChatService
     auth: Authenticator
     chat_replays: Replays

@@ -17,8 +17,6 @@ from typing import Any
 
 from ..clock import Clock
 from ..config import Settings
-from ..db.audit import AuditEntry
-from ..db.community_store import MAX_MANAGERS, PLATFORMS, Community, CommunityStore
 from ..db.records import Schedule
 from ..errors import (
     Conflict,
@@ -30,6 +28,7 @@ from ..errors import (
 from ..scheduling import ScheduleStatus, ScheduleType, TimeRule, occurrences
 from ..scheduling.describe import describe
 from ..scheduling.zones import local as to_local
+from ..services.community_service import MAX_MANAGERS, PLATFORMS, Community, CommunityService
 from ..services.schedule_service import ScheduleService
 from ..services.workflow_service import WorkflowService
 from . import commands as c
@@ -96,7 +95,7 @@ class RateLimiter:
 
 
 class ChatService:
-    def __init__(self, schedules: ScheduleService, workflows: WorkflowService, communities: CommunityStore,
+    def __init__(self, schedules: ScheduleService, workflows: WorkflowService, communities: CommunityService,
                  settings: Settings, clock: Clock) -> None:
         self.schedules = schedules
         self.workflows = workflows
@@ -396,8 +395,7 @@ class ChatService:
         return await self._on(command.target, ctx, act)
 
     async def _timezone(self, command: c.SetTimezone, ctx: ChatContext, community: Community) -> str:
-        await self.communities.update(ctx.community_id, AuditEntry(ctx.actor, "community.timezone", self.clock.now()),
-                                      timezone=command.zone)
+        await self.communities.set_timezone(ctx.community_id, command.zone, actor=ctx.actor)
         now = to_local(self.clock.now(), command.zone)
         return (f"Times here are now read in {command.zone} (it is {now:%H:%M} there). "
                 "Existing schedules keep their own zone.")
@@ -428,8 +426,7 @@ class ChatService:
         if len(community.managers) + len(new) > MAX_MANAGERS:
             return too_many
         try:
-            updated = await self.communities.change_managers(
-                ctx.community_id, AuditEntry(ctx.actor, "community.managers", self.clock.now()), add=new)
+            updated = await self.communities.change_managers(ctx.community_id, actor=ctx.actor, add=new)
         except LimitExceeded:  # a concurrent change got there first
             return too_many
         added = "a schedule manager" if len(new) == 1 else "schedule managers"
@@ -444,8 +441,7 @@ class ChatService:
             # Without roles from the router, managers are the only way in: keep at least one.
             return ("That would leave no schedule managers, and nobody could change schedules here in chat. "
                     "Add another one first: !schedule managers add <user id>")
-        updated = await self.communities.change_managers(
-            ctx.community_id, AuditEntry(ctx.actor, "community.managers", self.clock.now()), remove=present)
+        updated = await self.communities.change_managers(ctx.community_id, actor=ctx.actor, remove=present)
         note = f" ({self._are_managers(absent, 'not')}.)" if absent else ""
         return f"Removed {', '.join(present)}.{note} {self._manager_list(updated.managers)}."
 
@@ -455,8 +451,7 @@ class ChatService:
         return f"This community is on {community.platform}. Change it with: !schedule platform <{'|'.join(PLATFORMS)}>"
 
     async def _set_platform(self, command: c.SetPlatform, ctx: ChatContext, community: Community) -> str:
-        await self.communities.update(ctx.community_id, AuditEntry(ctx.actor, "community.platform", self.clock.now()),
-                                      platform=command.platform)
+        await self.communities.set_platform(ctx.community_id, command.platform, actor=ctx.actor)
         return f"This community is now on {command.platform}; scheduled messages are posted there."
 
     @staticmethod
