@@ -9,7 +9,7 @@ from typing import Any
 
 from .common import DOCS, fmt
 
-ORDER = ("burst", "idle_pass", "idle_lag", "startup", "api")
+ORDER = ("burst", "idle_pass", "idle_lag", "startup", "api", "run_bytes")
 
 
 def _ours(r: dict[str, Any]) -> str:

@@ -21,6 +21,7 @@ from workflow_core_module.db.database import Database
 from workflow_core_module.db.journal import ExecutionEnd, ExecutionStart
 from workflow_core_module.db.ledger import Fire, RunLedger
 from workflow_core_module.db.schedule_store import is_integrity_error
+from workflow_core_module.db.workflow_store import WorkflowStore
 from workflow_core_module.services.schedule_service import ScheduleService
 
 from .conftest import START, add_workflow
@@ -270,7 +271,10 @@ async def test_a_first_attempt_lives_on_its_run_row_from_start_to_end(
     results = await database.read(lambda dal: dal.executesql(database.dialect.params(
         "SELECT step_results FROM workflow_schedule_runs WHERE run_id = ?"), placeholders=[fire.run_id]))
     stored = results[0][0]
-    assert (json.loads(stored) if isinstance(stored, str) else stored) == [{"index": 0, "status": "completed"}]
+    # stored without each step's index (its position), read back with it
+    assert (json.loads(stored) if isinstance(stored, str) else stored) == [{"status": "completed"}]
+    execution = await WorkflowStore(database).get_execution(fire.run_id)
+    assert execution.step_results == [{"index": 0, "status": "completed"}] and execution.status == "completed"
 
 
 async def test_a_first_attempt_on_the_run_row_gets_an_execution_row_when_a_retry_follows(

@@ -94,6 +94,12 @@ def as_json(value: Any) -> str:
     return json.dumps(value, default=str, separators=(",", ":"))
 
 
+def stored_results(results: list[dict[str, Any]]) -> str:
+    """Step results as stored: each step's `index` is its position in the list, so it is left
+    out (records.step_results puts it back); about 10 bytes a step, on every run."""
+    return as_json([{k: v for k, v in r.items() if not (k == "index" and v == i)} for i, r in enumerate(results)])
+
+
 class Journal:
     def __init__(self, database: Database, sql: LedgerSQL) -> None:
         self.database = database
@@ -168,7 +174,7 @@ class Journal:
             if e.start is not None and on_run_row(e.start, e.run):
                 fresh.append(execution_row(e.start, e.run.run_id if e.run else None))  # a retry follows it
             outcomes.append((e.end.status, ts(e.end.finished_at), e.end.duration_ms, e.end.error,
-                             as_json(e.end.step_results), e.end.execution_id))
+                             stored_results(e.end.step_results), e.end.execution_id))
         if fresh:
             sql.insert_executions(cur, [tuple(ts(v) if isinstance(v, datetime) else v for v in row) for row in fresh])
         if prepared:
@@ -184,7 +190,7 @@ class Journal:
             return
         ts = self._ts
         ended = self.sql.end_runs(cur, [(e.end.status, ts(e.end.finished_at), e.end.duration_ms, e.end.error,
-                                         as_json(e.end.step_results) if on_run_row(e.start, e.run) else None,
+                                         stored_results(e.end.step_results) if on_run_row(e.start, e.run) else None,
                                          e.run.run_id) for e in ends if e.run])
         counters = _counts([e for e in ends if e.run and e.run.run_id.rstrip() in ended])
         if counters:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -151,6 +152,14 @@ class Run:
         if values["execution_id"] is None and values["attempt"] >= 1:
             values["execution_id"] = values["run_id"]  # a first attempt recorded on the run row
         return cls(**values)
+
+
+def step_results(stored: Any) -> list[dict[str, Any]]:
+    """Step results as read: JSON text or a decoded list, each step given its `index` back
+    (journal.stored_results leaves it out)."""
+    if isinstance(stored, (str, bytes)):
+        stored = json.loads(stored)
+    return [r if "index" in r else {"index": i, **r} for i, r in enumerate(stored or [])]
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,6 @@ with a global key). `scope` = a community sees its own workflows and the shared 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +17,7 @@ from ..errors import Conflict, NotFound
 from ..scheduling import as_utc
 from .audit import AuditEntry, AuditLog, changed_fields
 from .database import Database
-from .records import Page, aware
+from .records import Page, aware, step_results
 from .schedule_store import Scope, is_integrity_error
 from .sql import TableCodec, count
 
@@ -73,7 +72,7 @@ class Execution:
             trigger_data=dict(row.get("trigger_data") or {}), status=row["status"], attempt=row.get("attempt") or 1,
             started_at=aware(row.get("started_at")), finished_at=aware(row.get("finished_at")),
             duration_ms=row.get("duration_ms"), error=row.get("error"),
-            step_results=list(row.get("step_results") or []), created_at=as_utc(row["created_at"]),
+            step_results=step_results(row.get("step_results")), created_at=as_utc(row["created_at"]),
         )
 
 
@@ -216,13 +215,11 @@ class WorkflowStore:
         assert started is not None
         trigger_data = {"trigger": trigger, "schedule_id": schedule_id, "run_id": run_id, "execution_id": run_id,
                         "scheduled_for": aware(scheduled_for), "fired_at": aware(fired_at), "attempt": attempt}
-        if isinstance(results, (str, bytes)):
-            results = json.loads(results)
         return Execution(
             execution_id=run_id.strip(), workflow_id=workflow_id, run_id=run_id.strip(), schedule_id=schedule_id,
             community_id=community_id, trigger=trigger, trigger_data=trigger_data, status=status, attempt=attempt,
             started_at=started, finished_at=finished, duration_ms=duration_ms, error=error,
-            step_results=list(results or []), created_at=started,
+            step_results=step_results(results), created_at=started,
         )
 
     def insert_execution(self, dal: DAL, values: Mapping[str, Any]) -> None:
