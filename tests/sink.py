@@ -23,6 +23,14 @@ class Received:
         return json.loads(self.body or b"null")
 
 
+class _Server(ThreadingHTTPServer):
+    # A burst of runs connects at once (MAX_CONCURRENT_WORKFLOWS per replica). With the default
+    # listen backlog of 5 the kernel's accept queue overflows: such a connection stalls about 1 s
+    # (or is reset: the attempt fails and is retried 1 s later), and a 2 s interval schedule's
+    # next occurrence then finds its run still going.
+    request_queue_size = 1024
+
+
 class HttpSink:
     """Records every request; answers `status` with `reply` (JSON), or what `check` says: a
     (status, reply) for a request it refuses (such requests are not recorded)."""
@@ -58,7 +66,7 @@ class HttpSink:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)

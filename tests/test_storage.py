@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,8 @@ from workflow_core_module.db.migrations import (
     migrate_down_one,
     split_statements,
 )
+
+from .conftest import service_unavailable
 
 
 async def _tables(database: Database) -> set[str]:
@@ -214,3 +218,36 @@ async def test_postgres_unreachable_fails_fast_with_a_clear_error() -> None:
 
 def test_migrations_folder_is_at_the_repository_root() -> None:
     assert MIGRATIONS_DIR == Path(__file__).resolve().parents[1] / "migrations"
+
+
+async def test_replicas_starting_together_on_an_empty_postgres_all_migrate() -> None:
+    """Several processes apply the migrations of a fresh PostgreSQL database at once (replicas
+    started together): none fails (the migrations table is created under the migration lock)
+    and each migration is applied once."""
+    base = os.environ.get("TEST_POSTGRES_URL")
+    if not base:
+        service_unavailable("PostgreSQL", "TEST_POSTGRES_URL is not set")
+    import psycopg2
+
+    admin = psycopg2.connect(base, connect_timeout=5)
+    admin.autocommit = True
+    try:
+        for attempt in range(4):  # the race is narrow: a few fresh databases make it show
+            name = f"wcm_race_{uuid.uuid4().hex[:10]}"
+            with admin.cursor() as cur:
+                cur.execute(f'CREATE DATABASE "{name}"')
+            url = base.rsplit("/", 1)[0] + "/" + name
+            replicas = [await Database.connect(url, reader_threads=1) for _ in range(6)]
+            try:
+                done = await asyncio.gather(*(migrate(db) for db in replicas), return_exceptions=True)
+                assert not [d for d in done if isinstance(d, BaseException)], (attempt, done)
+                applied = [line for lines in done for line in lines]  # type: ignore[union-attr]
+                assert sorted(applied) == sorted(set(applied)), applied  # each migration once
+                assert await current_version(replicas[0]) == max(m.version for m in discover("postgres"))
+            finally:
+                for db in replicas:
+                    await db.close()
+                with admin.cursor() as cur:
+                    cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.close()

@@ -86,7 +86,11 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
 
 
-def _ensure_table(dal: Any) -> None:
+def _ensure_table(dal: Any, database: Database) -> None:
+    """Under the migration lock: on PostgreSQL two processes running CREATE TABLE IF NOT EXISTS at
+    once can both try to create it, and one fails on the catalog's unique index (two replicas
+    starting together on an empty database)."""
+    _lock(dal, database)
     dal.executesql(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         "version INTEGER PRIMARY KEY, name VARCHAR(200) NOT NULL, applied_at TIMESTAMP NOT NULL)"
@@ -121,7 +125,7 @@ def _step(dal: Any, database: Database, migration: Migration, direction: str) ->
 
 
 async def current_version(database: Database) -> int:
-    await database.write(_ensure_table)
+    await database.write(_ensure_table, database)
     versions = await database.read(_applied)
     return max(versions, default=0)
 
@@ -133,7 +137,7 @@ async def migrate(database: Database, target: int | None = None, directory: Path
     target = newest if target is None else target
     if target < 0 or (target and target not in {m.version for m in migrations}):
         raise MigrationError(f"unknown migration version {target}; known: {[m.version for m in migrations]}")
-    await database.write(_ensure_table)
+    await database.write(_ensure_table, database)
     done: list[str] = []
     applied = set(await database.read(_applied))
     for migration in migrations:
