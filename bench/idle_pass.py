@@ -33,15 +33,14 @@ async def _service(table: Table) -> tuple[Any, Any, Any, Any]:
     from workflow_core_module.db.workflow_store import WorkflowStore
     from workflow_core_module.engine.engine import WorkflowEngine
     from workflow_core_module.services.schedule_service import ScheduleService
-    from workflow_core_module.services.scheduler_loop import SchedulerLoop
+    from workflow_core_module.services.scheduler import Scheduler
 
     settings = Settings(database_url=table.url)
     database = await Database.connect(table.url)
     engine = WorkflowEngine(database, settings, store=WorkflowStore(database))
-    service = ScheduleService(database, settings, engine=engine)
+    service = ScheduleService(database, settings)
     await service.load_cache()
-    assert service.dispatcher is not None  # an engine was given
-    loop = SchedulerLoop(service, service.dispatcher, service.ledger, service.replicas, settings, SystemClock())
+    loop = Scheduler(database, settings, engine=engine, schedules=service, clock=SystemClock()).new_loop()
     return database, engine, service, loop
 
 

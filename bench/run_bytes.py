@@ -51,7 +51,7 @@ async def produce(path: Path, runs: int, schedules: int) -> dict[str, Any]:
     from workflow_core_module.db.workflow_store import WorkflowStore
     from workflow_core_module.engine.engine import WorkflowEngine
     from workflow_core_module.services.schedule_service import ScheduleService
-    from workflow_core_module.services.scheduler_loop import SchedulerLoop
+    from workflow_core_module.services.scheduler import Scheduler
     from workflow_core_module.services.workflow_service import WorkflowService
 
     url = f"sqlite://{path}"
@@ -60,7 +60,8 @@ async def produce(path: Path, runs: int, schedules: int) -> dict[str, Any]:
     clock = ManualClock(START)
     database = await Database.connect(url)
     engine = WorkflowEngine(database, settings, store=WorkflowStore(database), clock=clock)
-    service = ScheduleService(database, settings, clock=clock, engine=engine)
+    service = ScheduleService(database, settings, clock=clock)
+    scheduler = Scheduler(database, settings, engine=engine, schedules=service, clock=clock)
 
     async def ok(params: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"ok": True}
@@ -84,8 +85,7 @@ async def produce(path: Path, runs: int, schedules: int) -> dict[str, Any]:
                 actor="bench",
             )
         await service.load_cache()
-        assert service.dispatcher is not None  # an engine was given
-        loop = SchedulerLoop(service, service.dispatcher, service.ledger, service.replicas, settings, clock)
+        loop = scheduler.new_loop()
 
         # The file before any run, as written and vacuumed: subtracted from the file after.
         if await database.checkpoint() is None:
@@ -101,13 +101,13 @@ async def produce(path: Path, runs: int, schedules: int) -> dict[str, Any]:
             clock.advance(60)
             result = await loop.run_pass(clock.now())
             fired += result.fired
-            while service.dispatcher.pending:
+            while scheduler.dispatcher.pending:
                 await asyncio.sleep(0.002)
             if result.fired == 0:
                 raise RuntimeError(f"a pass fired nothing after {fired:,} runs")
         seconds = time.perf_counter() - began
     finally:
-        await service.stop_scheduler(grace_seconds=1)
+        await scheduler.stop(grace_seconds=1)
         await engine.close()
         await database.close()
     return {

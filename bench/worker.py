@@ -75,7 +75,7 @@ def dump(path: str, data: dict[str, Any]) -> None:
 # ---- ours -----------------------------------------------------------------------------------------
 
 
-async def _ours(url: str, **settings_kw: Any) -> tuple[Any, Any, Any, Any, list[tuple[str, str, float]]]:
+async def _ours(url: str, **settings_kw: Any) -> tuple[Any, Any, Any, Any, Any, list[tuple[str, str, float]]]:
     from workflow_core_module.config import Settings
     from workflow_core_module.db.database import Database
     from workflow_core_module.db.migrations import migrate
@@ -83,6 +83,7 @@ async def _ours(url: str, **settings_kw: Any) -> tuple[Any, Any, Any, Any, list[
     from workflow_core_module.engine.engine import WorkflowEngine
     from workflow_core_module.logs import configure_logging
     from workflow_core_module.services.schedule_service import ScheduleService
+    from workflow_core_module.services.scheduler import Scheduler
 
     from .seed import NOOP_ACTION
 
@@ -98,8 +99,9 @@ async def _ours(url: str, **settings_kw: Any) -> tuple[Any, Any, Any, Any, list[
         records.append((trigger["schedule_id"], trigger["scheduled_for"], time.time()))
 
     engine.register_action(NOOP_ACTION, noop)
-    service = ScheduleService(database, settings, engine=engine)
-    return settings, database, engine, service, records
+    service = ScheduleService(database, settings)
+    scheduler = Scheduler(database, settings, engine=engine, schedules=service)
+    return settings, database, engine, service, scheduler, records
 
 
 async def _count_transactions_and_statements(database: Any, counts: dict[str, int]) -> None:
@@ -124,7 +126,8 @@ async def _count_transactions_and_statements(database: Any, counts: dict[str, in
 
 
 async def ours_burst(a: dict[str, Any]) -> None:
-    _, database, engine, service, records = await _ours(a["url"], max_concurrent_workflows=a["max_concurrent"])
+    _, database, engine, service, scheduler, records = await _ours(a["url"],
+                                                                   max_concurrent_workflows=a["max_concurrent"])
     counts = {"workflow_reads": 0, "write_units": 0, "read_units": 0}
     counted_get, counted_write, counted_read = engine.store.get, database.write, database.read
 
@@ -149,7 +152,7 @@ async def ours_burst(a: dict[str, Any]) -> None:
     due = float(go.split()[1])
     monitor.start()
     passes: list[dict[str, Any]] = []
-    loop = await service.start_scheduler()
+    loop = await scheduler.start()
     loop.pass_listeners.append(
         lambda r: passes.append(
             {
@@ -167,7 +170,7 @@ async def ours_burst(a: dict[str, Any]) -> None:
     say("started", started, len(service.cache))
     stop = await command()
     assert stop == "stop", stop
-    await service.stop_scheduler(grace_seconds=10)
+    await scheduler.stop(grace_seconds=10)
     stalls = await monitor.stop()
     await engine.close()
     await database.close()
@@ -187,12 +190,12 @@ async def ours_burst(a: dict[str, Any]) -> None:
 
 
 async def ours_lag(a: dict[str, Any]) -> None:
-    settings, database, engine, service, records = await _ours(a["url"], min_interval_seconds=1)
+    settings, database, engine, service, scheduler, records = await _ours(a["url"], min_interval_seconds=1)
     say("ready")
     await command()  # go
     monitor = LoopMonitor()
     monitor.start()
-    await service.start_scheduler()
+    await scheduler.start()
     created = await service.add_schedule(
         {
             "workflow_id": a["workflow_id"],
@@ -204,7 +207,7 @@ async def ours_lag(a: dict[str, Any]) -> None:
     first = created.next_execution_at.timestamp()
     say("started", first)
     await asyncio.sleep(max(0.0, first + a["seconds"] - time.time() - 0.5))
-    await service.stop_scheduler(grace_seconds=5)
+    await scheduler.stop(grace_seconds=5)
     stalls = await monitor.stop()
     await engine.close()
     await database.close()

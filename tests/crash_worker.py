@@ -17,6 +17,7 @@ from workflow_core_module.db.migrations import migrate
 from workflow_core_module.db.workflow_store import WorkflowStore
 from workflow_core_module.engine.engine import WorkflowEngine
 from workflow_core_module.services.schedule_service import ScheduleService
+from workflow_core_module.services.scheduler import Scheduler
 
 from .conftest import make_settings
 
@@ -34,13 +35,14 @@ async def main(url: str, calls_file: str, replica_timeout: float) -> None:
         await asyncio.sleep(0.01)
 
     engine.register_action("record", record)
-    service = ScheduleService(database, settings, engine=engine)
-    await service.start_scheduler(replica_timeout_seconds=replica_timeout)
+    service = ScheduleService(database, settings)
+    scheduler = Scheduler(database, settings, engine=engine, schedules=service)
+    await scheduler.start(replica_timeout_seconds=replica_timeout)
     print("ready", flush=True)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
-    await service.stop_scheduler()
+    await scheduler.stop()
     await engine.close()
     await database.close()
 

@@ -17,6 +17,7 @@ from workflow_core_module.db.workflow_store import WorkflowStore
 from workflow_core_module.engine.actions import StepContext, StepFailed
 from workflow_core_module.engine.engine import WorkflowEngine
 from workflow_core_module.services.schedule_service import ScheduleService
+from workflow_core_module.services.scheduler import Scheduler as SchedulerService
 from workflow_core_module.services.scheduler_loop import PassResult, SchedulerLoop
 
 from .conftest import add_workflow
@@ -60,7 +61,8 @@ class Scheduler:
         self.engine = WorkflowEngine(database, settings, store=WorkflowStore(database), clock=clock)
         self.recorder = Recorder()
         self.engine.register_action("record", self.recorder)
-        self.service = ScheduleService(database, settings, clock=clock, engine=self.engine)
+        self.service = ScheduleService(database, settings, clock=clock)
+        self.scheduler = SchedulerService(database, settings, engine=self.engine, schedules=self.service, clock=clock)
         self.loop: SchedulerLoop | None = None
 
     async def workflow(self, **kw: Any) -> str:
@@ -69,9 +71,7 @@ class Scheduler:
 
     def attach_loop(self, **options: Any) -> SchedulerLoop:
         """A loop driven by hand (no background task): call `tick`."""
-        assert self.service.dispatcher is not None
-        self.loop = SchedulerLoop(self.service, self.service.dispatcher, self.service.ledger, self.service.replicas,
-                                  self.settings, self.clock, **options)
+        self.loop = self.scheduler.new_loop(**options)
         return self.loop
 
     async def tick(self, seconds: float = 0.0) -> PassResult:
@@ -85,7 +85,7 @@ class Scheduler:
 
     async def settle(self, timeout: float = 10.0) -> None:
         """Wait until no run of this process is pending."""
-        dispatcher = self.service.dispatcher
+        dispatcher = self.scheduler.dispatcher
         assert dispatcher is not None
         deadline = asyncio.get_running_loop().time() + timeout
         while dispatcher.pending:
@@ -101,7 +101,7 @@ class Scheduler:
         return [r.status for r in await self.runs(schedule_id)]
 
     async def close(self) -> None:
-        await self.service.stop_scheduler(grace_seconds=1)
+        await self.scheduler.stop(grace_seconds=1)
         await self.engine.close()
 
 

@@ -41,8 +41,8 @@ async def _truncate(runtime: Any) -> None:
 
     await truncate(runtime.database)
     await runtime.schedules.load_cache()
-    if runtime.schedules.loop is not None:
-        await runtime.schedules.loop.heartbeat()
+    if runtime.scheduler.loop is not None:
+        await runtime.scheduler.loop.heartbeat()
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def iso(dt: datetime) -> str:
 
 async def runs_ended(app: Quart) -> None:
     """Wait until every run this process started has ended (the dispatcher is idle)."""
-    dispatcher = app.extensions["runtime"].schedules.dispatcher
+    dispatcher = app.extensions["runtime"].scheduler.dispatcher
     await until(lambda: dispatcher.pending == 0, what="the runs of this process to end")
 
 

@@ -43,7 +43,7 @@ async def _running_on_a_then_claimed_by_b(a: Scheduler, b: Scheduler, clock: Man
     clock.advance(60)
     assert (await a.loop.run_pass(clock.now())).fired == 1
     await until(lambda: a.recorder.active == 1, what="A's run to be executing")
-    dispatcher = a.service.dispatcher
+    dispatcher = a.scheduler.dispatcher
     assert dispatcher is not None
     assert await dispatcher.cancel_ended_elsewhere() == 0  # its own running run is left alone
     clock.advance(60)
@@ -70,8 +70,8 @@ async def test_without_redis_the_replica_finds_the_cancel_in_the_ledger_within_a
     a, b = pair
     schedule = await _running_on_a_then_claimed_by_b(a, b, clock)
     assert a.recorder.active == 1  # no signal yet: A still executes a run the ledger says ended
-    assert a.service.dispatcher is not None
-    watcher = asyncio.create_task(a.service.dispatcher.watch_cancels())
+    assert a.scheduler.dispatcher is not None
+    watcher = asyncio.create_task(a.scheduler.dispatcher.watch_cancels())
     try:
         await until(lambda: sleepers(clock), what="the cancel watch to wait for its next poll")
         clock.advance(CANCEL_POLL_SECONDS)

@@ -42,6 +42,7 @@ from workflow_core_module.engine.engine import WorkflowEngine
 from workflow_core_module.errors import Invalid, LimitExceeded
 from workflow_core_module.services.community_service import CommunityService
 from workflow_core_module.services.schedule_service import ScheduleService
+from workflow_core_module.services.scheduler import Scheduler
 from workflow_core_module.services.workflow_service import WorkflowService
 
 from .conftest import START, make_settings
@@ -155,9 +156,11 @@ def test_platforms_and_user_ids() -> None:
 async def chat(sqlite_database: Database, clock: ManualClock) -> AsyncIterator[ChatService]:
     settings = make_settings(sqlite_database.url, chat_rate_limit_per_minute=100, log_level="WARNING")
     engine = WorkflowEngine(sqlite_database, settings, store=WorkflowStore(sqlite_database), clock=clock)
-    schedules = ScheduleService(sqlite_database, settings, clock=clock, engine=engine)
+    schedules = ScheduleService(sqlite_database, settings, clock=clock)
+    scheduler = Scheduler(sqlite_database, settings, engine=engine, schedules=schedules, clock=clock)
     await schedules.load_cache()
-    yield ChatService(schedules, WorkflowService(engine, clock), CommunityService(sqlite_database, clock), settings, clock)
+    yield ChatService(schedules, scheduler, WorkflowService(engine, clock), CommunityService(sqlite_database, clock),
+                      settings, clock)
     await engine.close()
 
 

@@ -152,7 +152,7 @@ async def _drill(harness: Scheduler, url: str, calls: Path, tmp_path: Path,
 async def test_idle_fire_lag_under_one_second_on_the_real_clock(sqlite_database: Database) -> None:
     sched = Scheduler(sqlite_database, make_settings(sqlite_database.url), SystemClock())
     wf = await sched.workflow()
-    await sched.service.start_scheduler()
+    await sched.scheduler.start()
     started: list[float] = []
     sched.recorder.calls.clear()
 

@@ -29,6 +29,11 @@ from .conftest import START, add_workflow
 MINUTE = timedelta(minutes=1)
 
 
+def ledger_of(service: ScheduleService) -> RunLedger:
+    """The run ledger on the service's database (the scheduler's, without starting one)."""
+    return RunLedger(service.database)
+
+
 async def _every_minute(service: ScheduleService, name: str = "every-minute") -> Any:
     wf = await add_workflow(service.database)
     return await service.add_schedule({"workflow_id": wf, "name": name, "schedule_type": "interval",
@@ -55,7 +60,7 @@ async def test_a_claim_of_a_row_moved_since_it_was_read_is_lost_and_fires_nothin
     next_execution_at). The update must match nothing: the claim is lost, nothing fires, no run
     row is written and the other replica's state is left as it wrote it."""
     schedule = await _every_minute(service)
-    runs: RunLedger = service.ledger
+    runs: RunLedger = ledger_of(service)
     due = START + MINUTE
     theirs = due + MINUTE
     read_due = runs.sql.select_due
@@ -81,11 +86,11 @@ async def test_a_claim_of_a_fresh_row_moves_it_once(service: ScheduleService, da
     """The same claim without the race: it wins, fires once, and a second claim finds nothing."""
     schedule = await _every_minute(service)
     now = START + MINUTE + timedelta(seconds=1)
-    first = await service.ledger.claim(now, 10, "replica-a")
+    first = await ledger_of(service).claim(now, 10, "replica-a")
     assert (first.selected, first.lost, len(first.fires)) == (1, 0, 1)
     assert first.fires[0].scheduled_for == START + MINUTE
     assert first.cache == [(schedule.id, schedule.schedule_id, START + 2 * MINUTE)]
-    again = await service.ledger.claim(now, 10, "replica-b")
+    again = await ledger_of(service).claim(now, 10, "replica-b")
     assert (again.selected, again.lost, again.fires) == (0, 0, [])
     assert [(s, c) for s, _, c, _ in await _runs(database, schedule.schedule_id)] == [("queued", "replica-a")]
     next_at, count, total, missed = await _row(database, schedule.id)
@@ -151,8 +156,8 @@ async def test_retention_deletes_old_ended_runs_and_keeps_unfinished_ones(servic
 
     await database.write(leave)
     cutoff = START - timedelta(days=30)
-    assert await service.ledger.purge(cutoff) == 6 + 1  # six ended runs, one ended execution
-    assert await service.ledger.purge(cutoff) == 0
+    assert await ledger_of(service).purge(cutoff) == 6 + 1  # six ended runs, one ended execution
+    assert await ledger_of(service).purge(cutoff) == 0
     left = await database.read(lambda dal: sorted(r[0].strip() for r in dal.executesql(
         "SELECT run_id FROM workflow_schedule_runs")))
     assert left == ["old-queued", "old-running", "recent"]
@@ -172,7 +177,7 @@ async def test_retention_works_in_batches(service: ScheduleService, database: Da
                                                                         schedule.workflow_id, ts(old + i * MINUTE)])
                                       for i in range(5)])
     cutoff = START - timedelta(days=30)
-    assert [await service.ledger.purge(cutoff, batch=2) for _ in range(4)] == [2, 2, 1, 0]
+    assert [await ledger_of(service).purge(cutoff, batch=2) for _ in range(4)] == [2, 2, 1, 0]
 
 
 # ---- transitions: start, end, end before an attempt, cancel, manual, orphans ----------------------
@@ -215,7 +220,7 @@ def _end(execution_id: str | None, status: str, at: datetime, ms: int = 40) -> E
 
 async def _claimed(service: ScheduleService, *, startable: int = 0, replica: str = "replica-a") -> tuple[Any, Fire]:
     schedule = await _every_minute(service)
-    claim = await service.ledger.claim(START + MINUTE, 10, replica, startable=startable)
+    claim = await ledger_of(service).claim(START + MINUTE, 10, replica, startable=startable)
     assert len(claim.fires) == 1
     return schedule, claim.fires[0]
 
@@ -231,7 +236,7 @@ async def test_a_fire_that_can_start_at_once_is_written_running_at_the_claim(
     assert (status, attempt, execution_id) == ("running", 1, None)  # NULL: the run's own id
     assert await _execution(database, fire.run_id) is None
     other = await _every_minute(service, "another")
-    claim = await service.ledger.claim(START + MINUTE, 10, "replica-a", startable=0)
+    claim = await ledger_of(service).claim(START + MINUTE, 10, "replica-a", startable=0)
     (queued,) = claim.fires
     assert (queued.schedule_id, queued.started, queued.execution_id) == (other.schedule_id, False, None)
     assert (await _run_row(database, queued.run_id))[:3] == ("queued", 0, None)
@@ -246,7 +251,7 @@ async def test_the_claim_starts_no_more_fires_than_slots_and_never_a_jittered_on
                                     "interval_seconds": 60})
     await service.add_schedule({"workflow_id": wf, "name": "jittered", "schedule_type": "interval",
                                 "interval_seconds": 60, "jitter_seconds": 30})
-    claim = await service.ledger.claim(START + MINUTE, 10, "replica-a", startable=2)
+    claim = await ledger_of(service).claim(START + MINUTE, 10, "replica-a", startable=2)
     assert len(claim.fires) == 4 and claim.started == 2
     assert all(not f.started for f in claim.fires if f.jitter_seconds)
     statuses = sorted([(await _run_row(database, f.run_id))[0] for f in claim.fires])
@@ -259,10 +264,10 @@ async def test_a_first_attempt_lives_on_its_run_row_from_start_to_end(
     included) are written on the run row, and no execution row is written at all."""
     schedule, fire = await _claimed(service)
     link = fire.link("replica-a")
-    assert await service.ledger.start(_start(fire, fire.run_id, 1, clock.now()), link)
+    assert await ledger_of(service).start(_start(fire, fire.run_id, 1, clock.now()), link)
     assert (await _run_row(database, fire.run_id))[:3] == ("running", 1, None)
     end = _end(fire.run_id, "completed", clock.now())
-    await service.ledger.end(end, link, run_final=True, start=_start(fire, fire.run_id, 1, clock.now()))
+    await ledger_of(service).end(end, link, run_final=True, start=_start(fire, fire.run_id, 1, clock.now()))
     assert (await _run_row(database, fire.run_id))[:5] == ("completed", 1, None, None, 40)
     assert await _execution(database, fire.run_id) is None
     assert await _counters(database, schedule.id) == (1, 1, 0, 40, "completed", fire.run_id)
@@ -282,13 +287,13 @@ async def test_a_first_attempt_on_the_run_row_gets_an_execution_row_when_a_retry
     schedule, fire = await _claimed(service)
     link = fire.link("replica-a")
     first = _start(fire, fire.run_id, 1, clock.now())
-    assert await service.ledger.start(first, link)
-    await service.ledger.end(_end(fire.run_id, "failed", clock.now()), link, run_final=False, start=first)
+    assert await ledger_of(service).start(first, link)
+    await ledger_of(service).end(_end(fire.run_id, "failed", clock.now()), link, run_final=False, start=first)
     assert (await _execution(database, fire.run_id))[:3] == ("failed", 1, fire.run_id)  # type: ignore[index]
     assert (await _run_row(database, fire.run_id))[0] == "running"
     second = _start(fire, "exec-2", 2, clock.now())
-    assert await service.ledger.start(second, link)
-    await service.ledger.end(_end("exec-2", "completed", clock.now()), link, run_final=True, start=second)
+    assert await ledger_of(service).start(second, link)
+    await ledger_of(service).end(_end("exec-2", "completed", clock.now()), link, run_final=True, start=second)
     assert (await _run_row(database, fire.run_id))[:3] == ("completed", 2, "exec-2")
     assert await _counters(database, schedule.id) == (1, 1, 0, 40, "completed", "exec-2")
 
@@ -297,17 +302,17 @@ async def test_start_then_a_final_end_records_the_run_and_counts_it_once(
         service: ScheduleService, database: Database, clock: ManualClock) -> None:
     schedule, fire = await _claimed(service)
     link = fire.link("replica-a")
-    assert await service.ledger.start(_start(fire, "exec-1", 1, clock.now()), link)
+    assert await ledger_of(service).start(_start(fire, "exec-1", 1, clock.now()), link)
     assert (await _run_row(database, fire.run_id))[:3] == ("running", 1, "exec-1")
     assert (await _execution(database, "exec-1"))[:3] == ("running", 1, fire.run_id)  # type: ignore[index]
-    await service.ledger.end(_end("exec-1", "completed", clock.now()), link, run_final=True)
+    await ledger_of(service).end(_end("exec-1", "completed", clock.now()), link, run_final=True)
     status, attempt, execution_id, error, duration_ms, finished_at = await _run_row(database, fire.run_id)
     assert (status, attempt, execution_id, error, duration_ms) == ("completed", 1, "exec-1", None, 40)
     assert finished_at is not None
     assert (await _execution(database, "exec-1"))[0] == "completed"  # type: ignore[index]
     assert await _counters(database, schedule.id) == (1, 1, 0, 40, "completed", "exec-1")
     # the same end again (a retried batch) ends nothing and counts nothing
-    await service.ledger.end(_end("exec-1", "completed", clock.now()), link, run_final=True)
+    await ledger_of(service).end(_end("exec-1", "completed", clock.now()), link, run_final=True)
     assert await _counters(database, schedule.id) == (1, 1, 0, 40, "completed", "exec-1")
 
 
@@ -317,14 +322,14 @@ async def test_an_attempt_that_is_not_final_ends_its_execution_only(
     counted; the retry's start takes the run to attempt 2, and its failure ends and counts it."""
     schedule, fire = await _claimed(service)
     link = fire.link("replica-a")
-    assert await service.ledger.start(_start(fire, "exec-1", 1, clock.now()), link)
-    await service.ledger.end(_end("exec-1", "failed", clock.now()), link, run_final=False)
+    assert await ledger_of(service).start(_start(fire, "exec-1", 1, clock.now()), link)
+    await ledger_of(service).end(_end("exec-1", "failed", clock.now()), link, run_final=False)
     assert (await _run_row(database, fire.run_id))[0] == "running"
     assert (await _execution(database, "exec-1"))[0] == "failed"  # type: ignore[index]
     assert (await _counters(database, schedule.id))[:3] == (1, 0, 0)
-    assert await service.ledger.start(_start(fire, "exec-2", 2, clock.now()), link)
+    assert await ledger_of(service).start(_start(fire, "exec-2", 2, clock.now()), link)
     assert (await _run_row(database, fire.run_id))[:3] == ("running", 2, "exec-2")
-    await service.ledger.end(_end("exec-2", "timed_out", clock.now(), ms=70), link, run_final=True)
+    await ledger_of(service).end(_end("exec-2", "timed_out", clock.now(), ms=70), link, run_final=True)
     assert (await _run_row(database, fire.run_id))[:4] == ("timed_out", 2, "exec-2", "timed_out here")
     assert await _counters(database, schedule.id) == (1, 0, 1, 70, "timed_out", "exec-2")
 
@@ -332,10 +337,10 @@ async def test_an_attempt_that_is_not_final_ends_its_execution_only(
 async def test_a_run_that_ended_or_belongs_to_another_replica_cannot_start(
         service: ScheduleService, database: Database, clock: ManualClock) -> None:
     _, fire = await _claimed(service)
-    assert not await service.ledger.start(_start(fire, "exec-theirs", 1, clock.now()), fire.link("replica-b"))
+    assert not await ledger_of(service).start(_start(fire, "exec-theirs", 1, clock.now()), fire.link("replica-b"))
     assert await _execution(database, "exec-theirs") is None
-    await service.ledger.end_unstarted(fire.link("replica-a"), "cancelled", "cancelled: superseded", clock.now())
-    assert not await service.ledger.start(_start(fire, "exec-late", 1, clock.now()), fire.link("replica-a"))
+    await ledger_of(service).end_unstarted(fire.link("replica-a"), "cancelled", "cancelled: superseded", clock.now())
+    assert not await ledger_of(service).start(_start(fire, "exec-late", 1, clock.now()), fire.link("replica-a"))
     assert await _execution(database, "exec-late") is None
     assert (await _run_row(database, fire.run_id))[0] == "cancelled"
 
@@ -345,7 +350,7 @@ async def test_a_run_started_at_the_claim_and_ended_before_its_attempt_is_cancel
     """Shutdown between the claim and the first step: the run is cancelled (not left running for
     recovery to call failed), and counts as neither success nor failure."""
     schedule, fire = await _claimed(service, startable=1)
-    await service.ledger.end_unstarted(fire.link("replica-a"), "cancelled", "cancelled: the service stopped",
+    await ledger_of(service).end_unstarted(fire.link("replica-a"), "cancelled", "cancelled: the service stopped",
                                        clock.now())
     assert (await _run_row(database, fire.run_id))[0] == "cancelled"
     assert await _counters(database, schedule.id) == (1, 0, 0, 0, "cancelled", None)
@@ -356,12 +361,12 @@ async def test_cancel_previous_ends_the_running_run_and_its_execution_in_the_nex
     wf = await add_workflow(service.database)
     schedule = await service.add_schedule({"workflow_id": wf, "name": "newest-wins", "schedule_type": "interval",
                                            "interval_seconds": 60, "overlap_policy": "cancel_previous"})
-    first = (await service.ledger.claim(START + MINUTE, 10, "replica-a", startable=1)).fires[0]
-    second_claim = await service.ledger.claim(START + 2 * MINUTE, 10, "replica-b", startable=1)
+    first = (await ledger_of(service).claim(START + MINUTE, 10, "replica-a", startable=1)).fires[0]
+    second_claim = await ledger_of(service).claim(START + 2 * MINUTE, 10, "replica-b", startable=1)
     assert second_claim.cancelled == [first.run_id]
     assert (await _run_row(database, first.run_id))[0] == "cancelled"
     assert (await _run_row(database, second_claim.fires[0].run_id))[0] == "running"
-    assert (await service.ledger.status_of([first.run_id]))[first.run_id] == "cancelled"
+    assert (await ledger_of(service).status_of([first.run_id]))[first.run_id] == "cancelled"
     assert schedule.overlap_policy.value == "cancel_previous"
 
 
@@ -372,13 +377,13 @@ async def test_a_manual_run_is_recorded_queued_with_its_execution_and_counted(
     fire = Fire("manual-1", schedule.id, schedule.schedule_id, schedule.workflow_id, None, now, now, {"k": 1}, None,
                 trigger="manual", execution_id="exec-manual")
     audited: list[str] = []
-    await service.ledger.record_manual(fire, "replica-a", lambda dal: audited.append("in the transaction"))
+    await ledger_of(service).record_manual(fire, "replica-a", lambda dal: audited.append("in the transaction"))
     assert audited == ["in the transaction"]
     assert (await _run_row(database, "manual-1"))[:3] == ("queued", 0, "exec-manual")
     execution = await _execution(database, "exec-manual")
     assert execution is not None and execution[:3] == ("queued", 1, "manual-1") and execution[4] is None
     assert (await _counters(database, schedule.id))[0] == 1
-    assert await service.ledger.start(ExecutionStart("exec-manual", schedule.workflow_id, None, "manual",
+    assert await ledger_of(service).start(ExecutionStart("exec-manual", schedule.workflow_id, None, "manual",
                                                      fire.trigger_data(), 1, now, prepared=True),
                                       fire.link("replica-a"))
     assert (await _execution(database, "exec-manual"))[0] == "running"  # type: ignore[index]
@@ -387,14 +392,14 @@ async def test_a_manual_run_is_recorded_queued_with_its_execution_and_counted(
 async def test_an_orphan_is_adopted_once_and_failed_once(
         service: ScheduleService, database: Database, clock: ManualClock) -> None:
     schedule, fire = await _claimed(service, replica="replica-gone")
-    (orphan,) = await service.ledger.orphans(["replica-live"])
+    (orphan,) = await ledger_of(service).orphans(["replica-live"])
     assert (orphan.run_id, orphan.status, orphan.claimed_by) == (fire.run_id, "queued", "replica-gone")
-    assert await service.ledger.adopt(orphan, "replica-live", clock.now())
-    assert not await service.ledger.adopt(orphan, "replica-other", clock.now())  # taken already
-    assert await service.ledger.orphans(["replica-live"]) == []
-    (mine,) = await service.ledger.orphans(["replica-other"])
-    assert await service.ledger.fail_orphan(mine, "failed: replica-live stopped", clock.now())
-    assert not await service.ledger.fail_orphan(mine, "failed: again", clock.now())
+    assert await ledger_of(service).adopt(orphan, "replica-live", clock.now())
+    assert not await ledger_of(service).adopt(orphan, "replica-other", clock.now())  # taken already
+    assert await ledger_of(service).orphans(["replica-live"]) == []
+    (mine,) = await ledger_of(service).orphans(["replica-other"])
+    assert await ledger_of(service).fail_orphan(mine, "failed: replica-live stopped", clock.now())
+    assert not await ledger_of(service).fail_orphan(mine, "failed: again", clock.now())
     assert (await _run_row(database, fire.run_id))[::3] == ("failed", "failed: replica-live stopped")
     assert (await _counters(database, schedule.id))[:3] == (1, 0, 1)
 
@@ -402,4 +407,4 @@ async def test_an_orphan_is_adopted_once_and_failed_once(
 async def test_a_hard_delete_forgets_the_schedules_runs(service: ScheduleService, database: Database) -> None:
     schedule, fire = await _claimed(service)
     await service.remove_schedule(schedule.schedule_id, hard=True)
-    assert await service.ledger.status_of([fire.run_id]) == {}
+    assert await ledger_of(service).status_of([fire.run_id]) == {}

@@ -24,6 +24,7 @@ from workflow_core_module.errors import (
 )
 from workflow_core_module.scheduling import ScheduleStatus
 from workflow_core_module.services.schedule_service import ScheduleService
+from workflow_core_module.services.scheduler import Scheduler
 
 from .conftest import START, add_workflow, make_settings, table_snapshot
 
@@ -311,7 +312,8 @@ async def test_rejected_creates_and_updates_change_nothing(service: ScheduleServ
 async def test_cache_equals_database_after_600_random_mutations(database: Database, clock: ManualClock) -> None:
     settings = make_settings(database.url, max_schedules_per_community=1000)
     engine = WorkflowEngine(database, settings, store=WorkflowStore(database), clock=clock)
-    svc = ScheduleService(database, settings, clock=clock, engine=engine)
+    svc = ScheduleService(database, settings, clock=clock)
+    scheduler = Scheduler(database, settings, engine=engine, schedules=svc, clock=clock)
     rng = random.Random(20261122)
     workflows = [await add_workflow(database) for _ in range(3)]
     live: list[str] = []
@@ -347,7 +349,7 @@ async def test_cache_equals_database_after_600_random_mutations(database: Databa
                 await svc.remove_schedule(target, hard=rng.random() < 0.3)
                 live.remove(target)
             elif op == "run_now":
-                await svc.run_now(target, actor="fuzz")
+                await scheduler.run_now(target, actor="fuzz")
             counts[op] = counts.get(op, 0) + 1
         except Conflict:
             counts["refused"] = counts.get("refused", 0) + 1
@@ -359,7 +361,7 @@ async def test_cache_equals_database_after_600_random_mutations(database: Databa
     head = svc.cache.next_due()
     due = await db_due(database)
     assert head is not None and int(head[1].timestamp()) == min(due.values())
-    await svc.stop_scheduler(grace_seconds=5)
+    await scheduler.stop(grace_seconds=5)
     await engine.close()
 
 

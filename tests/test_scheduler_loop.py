@@ -134,7 +134,7 @@ async def _overlapping(sched: Scheduler, clock: ManualClock, policy: str) -> tup
     sched.recorder.gate = gate
     wf = await sched.workflow()
     s = await sched.service.add_schedule(interval(wf, overlap_policy=policy))
-    assert sched.loop is not None and sched.service.dispatcher is not None
+    assert sched.loop is not None and sched.scheduler.dispatcher is not None
     clock.advance(60)
     await sched.loop.run_pass(clock.now())
     await asyncio.wait_for(sched.recorder.started.wait(), 5)
@@ -142,7 +142,7 @@ async def _overlapping(sched: Scheduler, clock: ManualClock, policy: str) -> tup
     second = await sched.loop.run_pass(clock.now())
     runs_now = {"skip": 0, "allow": 1, "cancel_previous": 1}[policy]
     assert (second.fired, second.skipped) == (runs_now, 1 - runs_now)
-    assert sched.service.dispatcher.pending == 1 + runs_now  # a skipped occurrence was never handed over
+    assert sched.scheduler.dispatcher.pending == 1 + runs_now  # a skipped occurrence was never handed over
     await until(lambda: len(sched.recorder.calls) == 1 + runs_now, what="the second run to reach its step")
     during = await sched.statuses(s.schedule_id)
     gate.set()
@@ -213,7 +213,7 @@ async def test_retries_with_exponential_backoff(database: Database, clock: Manua
     s = await sched.service.add_schedule(interval(wf))
     clock.advance(60)
     await loop.run_pass(clock.now())
-    dispatcher = sched.service.dispatcher
+    dispatcher = sched.scheduler.dispatcher
     assert dispatcher is not None
     waits = []
     while True:  # each time the run is asleep on its backoff, move the clock to its end
@@ -289,7 +289,7 @@ async def test_concurrency_is_bounded_and_nothing_dropped(database: Database, cl
     clock.advance(60)
     assert sched.loop is not None
     assert (await sched.loop.run_pass(clock.now())).fired == 10
-    dispatcher = sched.service.dispatcher
+    dispatcher = sched.scheduler.dispatcher
     assert dispatcher is not None
     await until(lambda: len(sched.recorder.calls) >= 3, what="three runs to reach their step")
     assert dispatcher.running == 3 and dispatcher.pending == 10
@@ -306,7 +306,7 @@ async def test_run_now_is_manual_and_does_not_count(sched: Scheduler, clock: Man
     wf = await sched.workflow()
     s = await sched.service.add_schedule(interval(wf, max_executions=1))
     await sched.service.pause_schedule(s.schedule_id)
-    run_id, execution_id = await sched.service.run_now(s.schedule_id, actor="ops")
+    run_id, execution_id = await sched.scheduler.run_now(s.schedule_id, actor="ops")
     await sched.settle()
     runs = await sched.runs(s.schedule_id)
     assert [(r.run_id, r.trigger, r.status, r.execution_id) for r in runs] == [(run_id, "manual", "completed",
@@ -327,13 +327,13 @@ async def test_shutdown_lets_runs_finish_then_cancels_the_rest(database: Databas
     assert sched.loop is not None
     await sched.loop.run_pass(clock.now())
     await asyncio.wait_for(sched.recorder.started.wait(), 5)
-    await sched.service.stop_scheduler(grace_seconds=0.2)
+    await sched.scheduler.stop(grace_seconds=0.2)
     statuses = {await sched.statuses(a.schedule_id) == ["cancelled"], await sched.statuses(b.schedule_id) == ["cancelled"]}
     assert statuses == {True}
     runs = await sched.runs(a.schedule_id) + await sched.runs(b.schedule_id)
     assert all("cancelled" in (r.error or "") for r in runs)
     with pytest.raises(Exception, match="not running"):
-        await sched.service.run_now(a.schedule_id)
+        await sched.scheduler.run_now(a.schedule_id)
     await sched.engine.close()
 
 
@@ -408,7 +408,7 @@ async def test_start_recovers_runs_left_by_a_dead_process(sched: Scheduler, cloc
                               status, 1 if status == "running" else 0])
 
     await sched.database.write(crash)
-    await sched.service.start_scheduler()
+    await sched.scheduler.start()
 
     async def resolved() -> dict[str, tuple[str, str]]:
         found = {}
@@ -441,7 +441,7 @@ async def test_start_recovers_runs_left_by_a_dead_process(sched: Scheduler, cloc
     await sched.settle()
     other = Scheduler(sched.database, sched.settings, clock)  # a second replica starts later
     try:
-        await other.service.start_scheduler()
+        await other.scheduler.start()
         await until(lambda: idle(2), what="the second replica's first recovery to end")
         await other.settle()
         assert other.recorder.calls == []
@@ -511,7 +511,7 @@ async def test_callback_gets_the_run_summary_and_a_failing_one_changes_nothing(s
 
 
 async def test_heartbeat_keeps_beating_while_the_loop_sleeps(sched: Scheduler, clock: ManualClock) -> None:
-    loop = await sched.service.start_scheduler()
+    loop = await sched.scheduler.start()
     sql = "SELECT heartbeat_at FROM scheduler_replicas WHERE replica_id = '%s'" % loop.replica_id
 
     async def beat() -> Any:
@@ -530,15 +530,15 @@ async def test_heartbeat_keeps_beating_while_the_loop_sleeps(sched: Scheduler, c
     for _ in range(3):  # the loop itself sleeps for the 60 s poll interval meanwhile
         clock.advance(5)
         await beat()
-    replicas = await sched.service.replicas.live(clock.now(), 30)
+    replicas = await sched.scheduler.replicas.live(clock.now(), 30)
     assert [r["replica_id"] for r in replicas] == [loop.replica_id]
 
 
 async def test_start_builds_the_http_client_before_the_first_fire(sched: Scheduler) -> None:
     """Loading the client's TLS context takes tens of milliseconds: never on the first fire's path."""
-    engine = sched.service.dispatcher.engine
+    engine = sched.scheduler.dispatcher.engine
     assert not engine.clients_built
-    await sched.service.start_scheduler()
+    await sched.scheduler.start()
     assert engine.clients_built
 
 

@@ -51,13 +51,13 @@ async def test_the_loop_truncates_the_wal_when_idle(sqlite_url: str, monkeypatch
     await migrate(database)
     sched = Scheduler(database, make_settings(sqlite_url, poll_interval_seconds=0.05), SystemClock())
     try:
-        await sched.service.start_scheduler()
+        await sched.scheduler.start()
         for _ in range(4):
             await database.write(_grow_wal)
         assert _wal_bytes(database) > 1_000_000
         monkeypatch.setattr(scheduler_loop, "CHECKPOINT_EVERY_SECONDS", 0.0)
-        assert sched.service.loop is not None
-        sched.service.loop.wake()
+        assert sched.scheduler.loop is not None
+        sched.scheduler.loop.wake()
         await until(lambda: _wal_bytes(database) == 0, what="the idle loop to truncate the WAL")
     finally:
         await sched.close()

@@ -30,6 +30,7 @@ from .logs import system
 from .services.community_service import CommunityService
 from .services.coordination import Coordinator
 from .services.schedule_service import ScheduleService
+from .services.scheduler import Scheduler
 from .services.workflow_service import WorkflowService
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class Runtime:
         self.database: Database
         self.engine: WorkflowEngine
         self.schedules: ScheduleService
+        self.scheduler: Scheduler
         self.workflows: WorkflowService
         self.keys: KeyStore
         self.communities: CommunityService
@@ -61,20 +63,24 @@ class Runtime:
         applied = await migrate(self.database)
         self.engine = WorkflowEngine(self.database, self.settings, store=WorkflowStore(self.database),
                                      clock=self.clock)
-        self.schedules = ScheduleService(self.database, self.settings, clock=self.clock, engine=self.engine)
+        self.schedules = ScheduleService(self.database, self.settings, clock=self.clock)
+        self.scheduler = Scheduler(self.database, self.settings, engine=self.engine, schedules=self.schedules,
+                                   clock=self.clock)
         self.workflows = WorkflowService(self.engine, self.clock)
         self.keys = KeyStore(self.database)
         self.communities = CommunityService(self.database, self.clock)
         self.engine.use_community_platforms(self.communities.platform_of)
-        self.chat = ChatService(self.schedules, self.workflows, self.communities, self.settings, self.clock)
+        self.chat = ChatService(self.schedules, self.scheduler, self.workflows, self.communities, self.settings,
+                                self.clock)
         self.auth = Authenticator(self.keys, self.clock, self.settings.admin_api_key,
                                   self.settings.router_service_key)
         if not self.settings.admin_api_key:
             await self._first_admin_key()
-        loop = await self.schedules.start_scheduler()
-        self.metrics.watch(self.schedules.cache, self.schedules.dispatcher, loop)
+        loop = await self.scheduler.start()
+        self.metrics.watch(self.schedules.cache, self.scheduler.dispatcher, loop)
         if self.settings.redis_url:
             self.coordinator = Coordinator(self.settings.redis_url, self.settings.database_url, self.schedules,
+                                           self.scheduler,
                                            on_state=lambda up: setattr(loop, "degraded", not up))
             loop.degraded = True  # until Redis answers
             await self.coordinator.start()
@@ -85,7 +91,7 @@ class Runtime:
         self.started = True
         system(log, "service.start", "service started", database=describe_url(self.settings.database_url),
                migrations_applied=len(applied), active_schedules=len(self.schedules.cache),
-               replica_id=self.schedules.replica_id)
+               replica_id=self.scheduler.replica_id)
 
     async def _first_admin_key(self) -> None:
         key = await self.keys.ensure_admin(self.clock.now())
@@ -104,7 +110,7 @@ class Runtime:
         grace = self.settings.shutdown_grace_seconds
         if self.coordinator is not None:
             await self.coordinator.close()
-        await asyncio.gather(self.schedules.stop_scheduler(grace), self.workflows.close(grace))
+        await asyncio.gather(self.scheduler.stop(grace), self.workflows.close(grace))
         await self.engine.close()
         await self.database.close()
         system(log, "service.stop", "service stopped")
@@ -117,7 +123,7 @@ class Runtime:
         return {"active_schedules": len(self.schedules.cache), "next_due_at": ts(head[1]) if head else None}
 
     def _scheduler_view(self, now: datetime) -> dict[str, Any]:
-        loop = self.schedules.loop
+        loop = self.scheduler.loop
         head = self.schedules.cache.next_due()
         lag = max(0.0, (now - head[1]).total_seconds()) if head is not None else 0.0
         return {"running": bool(loop and loop.running), "last_pass_at": ts(loop.last_pass_at if loop else None),
@@ -140,7 +146,7 @@ class Runtime:
         else:
             checks["redis"] = {"status": "error", "error": self.coordinator.last_error}
         scheduler = self._scheduler_view(now)
-        loop = self.schedules.loop
+        loop = self.scheduler.loop
         stale_after = 2 * self.settings.poll_interval_seconds
         fresh = bool(loop and loop.last_pass_at and (now - loop.last_pass_at).total_seconds() <= stale_after)
         scheduler["status"] = "ok" if scheduler["running"] and fresh else "error"
@@ -158,7 +164,7 @@ class Runtime:
         (no other community's counts or names, no host, pid or replica)."""
         now = self.clock.now()
         store = self.schedules.store
-        loop = self.schedules.loop
+        loop = self.scheduler.loop
         head = await store.next_due(scope)
         failures = [{**f, "scheduled_for": ts(f["scheduled_for"]), "finished_at": ts(f["finished_at"])}
                     for f in await store.recent_failures(scope)]
@@ -171,7 +177,7 @@ class Runtime:
         last = loop.last_pass if loop else None
         return {
             **self._scheduler_view(now),
-            "replica_id": self.schedules.replica_id,
+            "replica_id": self.scheduler.replica_id,
             "cache": self._cache_view(),
             "active_schedules": len(self.schedules.cache),
             "next_due": next_due,
@@ -190,8 +196,8 @@ class Runtime:
                          "source": "redis"} for r in await self.coordinator.replicas()]
             except Exception as exc:  # Redis went away between the check and the read
                 log.debug("replica list from Redis failed: %s", exc)
-        loop = self.schedules.loop
-        rows = await self.schedules.replicas.live(now, loop.replica_timeout_seconds if loop else 30.0)
+        loop = self.scheduler.loop
+        rows = await self.scheduler.replicas.live(now, loop.replica_timeout_seconds if loop else 30.0)
         return [{"replica_id": r["replica_id"], "host": r["host"], "pid": r["pid"], "started_at": ts(r["started_at"]),
                  "last_pass_at": ts(r["last_pass_at"]), "heartbeat_at": ts(r["heartbeat_at"]), "source": "database"}
                 for r in rows]

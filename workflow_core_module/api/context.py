@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ..clock import Clock
     from ..services.community_service import CommunityService
     from ..services.schedule_service import ScheduleService
+    from ..services.scheduler import Scheduler
     from ..services.workflow_service import WorkflowService
     from .auth import Authenticator
     from .chat import Replays
@@ -31,6 +32,7 @@ class Services(Protocol):
     clock: Clock
     metrics: Metrics
     schedules: ScheduleService
+    scheduler: Scheduler
     workflows: WorkflowService
     communities: CommunityService
     chat: ChatService

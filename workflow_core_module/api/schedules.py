@@ -141,7 +141,7 @@ async def resume_schedule(schedule_id: str) -> dict[str, Any]:
 @document_response(RunStarted, 202)
 async def run_schedule(schedule_id: str) -> tuple[dict[str, Any], int]:
     """Run the workflow now (trigger `manual`)."""
-    run_id, execution_id = await _service().run_now(schedule_id, actor=actor(), scope=scope())
+    run_id, execution_id = await runtime().scheduler.run_now(schedule_id, actor=actor(), scope=scope())
     return {"run_id": run_id, "execution_id": execution_id}, 202
 
 

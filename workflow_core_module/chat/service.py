@@ -30,6 +30,7 @@ from ..scheduling.describe import describe
 from ..scheduling.zones import local as to_local
 from ..services.community_service import MAX_MANAGERS, PLATFORMS, Community, CommunityService
 from ..services.schedule_service import ScheduleService
+from ..services.scheduler import Scheduler
 from ..services.workflow_service import WorkflowService
 from . import commands as c
 from .errors import EXAMPLES, ChatParseError
@@ -95,9 +96,10 @@ class RateLimiter:
 
 
 class ChatService:
-    def __init__(self, schedules: ScheduleService, workflows: WorkflowService, communities: CommunityService,
-                 settings: Settings, clock: Clock) -> None:
+    def __init__(self, schedules: ScheduleService, scheduler: Scheduler, workflows: WorkflowService,
+                 communities: CommunityService, settings: Settings, clock: Clock) -> None:
         self.schedules = schedules
+        self.scheduler = scheduler
         self.workflows = workflows
         self.communities = communities
         self.settings = settings
@@ -381,7 +383,7 @@ class ChatService:
 
     async def _run(self, command: c.RunNow, ctx: ChatContext, community: Community) -> str:
         async def act(found: Schedule) -> str:
-            await self.schedules.run_now(found.schedule_id, actor=ctx.actor, scope=ctx.community_id)
+            await self.scheduler.run_now(found.schedule_id, actor=ctx.actor, scope=ctx.community_id)
             return f'Running "{found.name}" now.'
 
         return await self._on(command.target, ctx, act)

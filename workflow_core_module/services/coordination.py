@@ -37,7 +37,9 @@ from ..logs import system
 from .scheduler_loop import DEGRADED_POLL_SECONDS, HEARTBEAT_SECONDS
 
 if TYPE_CHECKING:
-    from .schedule_service import ScheduleChange, ScheduleService
+    from .changes import ScheduleChange
+    from .schedule_service import ScheduleService
+    from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +53,14 @@ def namespace(database_url: str) -> str:
 
 
 class Coordinator:
-    def __init__(self, url: str, database_url: str, service: ScheduleService,
+    def __init__(self, url: str, database_url: str, service: ScheduleService, scheduler: Scheduler,
                  *, on_state: Callable[[bool], None] | None = None) -> None:
         self.url = url
         self.ns = namespace(database_url)
         self.channel = f"{self.ns}:schedules"
         self.service = service
-        self.replica_id = service.replica_id
+        self.scheduler = scheduler
+        self.replica_id = scheduler.replica_id
         self.on_state = on_state
         self.up = False
         self.last_error: str | None = None
@@ -69,9 +72,8 @@ class Coordinator:
         self._flush_scheduled = False
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
-        service.subscribe(self._changed)
-        if service.dispatcher is not None:
-            service.dispatcher.cancel_listeners.append(self._cancelled)
+        service.changes.subscribe(self._changed)
+        scheduler.dispatcher.cancel_listeners.append(self._cancelled)
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -175,8 +177,8 @@ class Coordinator:
     async def _resync(self) -> None:
         """After (re)connecting: changes may have been missed, so reload the cache."""
         await self.service.load_cache()
-        if self.service.loop is not None:
-            self.service.loop.wake()
+        if self.scheduler.loop is not None:
+            self.scheduler.loop.wake()
 
     def _apply(self, raw: str) -> None:
         data = json.loads(raw)
@@ -184,10 +186,10 @@ class Coordinator:
             return
         for pk, due in data.get("changes", []):
             when = None if due is None else datetime.fromtimestamp(int(due), timezone.utc)
-            self.service.apply(int(pk), "", when, origin=str(data.get("origin")))
+            self.service.changes.publish(int(pk), "", when, origin=str(data.get("origin")))
         cancels = data.get("cancel")
-        if cancels and self.service.dispatcher is not None:
-            self.service.dispatcher.cancel([str(run_id) for run_id in cancels], here=False)
+        if cancels:
+            self.scheduler.dispatcher.cancel([str(run_id) for run_id in cancels], here=False)
 
     # ---- heartbeats --------------------------------------------------------------------------
 
@@ -201,7 +203,7 @@ class Coordinator:
 
     async def heartbeat(self) -> None:
         assert self._client is not None
-        loop = self.service.loop
+        loop = self.scheduler.loop
         last_pass = loop.last_pass_at if loop is not None else None
         value = json.dumps({"replica_id": self.replica_id, "host": socket.gethostname(), "pid": os.getpid(),
                             "started_at": self.started_at.isoformat(),

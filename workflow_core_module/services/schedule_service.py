@@ -7,34 +7,20 @@ and tells its listeners (the scheduler loop's timer, and Redis when configured).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-import socket
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..config import Settings
 from ..db.audit import AuditEntry
 from ..db.database import Database
-from ..db.ledger import Fire, RunLedger
 from ..db.records import Page, Run, Schedule
-from ..db.replicas import ReplicaRegistry
 from ..db.schedule_store import ScheduleFilter, ScheduleStore, Scope
-from ..engine.engine import WorkflowEngine
 from ..engine.outbound import OutboundPolicy
-from ..errors import (
-    Conflict,
-    DomainError,
-    Forbidden,
-    Invalid,
-    NotFound,
-    Unavailable,
-)
+from ..errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from ..logs import audit
 from ..scheduling import (
     ScheduleStatus,
@@ -49,36 +35,21 @@ from ..scheduling.validation import (
     merge_changes,
     validate_schedule,
 )
-from .cache import ScheduleCache
-from .dispatcher import Dispatcher
+from .changes import ScheduleChange, ScheduleChanges
 from .overlaps import Candidate, OverlapFinder, Overlaps
 
-if TYPE_CHECKING:
-    from .scheduler_loop import SchedulerLoop
-
 __all__ = [
-    "Invalid",
-    "ScheduleChange",
     "Conflict",
-    "NotFound",
-    "ScheduleService",
     "DomainError",
+    "Invalid",
+    "NotFound",
+    "ScheduleChange",
+    "ScheduleService",
 ]
 
 log = logging.getLogger(__name__)
 
 MAX_PREVIEW = 100
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleChange:
-    """A committed change: schedule `pk` is now due at `due` (None: not active). `origin` is
-    the replica it came from when another replica made it (None: made here)."""
-
-    pk: int
-    schedule_id: str
-    due: datetime | None
-    origin: str | None = None
 
 
 def _validated(data: Mapping[str, Any], **kwargs: Any) -> ScheduleFields:
@@ -95,26 +66,17 @@ class ScheduleService:
         settings: Settings,
         *,
         clock: Clock | None = None,
-        cache: ScheduleCache | None = None,
-        engine: WorkflowEngine | None = None,
-        replica_id: str | None = None,
+        changes: ScheduleChanges | None = None,
     ) -> None:
         self.database = database
         self.settings = settings
         self.store = ScheduleStore(database)
-        self.cache = cache if cache is not None else ScheduleCache()
+        self.changes = changes if changes is not None else ScheduleChanges()
+        self.cache = self.changes.cache
         self.clock: Clock = clock or SystemClock()
         self.limits = Limits(settings.min_interval_seconds, settings.default_grace_period_seconds)
         self.outbound = OutboundPolicy(settings.outbound_allowlist)
         self.overlap_finder = OverlapFinder()
-        self._listeners: list[Callable[[ScheduleChange], None]] = []
-        self.engine = engine
-        self.replica_id = replica_id or new_replica_id()
-        self.ledger = RunLedger(database)
-        self.replicas = ReplicaRegistry(database)
-        self.dispatcher = Dispatcher(engine, self.ledger, settings, self.clock, self.replica_id) if engine else None
-        self.loop: SchedulerLoop | None = None
-        self._loop_task: asyncio.Task[None] | None = None
 
     def _fields(self, data: Mapping[str, Any], **kwargs: Any) -> ScheduleFields:
         """A validated spec, its callback_url checked against the outbound policy."""
@@ -124,90 +86,15 @@ class ScheduleService:
             raise Invalid({"callback_url": problem})
         return fields
 
-    # ---- the scheduler ---------------------------------------------------------------------
-
-    async def start_scheduler(self, **loop_options: Any) -> SchedulerLoop:
-        """Rebuild the cache and start the scheduler loop as a background task."""
-        if self.dispatcher is None:
-            raise DomainError("the scheduler needs a WorkflowEngine")
-        if self.loop is not None:
-            return self.loop
-        from .scheduler_loop import SchedulerLoop
-
-        await self.load_cache()
-        self.dispatcher.engine.warm_up()
-        self.loop = SchedulerLoop(self, self.dispatcher, self.ledger, self.replicas, self.settings, self.clock,
-                                  replica_id=self.replica_id, **loop_options)
-        self._loop_task = asyncio.create_task(self.loop.run(), name="scheduler-loop")
-        return self.loop
-
-    async def stop_scheduler(self, grace_seconds: float | None = None) -> None:
-        """Stop claiming, let running workflows finish (up to the grace), record the rest."""
-        grace = self.settings.shutdown_grace_seconds if grace_seconds is None else grace_seconds
-        if self.loop is not None and self._loop_task is not None:
-            self.loop.stop()
-            try:
-                await asyncio.wait_for(asyncio.shield(self._loop_task), timeout=max(grace, 5.0))
-            except asyncio.TimeoutError:
-                self._loop_task.cancel()
-                await asyncio.gather(self._loop_task, return_exceptions=True)
-        if self.dispatcher is not None:
-            await self.dispatcher.close(grace)
-        if self.loop is not None:
-            try:
-                await self.replicas.leave(self.replica_id)
-            except Exception:
-                log.warning("could not remove replica %s from the replica list", self.replica_id,
-                            extra={"category": "ERROR"})
-        self.loop, self._loop_task = None, None
-
-    async def run_now(self, schedule_id: str, *, actor: str = "system", scope: Scope = None) -> tuple[str, str]:
-        """Run a schedule's workflow now (trigger `manual`); returns (run_id, execution_id).
-
-        Works for paused or finished schedules too; it does not count toward max_executions.
-        """
-        if self.dispatcher is None or self.engine is None or not self.dispatcher.accepting:
-            raise Unavailable("the scheduler is not running")
-        schedule = await self.get_schedule(schedule_id, scope=scope)
-        now = self.clock.now()
-        fire = Fire(str(uuid.uuid4()), schedule.id, schedule.schedule_id, schedule.workflow_id,
-                    schedule.community_id, now, now, schedule.context_data, schedule.callback_url,
-                    trigger="manual", execution_id=str(uuid.uuid4()))
-
-        def audited(dal: Any) -> None:
-            self.store.write_audit(dal, AuditEntry(actor, "schedule.run", now), "schedule", schedule.schedule_id,
-                                   schedule.community_id, {"run_id": fire.run_id})
-
-        await self.ledger.record_manual(fire, self.replica_id, audited)
-        self.dispatcher.submit(fire)
-        audit(log, "schedule.run", f"schedule {schedule.name!r} run by hand", actor=actor,
-              schedule_id=schedule.schedule_id, run_id=fire.run_id)
-        assert fire.execution_id is not None
-        return fire.run_id, fire.execution_id
-
     # ---- the cache and who hears about changes ---------------------------------------
-
-    def subscribe(self, listener: Callable[[ScheduleChange], None]) -> None:
-        self._listeners.append(listener)
 
     async def load_cache(self) -> int:
         """Rebuild the cache from the database; returns the number of active schedules."""
         self.cache.replace_all(await self.store.active_due_seconds())
         return len(self.cache)
 
-    def apply(self, pk: int, schedule_id: str, due: datetime | None, *, origin: str | None = None) -> None:
-        """Mirror a committed state into the cache and tell the listeners."""
-        self.cache.set(pk, due)
-        change = ScheduleChange(pk, schedule_id, due, origin)
-        for listener in self._listeners:
-            try:
-                listener(change)
-            except Exception:
-                log.exception("schedule change listener failed", extra={"category": "ERROR"})
-
     def _mirror(self, schedule: Schedule) -> None:
-        live = schedule.is_active and schedule.deleted_at is None
-        self.apply(schedule.id, schedule.schedule_id, schedule.next_execution_at if live else None)
+        self.changes.mirror(schedule)
 
     # ---- create ------------------------------------------------------------------------
 
@@ -431,14 +318,9 @@ class ScheduleService:
         removed = await self.store.delete(
             _schedule_id(schedule_id), scope, AuditEntry(actor, "schedule.delete", now), hard=hard
         )
-        self.apply(removed.id, removed.schedule_id, None)
+        self.changes.publish(removed.id, removed.schedule_id, None)
         audit(log, "schedule.delete", f"schedule {removed.name!r} deleted", actor=actor,
               schedule_id=removed.schedule_id, community_id=removed.community_id, hard=hard)
-
-
-def new_replica_id() -> str:
-    """hostname-pid-random: unique per process start, readable in the replica list."""
-    return f"{socket.gethostname()[:30]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 def _schedule_id(value: str) -> str:

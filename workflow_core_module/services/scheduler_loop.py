@@ -13,6 +13,7 @@ import os
 import socket
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,8 +24,8 @@ from ..db.ledger import ClaimResult, Fire, Orphan, RunLedger
 from ..db.replicas import ReplicaRegistry
 from ..logs import system
 from .cache import ScheduleCache
+from .changes import ScheduleChange, ScheduleChanges
 from .dispatcher import Dispatcher
-from .schedule_service import ScheduleChange, ScheduleService
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +65,14 @@ class PassResult:
 
 
 class SchedulerLoop:
-    def __init__(self, service: ScheduleService, dispatcher: Dispatcher, ledger: RunLedger,
-                 replicas: ReplicaRegistry, settings: Settings, clock: Clock, *, replica_id: str | None = None,
-                 batch_size: int = BATCH_SIZE,
-                 replica_timeout_seconds: float | None = None, max_batches_per_pass: int = 20) -> None:
-        self.service = service
-        self.cache: ScheduleCache = service.cache
+    def __init__(self, changes: ScheduleChanges, dispatcher: Dispatcher, ledger: RunLedger,
+                 replicas: ReplicaRegistry, settings: Settings, clock: Clock, *,
+                 set_aside: Callable[[str, str], Awaitable[None]], replica_id: str | None = None,
+                 batch_size: int = BATCH_SIZE, replica_timeout_seconds: float | None = None,
+                 max_batches_per_pass: int = 20) -> None:
+        self.changes = changes
+        self.cache: ScheduleCache = changes.cache
+        self.set_aside = set_aside  # pauses a schedule the rules cannot plan (schedule_id, reason)
         self.dispatcher = dispatcher
         self.ledger = ledger
         self.replicas = replicas
@@ -91,18 +94,17 @@ class SchedulerLoop:
         self._last_retention = 0.0
         self._last_checkpoint = time.monotonic()
         self._failing_since: float | None = None
-        self._in_pass = False
         self.degraded = False  # set while Redis is configured but unreachable
         self._background: set[asyncio.Task[None]] = set()
         self.running = False
-        service.subscribe(self._on_change)
+        changes.subscribe(self._on_change)
 
     # ---- waking ------------------------------------------------------------------------------
 
     def _on_change(self, change: ScheduleChange) -> None:
         """A schedule changed: wake early if it is now due before the time we sleep until.
-        (Changes made by a pass itself need no wake: the loop re-arms after every pass.)"""
-        if self._in_pass and change.origin is None:
+        (Changes made by a claim need no wake: the loop re-arms after every pass.)"""
+        if change.claimed:
             return
         if change.due is not None and (self._armed_for is None or change.due < self._armed_for):
             self._wake.set()
@@ -233,22 +235,18 @@ class SchedulerLoop:
         """Claim and dispatch everything due at `now`, in batches, yielding between them."""
         began = time.perf_counter()
         result = PassResult(started_at=now)
-        self._in_pass = True
-        try:
-            for _ in range(self.max_batches_per_pass):
-                claim = await self._claim(now)
-                result.due += claim.selected
-                self._apply(claim)
-                result.add(claim)
-                if claim.selected < self.batch_size:
-                    break
-                await asyncio.sleep(0)  # let requests in between batches
-            else:
-                result.more = True
-            if not result.more:
-                await self._refresh_stale(now)
-        finally:
-            self._in_pass = False
+        for _ in range(self.max_batches_per_pass):
+            claim = await self._claim(now)
+            result.due += claim.selected
+            self._apply(claim)
+            result.add(claim)
+            if claim.selected < self.batch_size:
+                break
+            await asyncio.sleep(0)  # let requests in between batches
+        else:
+            result.more = True
+        if not result.more:
+            await self._refresh_stale(now)
         result.duration_ms = (time.perf_counter() - began) * 1000
         self._finish_pass(result, now)
         return result
@@ -267,7 +265,7 @@ class SchedulerLoop:
 
     def _apply(self, claim: ClaimResult) -> None:
         for pk, schedule_id, due in claim.cache:
-            self.service.apply(pk, schedule_id, due)
+            self.changes.publish(pk, schedule_id, due, claimed=True)
         self.dispatcher.cancel(claim.cancelled)
         for fire in claim.fires:
             self.dispatcher.submit(fire)
@@ -281,7 +279,7 @@ class SchedulerLoop:
         log.error("schedule %s cannot be planned (%s); pausing it", schedule_id, error,
                   extra={"category": "ERROR", "action": "scheduler.broken_schedule"})
         try:
-            await self.service.pause_schedule(schedule_id, actor=f"scheduler: {error}"[:200])
+            await self.set_aside(schedule_id, error)
         except Exception:
             log.exception("could not pause broken schedule %s", schedule_id, extra={"category": "ERROR"})
             self.cache.remove(pk)

@@ -1,0 +1,116 @@
+"""The scheduler of one replica: its run ledger, replica registry, dispatcher and loop, their
+lifecycle, and runs started by hand.
+
+It talks to schedule CRUD (ScheduleService) through the change publisher only: it hears every
+committed change and publishes what its claims move. It reads a schedule (for a run by hand) and
+pauses one its rules cannot plan through the service's public methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from typing import Any
+
+from ..clock import Clock, SystemClock
+from ..config import Settings
+from ..db.audit import AuditEntry
+from ..db.database import Database
+from ..db.ledger import Fire, RunLedger
+from ..db.replicas import ReplicaRegistry
+from ..db.schedule_store import Scope
+from ..engine.engine import WorkflowEngine
+from ..errors import Unavailable
+from ..logs import audit
+from .dispatcher import Dispatcher
+from .schedule_service import ScheduleService
+from .scheduler_loop import SchedulerLoop
+
+log = logging.getLogger(__name__)
+
+
+def new_replica_id() -> str:
+    """hostname-pid-random: unique per process start, readable in the replica list."""
+    return f"{socket.gethostname()[:30]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+class Scheduler:
+    def __init__(self, database: Database, settings: Settings, *, engine: WorkflowEngine,
+                 schedules: ScheduleService, clock: Clock | None = None, replica_id: str | None = None) -> None:
+        self.database = database
+        self.settings = settings
+        self.engine = engine
+        self.schedules = schedules
+        self.changes = schedules.changes
+        self.clock: Clock = clock or SystemClock()
+        self.replica_id = replica_id or new_replica_id()
+        self.ledger = RunLedger(database)
+        self.replicas = ReplicaRegistry(database)
+        self.dispatcher = Dispatcher(engine, self.ledger, settings, self.clock, self.replica_id)
+        self.loop: SchedulerLoop | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+
+    def new_loop(self, **loop_options: Any) -> SchedulerLoop:
+        """A loop over this scheduler's parts, not started (tests drive its passes by hand)."""
+        return SchedulerLoop(self.changes, self.dispatcher, self.ledger, self.replicas, self.settings, self.clock,
+                             set_aside=self._set_aside, replica_id=self.replica_id, **loop_options)
+
+    async def start(self, **loop_options: Any) -> SchedulerLoop:
+        """Rebuild the cache and start the loop as a background task."""
+        if self.loop is not None:
+            return self.loop
+        await self.schedules.load_cache()
+        self.engine.warm_up()
+        self.loop = self.new_loop(**loop_options)
+        self._loop_task = asyncio.create_task(self.loop.run(), name="scheduler-loop")
+        return self.loop
+
+    async def stop(self, grace_seconds: float | None = None) -> None:
+        """Stop claiming, let running workflows finish (up to the grace), record the rest."""
+        grace = self.settings.shutdown_grace_seconds if grace_seconds is None else grace_seconds
+        if self.loop is not None and self._loop_task is not None:
+            self.loop.stop()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._loop_task), timeout=max(grace, 5.0))
+            except asyncio.TimeoutError:
+                self._loop_task.cancel()
+                await asyncio.gather(self._loop_task, return_exceptions=True)
+        await self.dispatcher.close(grace)
+        if self.loop is not None:
+            try:
+                await self.replicas.leave(self.replica_id)
+            except Exception:
+                log.warning("could not remove replica %s from the replica list", self.replica_id,
+                            extra={"category": "ERROR"})
+        self.loop, self._loop_task = None, None
+
+    async def _set_aside(self, schedule_id: str, reason: str) -> None:
+        """A schedule the time rules cannot plan is paused (and audited), so it cannot block the loop."""
+        await self.schedules.pause_schedule(schedule_id, actor=f"scheduler: {reason}"[:200])
+
+    async def run_now(self, schedule_id: str, *, actor: str = "system", scope: Scope = None) -> tuple[str, str]:
+        """Run a schedule's workflow now (trigger `manual`); returns (run_id, execution_id).
+
+        Works for paused or finished schedules too; it does not count toward max_executions.
+        """
+        if not self.dispatcher.accepting:
+            raise Unavailable("the scheduler is not running")
+        schedule = await self.schedules.get_schedule(schedule_id, scope=scope)
+        now = self.clock.now()
+        fire = Fire(str(uuid.uuid4()), schedule.id, schedule.schedule_id, schedule.workflow_id,
+                    schedule.community_id, now, now, schedule.context_data, schedule.callback_url,
+                    trigger="manual", execution_id=str(uuid.uuid4()))
+
+        def audited(dal: Any) -> None:
+            self.schedules.store.write_audit(dal, AuditEntry(actor, "schedule.run", now), "schedule",
+                                             schedule.schedule_id, schedule.community_id, {"run_id": fire.run_id})
+
+        await self.ledger.record_manual(fire, self.replica_id, audited)
+        self.dispatcher.submit(fire)
+        audit(log, "schedule.run", f"schedule {schedule.name!r} run by hand", actor=actor,
+              schedule_id=schedule.schedule_id, run_id=fire.run_id)
+        assert fire.execution_id is not None
+        return fire.run_id, fire.execution_id
