@@ -88,7 +88,7 @@ async def test_with_redis_the_cancel_reaches_the_other_replica_at_once(
     if not url:
         service_unavailable("Redis", "TEST_REDIS_URL is not set")
     a, b = pair
-    coordinators = [Coordinator(str(url), s.database.url, s.service) for s in (a, b)]
+    coordinators = [Coordinator(str(url), s.database.url, s.service, s.scheduler) for s in (a, b)]
     for coordinator in coordinators:
         await coordinator.start()
     try:
