@@ -104,10 +104,12 @@ async def _ours(url: str, **settings_kw: Any) -> tuple[Any, Any, Any, Any, Any, 
     return settings, database, engine, service, scheduler, records
 
 
-async def _count_transactions_and_statements(database: Any, counts: dict[str, int]) -> None:
+async def _count_transactions_and_statements(database: Any, counts: dict[str, int], *, statements: bool) -> None:
     """Counters the writer thread keeps up to date: transactions it committed (each a commit,
-    an fsync on SQLite) and, on SQLite, the statements it ran (each row of an executemany
-    counts; BEGIN, COMMIT and savepoints do not). Read once the burst is over."""
+    an fsync on SQLite) and, with `statements` on SQLite, the statements it ran (each row of an
+    executemany counts; BEGIN, COMMIT and savepoints do not). Read once the burst is over.
+    Counting statements calls back into Python for each one, which slows the writer: it is
+    done in an extra run whose times are not reported."""
     counts.update(transactions=0, statements=0)
     begin = database._begin
 
@@ -116,7 +118,7 @@ async def _count_transactions_and_statements(database: Any, counts: dict[str, in
         begin()
 
     database._begin = counted_begin
-    if database.is_sqlite:
+    if statements and database.is_sqlite:
         def trace(sql: str) -> None:
             if not sql.lstrip().upper().startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK")):
                 counts["statements"] += 1
@@ -144,7 +146,7 @@ async def ours_burst(a: dict[str, Any]) -> None:
         return await counted_read(*args, **kw)
 
     engine.store.get, database.write, database.read = get, write, read
-    await _count_transactions_and_statements(database, counts)
+    await _count_transactions_and_statements(database, counts, statements=bool(a.get("count_statements")))
     monitor = LoopMonitor()
     say("ready")
     go = await command()

@@ -10,6 +10,7 @@ import pytest
 
 from workflow_core_module.db.ledger_sql import UNFINISHED_SQL
 from workflow_core_module.scheduling import UNFINISHED, RunStatus, ScheduleType, TimeRule, as_utc, whole_second
+from workflow_core_module.scheduling.trigger import TRIGGER_KEYS, TriggerData, trigger_dict
 
 UTC = timezone.utc
 
@@ -55,3 +56,13 @@ def test_a_whole_second_stays_where_it_is() -> None:
 def test_which_way_to_round_is_always_named() -> None:
     with pytest.raises(TypeError):
         whole_second(datetime(2027, 1, 1, tzinfo=UTC), True)  # type: ignore[misc]
+
+
+def test_trigger_dict_is_trigger_data_as_a_dict() -> None:
+    values = {"trigger": "schedule", "schedule_id": "s", "run_id": "r", "scheduled_for": "2027-01-01T00:00:00Z",
+              "fired_at": "2027-01-01T00:00:01Z", "attempt": 2, "context_data": {"k": 1}}
+    assert trigger_dict(**values) == TriggerData(**values).as_dict()
+    assert trigger_dict(trigger="api") == TriggerData(trigger="api").as_dict()
+    assert list(trigger_dict(trigger="api")) == list(TRIGGER_KEYS)
+    with pytest.raises(TypeError, match="not a trigger key: nope"):
+        trigger_dict(trigger="api", nope=1)

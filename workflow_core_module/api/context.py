@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..services.community_service import CommunityService
     from ..services.schedule_service import ScheduleService
     from ..services.scheduler import Scheduler
+    from ..services.status import StatusReport
     from ..services.workflow_service import WorkflowService
     from .auth import Authenticator
     from .chat import Replays
@@ -39,11 +40,7 @@ class Services(Protocol):
     auth: Authenticator
     chat_replays: Replays
 
-    async def health(self) -> dict[str, Any]:
-        """The readiness report: database, Redis, scheduler."""
-
-    async def scheduler_status(self, scope: str | None) -> dict[str, Any]:
-        """The scheduler as the caller may see it."""
+    status: StatusReport
 
 
 def runtime() -> Services:

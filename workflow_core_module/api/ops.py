@@ -27,7 +27,7 @@ async def liveness() -> dict[str, str]:
 @document_response(HealthOut, 503)
 async def readiness() -> tuple[dict[str, Any], int]:
     """Readiness: database, Redis and the scheduler loop's heartbeat. 200, or 503 when unhealthy. No key needed."""
-    report = await runtime().health()
+    report = await runtime().status.health()
     return report, 503 if report["status"] == "unhealthy" else 200
 
 

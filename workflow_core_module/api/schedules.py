@@ -59,7 +59,7 @@ async def list_schedules(query_args: ScheduleQuery) -> dict[str, Any]:
 @document_response(StatusOut)
 async def scheduler_status() -> dict[str, Any]:
     """The scheduler: running, active schedules, next due, last pass, lag, replicas, recent failures."""
-    return await runtime().scheduler_status(scope())
+    return await runtime().status.scheduler_status(scope())
 
 
 @bp.post("/preview")

@@ -117,7 +117,7 @@ class Ctx:
 
 
 @dataclass(frozen=True, slots=True, order=True)
-class Clock:
+class TimeOfDay:
     hour: int
     minute: int
     second: int = 0
@@ -142,7 +142,7 @@ class DateRef:
     weekday: int = 0  # cron numbering, Sunday = 0
 
 
-_END_OF_DAY_CLOCK = Clock(23, 59, 59)  # `until <date>` means the end of that day
+_END_OF_DAY = TimeOfDay(23, 59, 59)  # `until <date>` means the end of that day
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,7 +184,7 @@ def parse_until(stream: TokenStream, ctx: Ctx) -> datetime:
     ref = _date(stream, "until")
     clock = _clock(stream, "until") if stream.accept("at") else _optional_clock(stream)
     if clock is None:
-        return _first_future(ref, _END_OF_DAY_CLOCK, ctx, "until", first)
+        return _first_future(ref, _END_OF_DAY, ctx, "until", first)
     return _first_future(ref, clock, ctx, "until", first)
 
 
@@ -330,7 +330,7 @@ def _every_month(stream: TokenStream, ctx: Ctx) -> When:
     return _cron_when(_calendar_cron(clocks, dom, "*"), ctx, text)
 
 
-def _required_times(stream: TokenStream, example: str) -> list[Clock]:
+def _required_times(stream: TokenStream, example: str) -> list[TimeOfDay]:
     if not stream.accept("at"):
         token = stream.peek()
         raise fail(
@@ -340,7 +340,7 @@ def _required_times(stream: TokenStream, example: str) -> list[Clock]:
     return _clock_list(stream, example)
 
 
-def _calendar_cron(clocks: list[Clock], dom: str, dow: str) -> str:
+def _calendar_cron(clocks: list[TimeOfDay], dom: str, dow: str) -> str:
     """A cron for `clocks` on matching days; the clocks must form an hours x minutes grid."""
     hours = sorted({c.hour for c in clocks})
     minutes = sorted({c.minute for c in clocks})
@@ -540,7 +540,7 @@ def _in(stream: TokenStream, ctx: Ctx) -> When:
 def _one_time(stream: TokenStream, ctx: Ctx) -> When:
     """at 18:30 / today at 18:30 / tomorrow at 9 / on dec 24 at 18:00 / at 9 on friday."""
     ref: DateRef | None = None
-    clock: Clock | None = None
+    clock: TimeOfDay | None = None
     first: Token | None = None
     while (word := stream.peek_word()) is not None:
         if word == "at":
@@ -567,7 +567,7 @@ def _one_time(stream: TokenStream, ctx: Ctx) -> When:
     return _one_time_when(instant, ctx, describe_instant(instant, ctx))
 
 
-def _today_or_tomorrow(clock: Clock, ctx: Ctx) -> datetime:
+def _today_or_tomorrow(clock: TimeOfDay, ctx: Ctx) -> datetime:
     """`clock` today in the zone, or tomorrow when that has passed (or is now)."""
     today = ctx.local_now.date()
     instant = wall_to_utc(datetime.combine(today, clock.as_time()), ctx.zone)
@@ -576,13 +576,13 @@ def _today_or_tomorrow(clock: Clock, ctx: Ctx) -> datetime:
     return instant
 
 
-def _first_future(ref: DateRef, clock: Clock, ctx: Ctx, example: str, typed: Token | None) -> datetime:
+def _first_future(ref: DateRef, clock: TimeOfDay, ctx: Ctx, example: str, typed: Token | None) -> datetime:
     """The first day `ref` can mean at which `clock` is still ahead of now."""
     for day in _candidate_days(ref, ctx.local_now.date()):
         instant = wall_to_utc(datetime.combine(day, clock.as_time()), ctx.zone)
         if instant > ctx.now:
             return instant
-    at = "" if clock == _END_OF_DAY_CLOCK else f" at {clock.text}"
+    at = "" if clock == _END_OF_DAY else f" at {clock.text}"
     raise fail(f"{ref.shown}{at} has already passed.", example, typed.text if typed else None)
 
 
@@ -612,7 +612,7 @@ def _one_time_when(instant: datetime, ctx: Ctx, text: str) -> When:
 def describe_instant(instant: datetime, ctx: Ctx) -> str:
     """'today at 18:30', 'tomorrow at 09:00', 'on Thu 24 Dec at 18:00', 'on Fri 1 Jan 2027 at 09:00'."""
     local, today = instant.astimezone(ctx.zone), ctx.local_now.date()
-    clock = Clock(local.hour, local.minute, local.second).text
+    clock = TimeOfDay(local.hour, local.minute, local.second).text
     if local.date() == today:
         return f"today at {clock}"
     if local.date() == today + timedelta(days=1):
@@ -694,16 +694,16 @@ def _is_date(year: int, month: int, day: int) -> bool:
 # Clock times
 
 
-def _clock(stream: TokenStream, example: str) -> Clock:
+def _clock(stream: TokenStream, example: str) -> TimeOfDay:
     """18:00 / 9 / 9am / 9:15 pm / 18.30 / 18:00:30 / noon / midnight."""
     token = stream.next()
     if token is None:
         raise fail("At what time?", example)
     word = token.low
     if not token.quoted and word in ("noon", "midday"):
-        return Clock(12, 0)
+        return TimeOfDay(12, 0)
     if not token.quoted and word == "midnight":
-        return Clock(0, 0)
+        return TimeOfDay(0, 0)
     match = None if token.quoted else _CLOCK.fullmatch(word)
     if match is None:
         raise fail(f"{show(token.text)} is not a time of day; use 18:00, 9am or 9:15pm.", example, token.text)
@@ -715,14 +715,14 @@ def _clock(stream: TokenStream, example: str) -> Clock:
     return _checked_clock(hour, minute, second, meridiem, token.text, example)
 
 
-def _checked_clock(hour: int, minute: int, second: int, meridiem: str | None, word: str, example: str) -> Clock:
+def _checked_clock(hour: int, minute: int, second: int, meridiem: str | None, word: str, example: str) -> TimeOfDay:
     if meridiem is not None:
         if not 1 <= hour <= 12:
             raise fail(f"{show(word)} is not a time: with am/pm the hour is 1-12.", example, word)
         hour = hour % 12 + (12 if meridiem == "pm" else 0)
     if hour > 23 or minute > 59 or second > 59:
         raise fail(f"{show(word)} is not a time of day; use 00:00 to 23:59.", example, word)
-    return Clock(hour, minute, second)
+    return TimeOfDay(hour, minute, second)
 
 
 def _is_clock(stream: TokenStream, ahead: int) -> bool:
@@ -733,12 +733,12 @@ def _is_clock(stream: TokenStream, ahead: int) -> bool:
     return word in ("noon", "midday", "midnight") or _CLOCK.fullmatch(word) is not None
 
 
-def _optional_clock(stream: TokenStream) -> Clock | None:
+def _optional_clock(stream: TokenStream) -> TimeOfDay | None:
     """A time written right after a day, without `at`: 'tomorrow 9am', 'on dec 24 18:00'."""
     return _clock(stream, "on") if _is_clock(stream, 0) else None
 
 
-def _clock_list(stream: TokenStream, example: str) -> list[Clock]:
+def _clock_list(stream: TokenStream, example: str) -> list[TimeOfDay]:
     """9 / 9 and 21 / 9:00, 12:00 and 18:00."""
     clocks = [_clock(stream, example)]
     while stream.peek_word() in _LIST_SEPARATORS and _is_clock(stream, 1):
@@ -747,5 +747,5 @@ def _clock_list(stream: TokenStream, example: str) -> list[Clock]:
     return clocks
 
 
-def _clocks_text(clocks: list[Clock]) -> str:
+def _clocks_text(clocks: list[TimeOfDay]) -> str:
     return _and_list([c.text for c in sorted(set(clocks))])

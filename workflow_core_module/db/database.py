@@ -251,6 +251,10 @@ class Database:
 
         return await asyncio.to_thread(run)
 
+    async def ping(self) -> None:
+        """A round trip to the database on a reader thread (raises when it is unreachable)."""
+        await self.read(lambda dal: dal.executesql("SELECT 1"))
+
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(dal, *args)`` on a reader thread; nothing it does is committed."""
         return await self._submit(self._read_queue, fn, args)

@@ -49,7 +49,7 @@ from ..scheduling import (
     as_utc,
     plan,
 )
-from ..scheduling.trigger import TriggerData, trigger_time
+from ..scheduling.trigger import trigger_dict, trigger_time
 from ..scheduling.types import iso_z
 from .database import Database, Dialect, cursor
 from .journal import ExecutionEnd, ExecutionStart, Journal, RunLink, execution_row
@@ -112,9 +112,9 @@ class Fire:
 
     def trigger_data(self, attempt: int | None = None) -> dict[str, Any]:
         """The run's `trigger` (every key of TriggerData) for an attempt (default: the next)."""
-        return TriggerData(trigger=self.trigger, schedule_id=self.schedule_id, run_id=self.run_id,
-                           scheduled_for=trigger_time(self.scheduled_for), fired_at=trigger_time(self.fired_at),
-                           attempt=attempt or self.attempt + 1, context_data=self.context_data).as_dict()
+        return trigger_dict(trigger=self.trigger, schedule_id=self.schedule_id, run_id=self.run_id,
+                            scheduled_for=trigger_time(self.scheduled_for), fired_at=trigger_time(self.fired_at),
+                            attempt=attempt or self.attempt + 1, context_data=self.context_data)
 
     def link(self, replica_id: str) -> RunLink:
         return RunLink(self.run_id, self.schedule_pk, replica_id)

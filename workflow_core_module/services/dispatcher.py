@@ -16,7 +16,7 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..clock import Clock
@@ -62,11 +62,11 @@ class _Attempt:
         self.start = start
         ok = self.started_at_claim or await self.ledger.start(start, self.run.link)
         self.run.waiting_execution = None  # the engine records this execution's end from here on
-        self.run.executing = ok
+        self.run.executing_since = start.started_at if ok else None
         return ok
 
     def ended(self, end: ExecutionEnd, retryable: bool) -> Awaitable[None]:
-        self.run.executing = False
+        self.run.executing_since = None
         final = end.status in OUTCOMES_NOT_RETRIED or self.last or not retryable
         return self.ledger.end(end, self.run.link, run_final=final, start=self.start)
 
@@ -75,12 +75,12 @@ class _Run:
     """A fire being run: its link in the ledger, and the execution recorded ahead of its first
     attempt (running at the claim, or queued by hand) while no attempt has taken it over."""
 
-    __slots__ = ("link", "waiting_execution", "executing")
+    __slots__ = ("link", "waiting_execution", "executing_since")
 
     def __init__(self, fire: Fire, replica_id: str) -> None:
         self.link = fire.link(replica_id)
         self.waiting_execution = None if fire.execution_id == fire.run_id else fire.execution_id
-        self.executing = False  # an attempt is between its recorded start and its end
+        self.executing_since: datetime | None = None  # an attempt is between its recorded start and its end
 
 
 class Dispatcher:
@@ -159,12 +159,16 @@ class Dispatcher:
         """Cancel the runs executing here that the ledger says have ended (another replica's claim
         cancelled them with cancel_previous, or took them for orphans); how many. The signal when
         Redis is absent or missed it; with Redis the cancel arrives at once through cancel()."""
-        executing = [run_id for run_id, run in self._runs.items() if run.executing]
+        # Runs that started executing less than a poll ago are left for the next poll: a burst
+        # of short runs is then never read back at all.
+        started_before = self.clock.now() - timedelta(seconds=CANCEL_POLL_SECONDS)
+        executing = [run_id for run_id, run in self._runs.items()
+                     if run.executing_since is not None and run.executing_since <= started_before]
         if not executing:
             return 0
         ended = [run_id for run_id, status in (await self.ledger.status_of(executing)).items()
                  if status not in UNFINISHED and self._runs.get(run_id) is not None
-                 and self._runs[run_id].executing]
+                 and self._runs[run_id].executing_since is not None]
         if ended:
             log.info("%d run(s) ended elsewhere while executing here; cancelling them", len(ended),
                      extra={"category": "SYSTEM", "action": "run.cancel_remote"})
