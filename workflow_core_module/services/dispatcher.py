@@ -72,8 +72,9 @@ class _Attempt:
 
 
 class _Run:
-    """A fire being run: its link in the ledger, and the execution recorded ahead of its first
-    attempt (running at the claim, or queued by hand) while no attempt has taken it over."""
+    """A fire being run: its link in the ledger, the execution recorded ahead of its first attempt
+    (a manual run's, queued) while no attempt has taken it over, and since when an attempt has
+    been executing (None between attempts)."""
 
     __slots__ = ("link", "waiting_execution", "executing_since")
 
