@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, TypeVar
 
 from ..db.records import Page, Run, Schedule
 from ..db.workflow_store import Execution, Workflow
 from ..scheduling.describe import describe
-from ..scheduling.types import iso_z
+from ..scheduling.types import iso_z_or_none
 
 T = TypeVar("T")
 
 
-def ts(value: datetime | None) -> str | None:
-    """An instant in an answer (whole seconds, ``Z``), or null."""
-    return None if value is None else iso_z(value)
+ts = iso_z_or_none  # an instant in an answer (whole seconds, ``Z``), or null
 
 
 def schedule_json(s: Schedule, *, stats: bool = False) -> dict[str, Any]:

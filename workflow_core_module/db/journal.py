@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -163,7 +163,7 @@ class Journal:
         ok_runs = sql.start_runs(cur, linked) if linked else set()
         started = [s.run is None or s.run.run_id.rstrip() in ok_runs for s in starts]
         go = [s for s, ok in zip(starts, started, strict=True) if ok]
-        fresh = [execution_row(s.start, s.run.run_id if s.run else None) for s in go
+        fresh = [execution_row(s.start, s.run.run_id if s.run else None, ts) for s in go
                  if not s.start.prepared and not on_run_row(s.start, s.run)]
         prepared = [(s.start.attempt, ts(s.start.started_at), s.run.run_id if s.run else None,
                      s.start.trigger_data.get("schedule_id"), s.start.execution_id) for s in go if s.start.prepared]
@@ -172,11 +172,11 @@ class Journal:
             if e.end.execution_id is None or (e.run_final and on_run_row(e.start, e.run)):
                 continue  # no attempt, or the run's only attempt: its results go on the run row
             if e.start is not None and on_run_row(e.start, e.run):
-                fresh.append(execution_row(e.start, e.run.run_id if e.run else None))  # a retry follows it
+                fresh.append(execution_row(e.start, e.run.run_id if e.run else None, ts))  # a retry follows it
             outcomes.append((e.end.status, ts(e.end.finished_at), e.end.duration_ms, e.end.error,
                              stored_results(e.end.step_results), e.end.execution_id))
         if fresh:
-            sql.insert_executions(cur, [tuple(ts(v) if isinstance(v, datetime) else v for v in row) for row in fresh])
+            sql.insert_executions(cur, fresh)
         if prepared:
             sql.start_prepared(cur, prepared)
         if outcomes:
@@ -198,11 +198,13 @@ class Journal:
                                       for pk, (ok, failed, ms, at, execution_id, status) in counters.items()])
 
 
-def execution_row(start: ExecutionStart, run_id: str | None) -> tuple[Any, ...]:
-    """A running execution's row (ledger_sql.EXECUTION_COLUMNS), instants as datetimes."""
+def execution_row(start: ExecutionStart, run_id: str | None, ts: Callable[[datetime | None], Any], *,
+                  queued: bool = False) -> tuple[Any, ...]:
+    """An execution's row as driver parameters (ledger_sql.EXECUTION_COLUMNS): running since its
+    start, or `queued` (a manual run's, not started yet)."""
     return (start.execution_id, start.workflow_id, run_id, start.trigger_data.get("schedule_id"), start.community_id,
-            start.trigger, as_json(start.trigger_data), "running", start.attempt, start.started_at, "[]",
-            start.started_at)
+            start.trigger, as_json(start.trigger_data), "queued" if queued else "running", start.attempt,
+            None if queued else ts(start.started_at), "[]", ts(start.started_at))
 
 
 def _counts(ends: Sequence[_End]) -> dict[int, tuple[int, int, int, datetime, str | None, str]]:

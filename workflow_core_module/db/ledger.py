@@ -53,7 +53,7 @@ from ..scheduling.trigger import trigger_dict, trigger_time
 from ..scheduling.types import iso_z
 from .database import Database, Dialect, cursor
 from .journal import ExecutionEnd, ExecutionStart, Journal, RunLink, execution_row
-from .ledger_sql import RUN_COLUMNS, UNFINISHED_SQL, ledger_sql
+from .ledger_sql import UNFINISHED_SQL, ledger_sql
 from .records import aware
 from .sql import TableCodec
 
@@ -212,18 +212,15 @@ class _Claim:
             result.skipped += 1
             return
         self.cancels.extend((run, p.reason or "cancelled") for run in p.cancel)
-        fire = Fire(run_id, row.pk, row.schedule_id, row.workflow_id, row.community_id, d.fire_for, now,
-                    row.context_data, row.callback_url, row.jitter_seconds, wait_for=p.wait_for)
-        if self.startable > 0 and not row.jitter_seconds and not p.wait_for:
-            # Its first attempt is recorded on the run row (journal.on_run_row): running, attempt 1,
-            # its execution id the run's, stored as NULL.
-            self.startable -= 1
-            fire = Fire(run_id, row.pk, row.schedule_id, row.workflow_id, row.community_id, d.fire_for, now,
-                        row.context_data, row.callback_url, execution_id=run_id, started=True)
-            self.run_row(run_id, row, None, d.fire_for, now, False, "running", 1, None, note)
-        else:
-            self.run_row(run_id, row, None, d.fire_for, now, False, "queued", 0, None, note)
-        result.fires.append(fire)
+        # One that can start at once has its first attempt recorded on the run row
+        # (journal.on_run_row): running, attempt 1, its execution id the run's, stored as NULL.
+        started = self.startable > 0 and not row.jitter_seconds and not p.wait_for
+        self.startable -= started
+        self.run_row(run_id, row, None, d.fire_for, now, False, "running" if started else "queued", int(started),
+                     None, note)
+        result.fires.append(Fire(run_id, row.pk, row.schedule_id, row.workflow_id, row.community_id, d.fire_for,
+                                 now, row.context_data, row.callback_url, row.jitter_seconds, wait_for=p.wait_for,
+                                 execution_id=run_id if started else None, started=started))
         result.lags_ms.append((now - d.fire_for).total_seconds() * 1000)
 
 
@@ -234,7 +231,6 @@ class RunLedger:
         self.sql = ledger_sql(database.dialect)
         self.journal = Journal(database, self.sql)
         self.schedules = TableCodec(database.dal, "workflow_schedules", database.dialect)
-        self._insert_run = TableCodec(database.dal, "workflow_schedule_runs", database.dialect).insert_sql(RUN_COLUMNS)
 
     # ---- claim -------------------------------------------------------------------------------
 
@@ -358,16 +354,14 @@ class RunLedger:
         assert fire.execution_id is not None
         start = ExecutionStart(fire.execution_id, fire.workflow_id, fire.community_id, fire.trigger,
                                fire.trigger_data(), 1, fire.fired_at, prepared=False)
-        execution = list(execution_row(start, fire.run_id))
-        execution[7] = "queued"
-        execution[9] = None  # started_at: when it starts
+        execution = execution_row(start, fire.run_id, ts, queued=True)
+        run_row = (fire.run_id, fire.schedule_id, fire.workflow_id, fire.execution_id, ts(fire.scheduled_for),
+                   ts(fire.fired_at), None, "queued", 0, None, None, fire.trigger, replica_id)
 
         def run(dal: DAL) -> None:
             cur = cursor(dal)
-            cur.execute(self._insert_run, (
-                fire.run_id, fire.schedule_id, fire.workflow_id, fire.execution_id, ts(fire.scheduled_for),
-                ts(fire.fired_at), None, "queued", 0, None, None, fire.trigger, replica_id))
-            self.sql.insert_executions(cur, [tuple(ts(v) if isinstance(v, datetime) else v for v in execution)])
+            self.sql.insert_runs(cur, [run_row])
+            self.sql.insert_executions(cur, [execution])
             dal.executesql(self.dialect.params("UPDATE workflow_schedules SET total_runs = total_runs + 1 "
                                                "WHERE id = ?"), placeholders=[fire.schedule_pk])
             also(dal)

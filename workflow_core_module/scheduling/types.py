@@ -80,6 +80,11 @@ def iso_z(value: datetime, *, fraction: bool = False) -> str:
     return utc.replace(tzinfo=None).isoformat() + "Z"
 
 
+def iso_z_or_none(value: datetime | None) -> str | None:
+    """An instant as answers write it (iso_z, whole seconds), or None."""
+    return None if value is None else iso_z(value)
+
+
 def whole_second(value: datetime, *, up: bool) -> datetime:
     """`value` in UTC on a whole second: the next one when `up` (a time given with a fraction
     never fires early), else the one before (an end never lets a later occurrence in)."""

@@ -12,7 +12,7 @@ from typing import Any
 from ..clock import Clock
 from ..config import Settings
 from ..db.database import Database
-from ..scheduling.types import iso_z
+from ..scheduling.types import iso_z_or_none as ts
 from .coordination import Coordinator
 from .schedule_service import ScheduleService
 from .scheduler import Scheduler
@@ -20,10 +20,6 @@ from .scheduler import Scheduler
 log = logging.getLogger(__name__)
 
 HEALTH_DB_TIMEOUT_SECONDS = 2.0
-
-
-def ts(value: datetime | None) -> str | None:
-    return None if value is None else iso_z(value)
 
 
 class StatusReport:
