@@ -22,6 +22,7 @@ from workflow_core_module.db.journal import ExecutionEnd, ExecutionStart
 from workflow_core_module.db.ledger import Fire, RunLedger
 from workflow_core_module.db.schedule_store import is_integrity_error
 from workflow_core_module.db.workflow_store import WorkflowStore
+from workflow_core_module.scheduling.schedule import DUE_COLUMNS
 from workflow_core_module.services.schedule_service import ScheduleService
 
 from .conftest import START, add_workflow
@@ -67,7 +68,7 @@ async def test_a_claim_of_a_row_moved_since_it_was_read_is_lost_and_fires_nothin
 
     def read_then_lose_the_race(cur: Any, now: Any, limit: int) -> list[Any]:
         rows = read_due(cur, now, limit)
-        assert [r[0] for r in rows] == [schedule.id]
+        assert [r[DUE_COLUMNS.index("id")] for r in rows] == [schedule.id]
         cur.execute(database.dialect.params(  # the other replica's claim commits first
             "UPDATE workflow_schedules SET next_execution_at = ?, execution_count = 1, total_runs = 1 WHERE id = ?"),
             [database.dialect.ts(theirs), schedule.id])

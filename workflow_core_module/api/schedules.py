@@ -162,4 +162,4 @@ async def next_times(schedule_id: str, query_args: NextQuery) -> dict[str, Any]:
     service = _service()
     schedule = await service.get_schedule(schedule_id, scope=scope())
     times = await service.next_executions(schedule.schedule_id, query_args.count, scope=scope())
-    return {"times": [ts(t) for t in times], "description": describe(schedule.time_rule())}
+    return {"times": [ts(t) for t in times], "description": describe(schedule.rule())}

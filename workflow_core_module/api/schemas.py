@@ -8,77 +8,100 @@ cron expression, a known time zone, a time in the future) is checked by the doma
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, StrictBool, StrictInt, StrictStr, TypeAdapter
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    create_model,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from ..engine.steps import BuiltinStep
+from ..scheduling.schedule import ANSWER_COLUMNS, COLUMNS, Column
+from ..scheduling.types import MAX_OFFSET, MAX_PAGE, OverlapPolicy, RunStatus, ScheduleStatus, ScheduleType
 
 DateTime = Annotated[StrictStr, Field(json_schema_extra={"format": "date-time"},
                                       description="ISO 8601; without an offset it is read in `timezone`")]
-ScheduleTypeName = Literal["cron", "interval", "one_time"]
-StatusName = Literal["active", "paused", "completed", "expired"]
-OverlapName = Literal["skip", "allow", "buffer_one", "cancel_previous"]
-RunStatusName = Literal["queued", "running", "completed", "failed", "timed_out", "skipped", "missed", "cancelled"]
 
 
-MAX_OFFSET = 1_000_000_000
+def _names(enum: type[Enum], leave_out: tuple[Enum, ...] = ()) -> Any:
+    """An enum's values as a Literal (requests and answers carry the text)."""
+    return Literal[tuple(e.value for e in enum if e not in leave_out)]
+
+
+if TYPE_CHECKING:
+    ScheduleTypeName: TypeAlias = str
+    StatusName: TypeAlias = str
+    OverlapName: TypeAlias = str
+    RunStatusName: TypeAlias = str
+    ExecutionStatusName: TypeAlias = str
+else:
+    ScheduleTypeName = _names(ScheduleType)
+    StatusName = _names(ScheduleStatus)
+    OverlapName = _names(OverlapPolicy)
+    RunStatusName = _names(RunStatus)
+    ExecutionStatusName = _names(RunStatus, (RunStatus.SKIPPED, RunStatus.MISSED))  # runs that never started
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class _Timing(Strict):
-    cron_expression: StrictStr | None = Field(None, description="5 fields, 6 with seconds first, or @hourly etc.",
-                                              examples=["0 9 * * 1-5"])
-    interval_seconds: StrictInt | None = Field(None, examples=[600])
-    scheduled_time: DateTime | None = None
-    timezone: StrictStr | None = Field(None, description="IANA zone name; default UTC", examples=["Europe/Berlin"])
-    start_date: DateTime | None = None
-    end_date: DateTime | None = None
-    max_executions: StrictInt | None = Field(None, ge=1)
+# ---- a schedule's request and answer models, from its declaration (scheduling/schedule.py) ------
+
+_REQUEST_TYPES: dict[type, Any] = {str: StrictStr, int: StrictInt, bool: StrictBool, datetime: DateTime,
+                                   dict: dict[str, Any], tuple: list[StrictStr]}
+_ANSWER_TYPES: dict[type, Any] = {datetime: str, tuple: list[str], dict: dict[str, Any]}
 
 
-class ScheduleCreate(_Timing):
-    workflow_id: StrictStr = Field(description="UUID of the workflow to run")
-    name: StrictStr = Field(examples=["weekday-standup"])
-    schedule_type: ScheduleTypeName
-    description: StrictStr | None = None
-    community_id: StrictStr | None = None
-    grace_period_seconds: StrictInt | None = None
-    overlap_policy: OverlapName | None = None
-    jitter_seconds: StrictInt | None = None
-    context_data: dict[str, Any] | None = None
-    tags: list[StrictStr] | None = None
-    callback_url: StrictStr | None = None
+def _documented(c: Column, default: Any) -> Any:
+    return Field(default, description=c.meta.doc,
+                 examples=None if c.meta.example is None else [c.meta.example])
 
 
-class ScheduleUpdate(_Timing):
-    """PATCH: only the fields given change (null clears an optional one)."""
-
-    workflow_id: StrictStr | None = None
-    name: StrictStr | None = None
-    schedule_type: ScheduleTypeName | None = None
-    description: StrictStr | None = None
-    community_id: StrictStr | None = None
-    grace_period_seconds: StrictInt | None = None
-    overlap_policy: OverlapName | None = None
-    jitter_seconds: StrictInt | None = None
-    context_data: dict[str, Any] | None = None
-    tags: list[StrictStr] | None = None
-    callback_url: StrictStr | None = None
+def _request_field(c: Column, *, optional: bool) -> tuple[Any, Any]:
+    kind = _names(c.enum) if c.enum else _REQUEST_TYPES[c.kind]
+    if optional or not c.required:
+        return kind | None, _documented(c, None)
+    return kind, _documented(c, ...)
 
 
-class SchedulePreview(ScheduleUpdate):
-    """A spec to try. With `workflow_id`, the answer also lists same-minute overlaps with the
-    workflow's other active schedules in the next 7 days (`schedule_id` leaves one out)."""
+def _answer_field(c: Column) -> tuple[Any, Any]:
+    kind = _names(c.enum) if c.enum else _ANSWER_TYPES.get(c.kind, c.kind)
+    return (kind | None if c.nullable else kind), ...
 
-    schedule_type: ScheduleTypeName
-    count: StrictInt = Field(10, ge=1, le=100)
-    schedule_id: StrictStr | None = Field(None, description="the schedule being edited, left out of overlaps")
+
+_SETTABLE = [c for c in COLUMNS if c.settable]
+if TYPE_CHECKING:
+    ScheduleCreate: TypeAlias = Strict
+    ScheduleUpdate: TypeAlias = Strict
+    SchedulePreview: TypeAlias = Strict
+    ScheduleOut: TypeAlias = Strict
+else:
+    ScheduleCreate = create_model(
+        "ScheduleCreate", __base__=Strict, **{c.name: _request_field(c, optional=False) for c in _SETTABLE})
+    ScheduleUpdate = create_model(
+        "ScheduleUpdate", __base__=Strict, __doc__="PATCH: only the fields given change (null clears an optional one).",
+        **{c.name: _request_field(c, optional=True) for c in _SETTABLE})
+    SchedulePreview = create_model(
+        "SchedulePreview", __base__=ScheduleUpdate,
+        __doc__="A spec to try. With `workflow_id`, the answer also lists same-minute overlaps with the workflow's "
+                "other active schedules in the next 7 days (`schedule_id` leaves one out).",
+        schedule_type=(ScheduleTypeName, ...),
+        count=(StrictInt, Field(10, ge=1, le=100)),
+        schedule_id=(StrictStr | None, Field(None, description="the schedule being edited, left out of overlaps")))
+    ScheduleOut = create_model(
+        "ScheduleOut", **{c.name: _answer_field(c) for c in ANSWER_COLUMNS}, timing_description=(str, ...))
 
 
 class ScheduleQuery(BaseModel):
@@ -88,12 +111,12 @@ class ScheduleQuery(BaseModel):
     schedule_type: ScheduleTypeName | None = None
     tag: str | None = None
     q: str | None = Field(None, description="part of the name, any case")
-    limit: int = Field(50, ge=1, le=500)
+    limit: int = Field(50, ge=1, le=MAX_PAGE)
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
 
 class PageQuery(BaseModel):
-    limit: int = Field(50, ge=1, le=500)
+    limit: int = Field(50, ge=1, le=MAX_PAGE)
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
 
@@ -247,44 +270,6 @@ class Stats(BaseModel):
     avg_duration_ms: float | None
 
 
-class ScheduleOut(BaseModel):
-    schedule_id: str
-    workflow_id: str
-    community_id: str | None
-    name: str
-    description: str
-    schedule_type: ScheduleTypeName
-    cron_expression: str | None
-    interval_seconds: int | None
-    scheduled_time: str | None
-    timezone: str
-    start_date: str | None
-    end_date: str | None
-    is_active: bool
-    status: StatusName
-    next_execution_at: str | None
-    last_execution_at: str | None
-    last_execution_id: str | None
-    last_run_status: RunStatusName | None
-    last_run_at: str | None
-    max_executions: int | None
-    execution_count: int
-    grace_period_seconds: int
-    overlap_policy: OverlapName
-    jitter_seconds: int
-    context_data: dict[str, Any]
-    tags: list[str]
-    callback_url: str | None
-    created_by: str
-    total_runs: int
-    successful_runs: int
-    failed_runs: int
-    missed_runs: int
-    created_at: str
-    updated_at: str
-    timing_description: str
-
-
 class ScheduleDetail(ScheduleOut):
     stats: Stats
 
@@ -373,7 +358,7 @@ class ExecutionOut(BaseModel):
     schedule_id: str | None
     community_id: str | None
     trigger: str
-    status: Literal["queued", "running", "completed", "failed", "timed_out", "cancelled"]
+    status: ExecutionStatusName
     attempt: int
     started_at: str | None
     finished_at: str | None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
+from enum import Enum
 from typing import Any, TypeVar
 
-from ..db.records import Page, Run, Schedule
-from ..db.workflow_store import Execution, Workflow
 from ..scheduling.describe import describe
+from ..scheduling.records import Execution, Page, Run, Workflow
+from ..scheduling.schedule import ANSWER_COLUMNS, Column, Schedule
 from ..scheduling.types import iso_z_or_none
 
 T = TypeVar("T")
@@ -16,23 +18,29 @@ T = TypeVar("T")
 ts = iso_z_or_none  # an instant in an answer (whole seconds, ``Z``), or null
 
 
+def _value(value: Enum | None) -> Any:
+    return None if value is None else value.value
+
+
+def _listed(value: tuple[Any, ...]) -> list[Any]:
+    return list(value)
+
+
+def _encoder(c: Column) -> Callable[[Any], Any] | None:
+    if c.kind is datetime:
+        return ts
+    if c.enum is not None:
+        return _value
+    return _listed if c.kind is tuple else None
+
+
+_SCHEDULE_ANSWER = tuple((c.name, _encoder(c)) for c in ANSWER_COLUMNS)
+
+
 def schedule_json(s: Schedule, *, stats: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "schedule_id": s.schedule_id, "workflow_id": s.workflow_id, "community_id": s.community_id,
-        "name": s.name, "description": s.description, "schedule_type": s.schedule_type.value,
-        "cron_expression": s.cron_expression, "interval_seconds": s.interval_seconds,
-        "scheduled_time": ts(s.scheduled_time), "timezone": s.timezone, "start_date": ts(s.start_date),
-        "end_date": ts(s.end_date), "is_active": s.is_active, "status": s.status.value,
-        "next_execution_at": ts(s.next_execution_at), "last_execution_at": ts(s.last_execution_at),
-        "last_execution_id": s.last_execution_id, "last_run_status": s.last_run_status,
-        "last_run_at": ts(s.last_run_at), "max_executions": s.max_executions,
-        "execution_count": s.execution_count, "grace_period_seconds": s.grace_period_seconds,
-        "overlap_policy": s.overlap_policy.value, "jitter_seconds": s.jitter_seconds,
-        "context_data": s.context_data, "tags": list(s.tags), "callback_url": s.callback_url,
-        "created_by": s.created_by, "total_runs": s.total_runs, "successful_runs": s.successful_runs,
-        "failed_runs": s.failed_runs, "missed_runs": s.missed_runs, "created_at": ts(s.created_at),
-        "updated_at": ts(s.updated_at), "timing_description": describe(s.time_rule()),
-    }
+    """Every answer column of the declaration (scheduling/schedule.py), and a description of the timing."""
+    out = {name: getattr(s, name) if encode is None else encode(getattr(s, name)) for name, encode in _SCHEDULE_ANSWER}
+    out["timing_description"] = describe(s.rule())
     if stats:
         out["stats"] = s.stats()
     return out

@@ -17,7 +17,6 @@ from typing import Any
 
 from ..clock import Clock
 from ..config import Settings
-from ..db.records import Schedule
 from ..errors import (
     Conflict,
     DomainError,
@@ -27,6 +26,7 @@ from ..errors import (
 )
 from ..scheduling import ScheduleStatus, ScheduleType, TimeRule, occurrences
 from ..scheduling.describe import describe
+from ..scheduling.schedule import Schedule
 from ..scheduling.zones import local as to_local
 from ..services.community_service import MAX_MANAGERS, PLATFORMS, Community, CommunityService
 from ..services.schedule_service import ScheduleService
@@ -195,7 +195,7 @@ class ChatService:
 
     @staticmethod
     def _timing(schedule: Schedule) -> str:
-        text = schedule.description or describe(schedule.time_rule())
+        text = schedule.description or describe(schedule.rule())
         return text if schedule.timezone == "UTC" else f"{text} ({schedule.timezone})"
 
     # ---- finding schedules ------------------------------------------------------------------
@@ -254,7 +254,7 @@ class ChatService:
         budget = self.settings.chat_reply_max_chars - 40
         for index, s in enumerate(items, 1):
             state = f"next {self._at(s.next_execution_at, community.timezone)}" if s.is_active else s.status.value
-            part = f"#{index} {s.name} ({s.description or describe(s.time_rule())}; {state})"
+            part = f"#{index} {s.name} ({s.description or describe(s.rule())}; {state})"
             if sum(len(p) + 3 for p in parts) + len(part) > budget:
                 return f"{len(items)} schedules: " + " · ".join(parts) + f" · …and {len(items) - len(parts)} more"
             parts.append(part)
@@ -267,7 +267,7 @@ class ChatService:
         index, s = found
         what = f'says "{s.context_data["message"]}"' if "message" in s.context_data else "runs a workflow"
         state = f"next {self._at(s.next_execution_at, community.timezone)}" if s.is_active else s.status.value
-        last = (f"; last ran {self._at(s.last_run_at, community.timezone)} ({s.last_run_status})"
+        last = (f"; last ran {self._at(s.last_run_at, community.timezone)} ({s.last_run_status.value})"
                 if s.last_run_status else "")
         return f'#{index} "{s.name}": {self._timing(s)}, {state}; {what}; {s.total_runs} runs{last}.'
 

@@ -28,7 +28,6 @@ The SQL that differs between SQLite and PostgreSQL is in db/ledger_sql.py.
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -43,51 +42,39 @@ from ..scheduling import (
     Plan,
     RunStatus,
     ScheduleStatus,
-    ScheduleType,
     TimeRule,
     Unfinished,
     as_utc,
     plan,
 )
+from ..scheduling.schedule import DUE_COLUMNS, Schedule
 from ..scheduling.trigger import trigger_dict, trigger_time
 from ..scheduling.types import iso_z
 from .database import Database, Dialect, cursor
 from .journal import ExecutionEnd, ExecutionStart, Journal, RunLink, execution_row
 from .ledger_sql import UNFINISHED_SQL, ledger_sql
-from .records import aware
 from .sql import TableCodec
 
 
 @dataclass(frozen=True, slots=True)
 class DueRow:
-    """What the claim needs of a due schedule."""
+    """What the claim needs of a due schedule: its record as the due query reads it (the other
+    fields take their defaults), its time rule and its due state."""
 
-    pk: int
-    schedule_id: str
-    workflow_id: str
-    community_id: str | None
-    name: str
+    schedule: Schedule
     rule: TimeRule
     state: DueState
-    overlap_policy: OverlapPolicy
-    jitter_seconds: int
-    context_data: dict[str, Any]
-    callback_url: str | None
 
     @classmethod
-    def from_row(cls, row: Sequence[Any]) -> DueRow:
-        """From a row of the due query (DUE_COLUMNS order); timestamps naive UTC from the driver."""
-        (pk, schedule_id, workflow_id, community_id, name, schedule_type, cron_expression, interval_seconds,
-         scheduled_time, timezone, start_date, end_date, next_execution_at, execution_count, max_executions,
-         grace_period_seconds, overlap_policy, jitter_seconds, context_data, callback_url, created_at) = row
-        start = aware(start_date)
-        rule = TimeRule(
-            ScheduleType(schedule_type), timezone or "UTC", cron_expression, interval_seconds, aware(scheduled_time),
-            start, aware(end_date), start or _required(created_at).replace(microsecond=0),
-        )
-        state = DueState(_required(next_execution_at), execution_count or 0, max_executions, grace_period_seconds or 0)
-        return cls(int(pk), schedule_id, workflow_id, community_id, name, rule, state,
-                   OverlapPolicy(overlap_policy or "skip"), jitter_seconds or 0, _context(context_data), callback_url)
+    def from_row(cls, codec: TableCodec, row: Sequence[Any]) -> DueRow:
+        """From a row of the due query (DUE_COLUMNS order)."""
+        s = Schedule.from_row(codec.decode(row, DUE_COLUMNS))
+        return cls(s, s.rule(), DueState(_due(s), s.execution_count, s.max_executions, s.grace_period_seconds))
+
+
+def _due(s: Schedule) -> datetime:
+    assert s.next_execution_at is not None  # the due query selects rows with one
+    return s.next_execution_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,19 +145,6 @@ class Orphan:
     callback_url: str | None
 
 
-def _required(value: datetime | str) -> datetime:
-    result = aware(value)
-    assert result is not None
-    return result
-
-
-def _context(value: Any) -> dict[str, Any]:
-    """context_data as stored: JSON text on SQLite, already decoded on PostgreSQL."""
-    if not value:
-        return {}
-    return dict(json.loads(value) if isinstance(value, (str, bytes)) else value)
-
-
 class _Claim:
     """One claim transaction's bookkeeping: the rows to insert and what the caller gets back."""
 
@@ -186,15 +160,15 @@ class _Claim:
     def run_row(self, run_id: str, row: DueRow, execution_id: str | None, scheduled_for: datetime,
                 fired_at: datetime | None, finished: bool, status: str, attempt: int, error: str | None,
                 note: str | None) -> None:
-        ts = self.ts
-        self.runs.append((run_id, row.schedule_id, row.workflow_id, execution_id, ts(scheduled_for), ts(fired_at),
+        ts, s = self.ts, row.schedule
+        self.runs.append((run_id, s.schedule_id, s.workflow_id, execution_id, ts(scheduled_for), ts(fired_at),
                           ts(self.now) if finished else None, status, attempt, error, note, "schedule",
                           self.replica_id))
 
     def add(self, row: DueRow, p: Plan) -> None:
         """What a moved row brings: cache update, run rows, the fire."""
-        d, now, result = p.decision, self.now, self.result
-        result.cache.append((row.pk, row.schedule_id, d.next_execution_at if d.is_active else None))
+        d, now, result, s = p.decision, self.now, self.result, row.schedule
+        result.cache.append((s.id, s.schedule_id, d.next_execution_at if d.is_active else None))
         result.completed += d.status is ScheduleStatus.COMPLETED
         result.expired += d.status is ScheduleStatus.EXPIRED
         if d.missed_for is not None:
@@ -214,12 +188,12 @@ class _Claim:
         self.cancels.extend((run, p.reason or "cancelled") for run in p.cancel)
         # One that can start at once has its first attempt recorded on the run row
         # (journal.on_run_row): running, attempt 1, its execution id the run's, stored as NULL.
-        started = self.startable > 0 and not row.jitter_seconds and not p.wait_for
+        started = self.startable > 0 and not s.jitter_seconds and not p.wait_for
         self.startable -= started
         self.run_row(run_id, row, None, d.fire_for, now, False, "running" if started else "queued", int(started),
                      None, note)
-        result.fires.append(Fire(run_id, row.pk, row.schedule_id, row.workflow_id, row.community_id, d.fire_for,
-                                 now, row.context_data, row.callback_url, row.jitter_seconds, wait_for=p.wait_for,
+        result.fires.append(Fire(run_id, s.id, s.schedule_id, s.workflow_id, s.community_id, d.fire_for,
+                                 now, s.context_data, s.callback_url, s.jitter_seconds, wait_for=p.wait_for,
                                  execution_id=run_id if started else None, started=started))
         result.lags_ms.append((now - d.fire_for).total_seconds() * 1000)
 
@@ -242,24 +216,25 @@ class RunLedger:
 
     def claim_batch(self, dal: DAL, now: datetime, limit: int, replica_id: str, startable: int = 0) -> ClaimResult:
         cur = cursor(dal)
-        rows = [DueRow.from_row(r) for r in self.sql.select_due(cur, self.dialect.ts(now), limit)]
+        rows = [DueRow.from_row(self.schedules, r) for r in self.sql.select_due(cur, self.dialect.ts(now), limit)]
         claim = _Claim(self.dialect, now, replica_id, startable, len(rows))
         if not rows:
             return claim.result
-        overlapping = [r.schedule_id for r in rows if r.overlap_policy is not OverlapPolicy.ALLOW]
+        overlapping = [r.schedule.schedule_id for r in rows if r.schedule.overlap_policy is not OverlapPolicy.ALLOW]
         unfinished = self._unfinished(dal, overlapping) if overlapping else {}
         planned: list[tuple[DueRow, Plan]] = []
         for row in rows:
             try:
-                p = plan(row.rule, row.state, now, row.overlap_policy, tuple(unfinished.get(row.schedule_id, ())))
+                s = row.schedule
+                p = plan(row.rule, row.state, now, s.overlap_policy, tuple(unfinished.get(s.schedule_id, ())))
             except Exception as exc:  # a row the rules cannot handle: set aside, never block the others
-                claim.result.broken.append((row.pk, row.schedule_id, f"{type(exc).__name__}: {exc}"))
+                claim.result.broken.append((s.id, s.schedule_id, f"{type(exc).__name__}: {exc}"))
                 continue
             if p is not None:
                 planned.append((row, p))
         moved = self.sql.move(cur, [self._move_values(row, p, now) for row, p in planned]) if planned else set()
         for row, p in planned:
-            if row.pk in moved:
+            if row.schedule.id in moved:
                 claim.add(row, p)
             else:
                 claim.result.lost += 1  # another process claimed it first
@@ -277,7 +252,7 @@ class RunLedger:
         ended = "skipped" if p.fire_status == "skipped" else ("missed" if d.missed_for and not p.fire_status else None)
         active = self.dialect.true if d.is_active else self.dialect.false
         missed = 1 if d.missed_for else 0
-        return (row.pk, ts(d.next_execution_at), d.status.value, active, d.execution_count,
+        return (row.schedule.id, ts(d.next_execution_at), d.status.value, active, d.execution_count,
                 missed + (1 if p.fire_status else 0), missed, self.dialect.exact(row.state.next_execution_at), ended,
                 ts(now) if ended else None, ts(now))
 

@@ -17,17 +17,12 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from ..scheduling import UNFINISHED
+from ..scheduling.schedule import DUE_COLUMNS
 from .database import POSTGRES, SQLITE, Dialect
 from .sql import unnest
 
 Rows = Sequence[Sequence[Any]]
 
-DUE_COLUMNS = (
-    "id", "schedule_id", "workflow_id", "community_id", "name", "schedule_type", "cron_expression",
-    "interval_seconds", "scheduled_time", "timezone", "start_date", "end_date", "next_execution_at",
-    "execution_count", "max_executions", "grace_period_seconds", "overlap_policy", "jitter_seconds",
-    "context_data", "callback_url", "created_at",
-)
 UNFINISHED_SQL = "(" + ", ".join(f"'{status}'" for status in UNFINISHED) + ")"  # not ended yet
 
 # Column order of the rows each method takes.

@@ -17,10 +17,11 @@ from pydal import DAL
 
 from ..errors import Conflict, LimitExceeded, NotFound
 from ..scheduling import as_utc
+from ..scheduling.records import Page, Run
+from ..scheduling.schedule import Schedule
 from .audit import AuditEntry, AuditLog, changed_fields
 from .database import Database, cursor
 from .ledger import forget_runs
-from .records import Page, Run, Schedule
 from .sql import TableCodec, count, like_pattern
 
 Scope = str | None

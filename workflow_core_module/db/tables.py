@@ -6,50 +6,30 @@ Every timestamp column holds naive UTC.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydal import DAL, Field
+
+from ..scheduling.schedule import COLUMNS, Column
+
+
+def _pydal_type(c: Column) -> str:
+    if c.kind is str or c.enum is not None:
+        return "string" if c.meta.length else "text"
+    if c.kind is int:
+        return "bigint" if c.meta.bigint else "integer"
+    if c.kind in (dict, tuple):
+        return "json"
+    return {bool: "boolean", datetime: "datetime"}[c.kind]
+
+
+def schedule_fields() -> list[Field]:
+    """workflow_schedules, from the schedule's declaration (scheduling/schedule.py)."""
+    return [Field(c.name, _pydal_type(c), length=c.meta.length) for c in COLUMNS if c.name != "id"]
 
 
 def define_tables(db: DAL) -> None:
-    db.define_table(
-        "workflow_schedules",
-        Field("schedule_id", "string", length=36),
-        Field("workflow_id", "string", length=36),
-        Field("community_id", "string", length=100),
-        Field("name", "string", length=100),
-        Field("description", "text"),
-        Field("schedule_type", "string", length=16),
-        Field("cron_expression", "string", length=200),
-        Field("interval_seconds", "integer"),
-        Field("scheduled_time", "datetime"),
-        Field("timezone", "string", length=64),
-        Field("start_date", "datetime"),
-        Field("end_date", "datetime"),
-        Field("is_active", "boolean"),
-        Field("status", "string", length=16),
-        Field("next_execution_at", "datetime"),
-        Field("last_execution_at", "datetime"),
-        Field("last_execution_id", "string", length=36),
-        Field("last_run_status", "string", length=16),
-        Field("last_run_at", "datetime"),
-        Field("max_executions", "integer"),
-        Field("execution_count", "integer"),
-        Field("grace_period_seconds", "integer"),
-        Field("overlap_policy", "string", length=16),
-        Field("jitter_seconds", "integer"),
-        Field("context_data", "json"),
-        Field("tags", "json"),
-        Field("callback_url", "string", length=2000),
-        Field("created_by", "string", length=200),
-        Field("total_runs", "integer"),
-        Field("successful_runs", "integer"),
-        Field("failed_runs", "integer"),
-        Field("missed_runs", "integer"),
-        Field("total_duration_ms", "bigint"),
-        Field("created_at", "datetime"),
-        Field("updated_at", "datetime"),
-        Field("deleted_at", "datetime"),
-        migrate=False,
-    )
+    db.define_table("workflow_schedules", *schedule_fields(), migrate=False)
     db.define_table(
         "workflow_schedule_runs",
         Field("run_id", "string", length=36),

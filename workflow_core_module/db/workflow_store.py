@@ -7,73 +7,17 @@ with a global key). `scope` = a community sees its own workflows and the shared 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pydal import DAL
 
 from ..errors import Conflict, NotFound
-from ..scheduling import as_utc
+from ..scheduling.records import Execution, Page, Workflow, aware, step_results
 from .audit import AuditEntry, AuditLog, changed_fields
 from .database import Database
-from .records import Page, aware, step_results
 from .schedule_store import Scope, is_integrity_error
 from .sql import TableCodec, count
-
-
-@dataclass(frozen=True, slots=True)
-class Workflow:
-    id: int
-    workflow_id: str
-    name: str
-    description: str
-    community_id: str | None
-    steps: list[dict[str, Any]]
-    is_active: bool
-    created_by: str
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Workflow:
-        return cls(
-            id=int(row["id"]), workflow_id=row["workflow_id"], name=row["name"],
-            description=row.get("description") or "", community_id=row.get("community_id"),
-            steps=list(row.get("steps") or []), is_active=bool(row.get("is_active")),
-            created_by=row.get("created_by") or "", created_at=as_utc(row["created_at"]),
-            updated_at=as_utc(row["updated_at"]),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Execution:
-    execution_id: str
-    workflow_id: str
-    run_id: str | None
-    schedule_id: str | None
-    community_id: str | None
-    trigger: str
-    trigger_data: dict[str, Any]
-    status: str
-    attempt: int
-    started_at: datetime | None
-    finished_at: datetime | None
-    duration_ms: int | None
-    error: str | None
-    step_results: list[dict[str, Any]]
-    created_at: datetime
-
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Execution:
-        return cls(
-            execution_id=row["execution_id"], workflow_id=row["workflow_id"], run_id=row.get("run_id"),
-            schedule_id=row.get("schedule_id"), community_id=row.get("community_id"), trigger=row["trigger"],
-            trigger_data=dict(row.get("trigger_data") or {}), status=row["status"], attempt=row.get("attempt") or 1,
-            started_at=aware(row.get("started_at")), finished_at=aware(row.get("finished_at")),
-            duration_ms=row.get("duration_ms"), error=row.get("error"),
-            step_results=step_results(row.get("step_results")), created_at=as_utc(row["created_at"]),
-        )
 
 
 class WorkflowStore:

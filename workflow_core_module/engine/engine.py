@@ -31,8 +31,9 @@ from ..db.database import Database
 from ..db.durably import durably
 from ..db.journal import ExecutionEnd, ExecutionStart, Journal
 from ..db.ledger_sql import ledger_sql
-from ..db.workflow_store import Workflow, WorkflowStore
+from ..db.workflow_store import WorkflowStore
 from ..errors import Invalid, NotFound
+from ..scheduling.records import Workflow
 from ..scheduling.trigger import complete_trigger
 from .actions import (
     BUILTIN_ACTIONS,

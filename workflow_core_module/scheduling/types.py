@@ -41,6 +41,9 @@ class RunStatus(str, Enum):
     CANCELLED = "cancelled"
 
 
+MAX_PAGE = 500  # the most items one page of a list holds
+MAX_OFFSET = 1_000_000_000  # the furthest a page may start
+
 UNFINISHED = ("queued", "running")  # the statuses of a run (or execution) that has not ended
 
 

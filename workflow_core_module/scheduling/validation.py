@@ -12,14 +12,15 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from . import zones
 from .cron import CronError, parse_cron
 from .occurrences import next_occurrence
-from .types import UTC, OverlapPolicy, ScheduleType, TimeRule, whole_second
+from .schedule import FIELD_NAMES, ScheduleFields
+from .types import UTC, OverlapPolicy, ScheduleType, whole_second
 from .zones import canonical_zone, suggest_zone, wall_to_utc
 
 MAX_NAME_CHARS = 100
@@ -57,55 +58,6 @@ class ValidationError(ValueError):
 class Limits:
     min_interval_seconds: int = 60
     default_grace_period_seconds: int = 900
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleFields:
-    """Every user-settable column of a schedule, validated and normalised."""
-
-    workflow_id: str
-    name: str
-    schedule_type: ScheduleType
-    description: str = ""
-    community_id: str | None = None
-    cron_expression: str | None = None
-    interval_seconds: int | None = None
-    scheduled_time: datetime | None = None
-    timezone: str = "UTC"
-    start_date: datetime | None = None
-    end_date: datetime | None = None
-    max_executions: int | None = None
-    grace_period_seconds: int = 900
-    overlap_policy: OverlapPolicy = OverlapPolicy.SKIP
-    jitter_seconds: int = 0
-    context_data: dict[str, Any] = field(default_factory=dict)
-    tags: tuple[str, ...] = ()
-    callback_url: str | None = None
-
-    def time_rule(self, anchor: datetime) -> TimeRule:
-        """The timing part; `anchor` (the creation time) starts an interval grid without a start_date."""
-        return TimeRule(
-            schedule_type=self.schedule_type,
-            timezone=self.timezone,
-            cron_expression=self.cron_expression,
-            interval_seconds=self.interval_seconds,
-            scheduled_time=self.scheduled_time,
-            start_date=self.start_date,
-            end_date=self.end_date,
-            anchor=self.start_date or anchor.astimezone(UTC).replace(microsecond=0),
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain values (enums as text, tags as a list); context_data is shared, not copied."""
-        values = {name: getattr(self, name) for name in FIELD_ORDER}
-        values["schedule_type"] = self.schedule_type.value
-        values["overlap_policy"] = self.overlap_policy.value
-        values["tags"] = list(self.tags)
-        return values
-
-
-FIELD_ORDER = tuple(ScheduleFields.__dataclass_fields__)
-FIELD_NAMES = frozenset(FIELD_ORDER)
 
 
 def merge_changes(current: ScheduleFields, changes: Mapping[str, Any]) -> dict[str, Any]:

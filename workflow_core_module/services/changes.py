@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..db.records import Schedule
+from ..scheduling.schedule import Schedule
 from .cache import ScheduleCache
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,6 @@ from ..clock import Clock, SystemClock
 from ..config import Settings
 from ..db.audit import AuditEntry
 from ..db.database import Database
-from ..db.records import Page, Run, Schedule
 from ..db.schedule_store import ScheduleFilter, ScheduleStore, Scope
 from ..engine.outbound import OutboundPolicy
 from ..errors import Conflict, DomainError, Forbidden, Invalid, NotFound
@@ -28,6 +27,9 @@ from ..scheduling import (
     occurrences,
     status_for_next,
 )
+from ..scheduling.records import Page, Run
+from ..scheduling.schedule import Schedule
+from ..scheduling.types import MAX_OFFSET, MAX_PAGE
 from ..scheduling.validation import (
     Limits,
     ScheduleFields,
@@ -158,18 +160,18 @@ class ScheduleService:
         limit: int = 50,
         offset: int = 0,
     ) -> Page[Schedule]:
-        if not 1 <= limit <= 500:
-            raise Invalid({"limit": "must be between 1 and 500"})
-        if not 0 <= offset <= 1_000_000_000:
-            raise Invalid({"offset": "must be between 0 and 1000000000"})
+        if not 1 <= limit <= MAX_PAGE:
+            raise Invalid({"limit": f"must be between 1 and {MAX_PAGE}"})
+        if not 0 <= offset <= MAX_OFFSET:
+            raise Invalid({"offset": f"must be between 0 and {MAX_OFFSET}"})
         filters = ScheduleFilter(scope, workflow_id, community_id, status, schedule_type, tag, q)
         return await self.store.list_page(filters, limit, offset)
 
     async def get_history(
         self, schedule_id: str, *, scope: Scope = None, status: str | None = None, limit: int = 50, offset: int = 0
     ) -> Page[Run]:
-        if not 1 <= limit <= 500 or not 0 <= offset <= 1_000_000_000:
-            raise Invalid({"limit": "1-500", "offset": "0-1000000000"})
+        if not 1 <= limit <= MAX_PAGE or not 0 <= offset <= MAX_OFFSET:
+            raise Invalid({"limit": f"1-{MAX_PAGE}", "offset": f"0-{MAX_OFFSET}"})
         schedule = await self.get_schedule(schedule_id, scope=scope)
         return await self.store.history(schedule.schedule_id, status, limit, offset)
 
@@ -179,7 +181,7 @@ class ScheduleService:
         if schedule.status not in (ScheduleStatus.ACTIVE, ScheduleStatus.PAUSED):
             return []
         remaining = _remaining(schedule.max_executions, schedule.execution_count)
-        return occurrences(schedule.time_rule(), self.clock.now(), min(_count(count), remaining))
+        return occurrences(schedule.rule(), self.clock.now(), min(_count(count), remaining))
 
     def preview(self, spec: Mapping[str, Any], count: int = 10) -> tuple[ScheduleFields, list[datetime]]:
         """Validate a spec (workflow and name optional) and list its next times; saves nothing."""
@@ -197,7 +199,7 @@ class ScheduleService:
             return Overlaps()
         now = self.clock.now()
         page = await self.list_schedules(scope=scope, workflow_id=fields.workflow_id, status="active", limit=500)
-        others = [Candidate(o.schedule_id, o.name, o.updated_at, o.time_rule()) for o in page.items
+        others = [Candidate(o.schedule_id, o.name, o.updated_at, o.rule()) for o in page.items
                   if o.schedule_id != exclude]
         return await self.overlap_finder.find(fields.time_rule(anchor=now), others, now, days)
 
@@ -227,11 +229,11 @@ class ScheduleService:
                 data = dict(changes)
                 data.setdefault("community_id", current.community_id)
             else:
-                data = merge_changes(current.spec(), changes)
+                data = merge_changes(current, changes)
             fields = self._fields(data)
-            before = current.spec().as_dict()
+            before = current.as_dict()
             values = {k: v for k, v in fields.as_dict().items() if v != before[k]}
-            timing = fields.time_rule(current.created_at) != current.time_rule()
+            timing = fields.time_rule(current.created_at) != current.rule()
             if timing or fields.max_executions != current.max_executions:
                 if timing:
                     self._fields(data, now=now, anchor=current.created_at)
@@ -286,7 +288,7 @@ class ScheduleService:
                     f"schedule is {current.status.value} and cannot be resumed{hint}",
                     {"status": current.status.value},
                 )
-            rule = current.time_rule()
+            rule = current.rule()
             nxt = next_occurrence(rule, now)
             status = status_for_next(rule, nxt, current.execution_count, current.max_executions)
             if status is not ScheduleStatus.ACTIVE:

@@ -14,12 +14,11 @@ from typing import Any
 
 from ..clock import Clock
 from ..db.audit import AuditEntry
-from ..db.records import Page
 from ..db.schedule_store import Scope
-from ..db.workflow_store import Execution, Workflow
 from ..engine.engine import WorkflowEngine
 from ..errors import Forbidden, Invalid, NotFound
 from ..logs import audit
+from ..scheduling.records import Execution, Page, Workflow
 from ..scheduling.trigger import TriggerData, trigger_time
 
 log = logging.getLogger(__name__)
