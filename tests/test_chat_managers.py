@@ -27,19 +27,19 @@ from workflow_core_module.chat.parser import HELP_TOPICS, parse_command
 from workflow_core_module.chat.service import ChatContext, ChatService
 from workflow_core_module.clock import ManualClock
 from workflow_core_module.db.audit import AuditEntry
-from workflow_core_module.db.community_store import (
-    MAX_MANAGERS,
-    PLATFORMS,
-    Community,
-    CommunityStore,
-    check_platform,
-    user_id_problem,
-)
+from workflow_core_module.db.community_store import CommunityStore
 from workflow_core_module.db.database import Database
 from workflow_core_module.db.migrations import current_version, migrate, migrate_down_one
 from workflow_core_module.db.workflow_store import WorkflowStore
 from workflow_core_module.engine.engine import WorkflowEngine
 from workflow_core_module.errors import Invalid, LimitExceeded
+from workflow_core_module.scheduling.community import (
+    MAX_MANAGERS,
+    PLATFORMS,
+    Community,
+    check_platform,
+    user_id_problem,
+)
 from workflow_core_module.services.community_service import CommunityService
 from workflow_core_module.services.schedule_service import ScheduleService
 from workflow_core_module.services.scheduler import Scheduler

@@ -154,9 +154,9 @@ async def _with_database(settings: Settings, what: str, work: Callable[[Any], Aw
 async def _keys(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
-    from .db.community_store import MAX_COMMUNITY_ID_CHARS
     from .db.key_store import KeyStore
     from .errors import DomainError
+    from .scheduling.community import MAX_COMMUNITY_ID_CHARS
 
     if args.keys_command == "create":  # bad arguments stop before the database is touched
         problem = None
@@ -195,7 +195,7 @@ async def _keys(settings: Settings, args: argparse.Namespace) -> int:
 
 def _check_community_args(args: argparse.Namespace) -> str | None:
     """What is wrong with the `communities` arguments (one line), before touching the database."""
-    from .db.community_store import MAX_COMMUNITY_ID_CHARS, PLATFORMS, user_id_problem
+    from .scheduling.community import MAX_COMMUNITY_ID_CHARS, PLATFORMS, user_id_problem
 
     if not 1 <= len(args.community) <= MAX_COMMUNITY_ID_CHARS:
         return f"a community id has 1-{MAX_COMMUNITY_ID_CHARS} characters"

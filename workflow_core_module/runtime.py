@@ -8,7 +8,6 @@ import gc
 import logging
 import sys
 
-from .api.auth import Authenticator
 from .api.chat import Replays
 from .api.metrics import Metrics
 from .chat.service import ChatService
@@ -20,6 +19,7 @@ from .db.migrations import migrate
 from .db.workflow_store import WorkflowStore
 from .engine.engine import WorkflowEngine
 from .logs import system
+from .services.access import Authenticator
 from .services.community_service import CommunityService
 from .services.coordination import Coordinator
 from .services.schedule_service import ScheduleService

@@ -12,17 +12,17 @@ from pydantic import ValidationError
 from quart import current_app, g, request
 from quart_schema import RequestSchemaValidationError
 
-from ..db.key_store import Principal
+from ..scheduling.records import Principal
 
 if TYPE_CHECKING:
     from ..chat.service import ChatService
     from ..clock import Clock
+    from ..services.access import Authenticator
     from ..services.community_service import CommunityService
     from ..services.schedule_service import ScheduleService
     from ..services.scheduler import Scheduler
     from ..services.status import StatusReport
     from ..services.workflow_service import WorkflowService
-    from .auth import Authenticator
     from .chat import Replays
     from .metrics import Metrics
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from ..db.ledger import Fire
 from ..services.cache import ScheduleCache
 from ..services.dispatcher import Dispatcher
 from ..services.scheduler_loop import PassResult, SchedulerLoop
@@ -39,7 +38,7 @@ class Metrics:
         if loop is not None:
             loop.pass_listeners.append(self._pass_done)
 
-    def _run_finished(self, fire: Fire, status: str, duration_seconds: float) -> None:
+    def _run_finished(self, _fire: object, status: str, duration_seconds: float) -> None:
         self.runs.labels(status).inc()
 
     def _pass_done(self, result: PassResult) -> None:

@@ -36,7 +36,7 @@ Decisions:
   schedule: its time must be before ``until``).
 * ``help`` reads its first word only; other commands reject extra words.
 * A user id is 1-100 characters without spaces or control characters (see
-  :func:`~workflow_core_module.db.community_store.user_id_problem`); ``@name`` is refused with a
+  :func:`~workflow_core_module.scheduling.community.user_id_problem`); ``@name`` is refused with a
   pointer, since managers are chat user ids, not names. Repeated ids count once; at most 500.
 * Who may run ``managers add|remove`` and ``platform <name>`` is the service's business, as for
   every change.
@@ -52,7 +52,7 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from ..db.community_store import MAX_MANAGERS, PLATFORMS, user_id_problem
+from ..scheduling.community import MAX_MANAGERS, PLATFORMS, user_id_problem
 from ..scheduling.occurrences import next_occurrence
 from ..scheduling.types import ScheduleType, TimeRule, as_utc, iso_z
 from ..scheduling.zones import canonical_zone, suggest_zone, zone

@@ -1,77 +1,20 @@
 """Per-community settings for chat: the default time zone, the platform and the managers (chat user ids).
 
-The rules for these values live here, once: the API, the CLI and the chat commands all check
-with :func:`check_platform` and :func:`user_id_problem`, and the store checks again.
+The rules for these values live in ``scheduling/community.py``, once: the API, the CLI and the
+chat commands all check with them, and the store checks again.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from pydal import DAL
 
-from ..config import CHAT_PLATFORMS
-from ..errors import Invalid, LimitExceeded
+from ..scheduling.community import Community, check_community_id, check_managers, check_platform, check_user_ids
 from .audit import AuditEntry, AuditLog
 from .database import Database
 from .sql import TableCodec
-
-PLATFORMS = CHAT_PLATFORMS  # the platforms WaddleBot's router knows
-"""The chat platforms a community can be on (what the router's send endpoint is told)."""
-MAX_MANAGERS = 500
-MAX_USER_ID_CHARS = 100
-MAX_COMMUNITY_ID_CHARS = 100
-
-
-@dataclass(frozen=True, slots=True)
-class Community:
-    community_id: str
-    timezone: str = "UTC"
-    managers: tuple[str, ...] = ()
-    platform: str | None = None  # one of PLATFORMS, or None when nobody has set it
-
-
-def check_platform(value: str) -> str:
-    """`value` as one of :data:`PLATFORMS` (any case, outer spaces ignored), else Invalid."""
-    name = value.strip().lower() if isinstance(value, str) else ""
-    if name not in PLATFORMS:
-        raise Invalid({"platform": f"must be one of {', '.join(PLATFORMS)}"})
-    return name
-
-
-def user_id_problem(user_id: str) -> str | None:
-    """What is wrong with `user_id` as a manager's chat user id, or None when it is fine."""
-    if not isinstance(user_id, str) or not user_id:
-        return "a user id must not be empty"
-    if len(user_id) > MAX_USER_ID_CHARS:
-        return f"a user id has at most {MAX_USER_ID_CHARS} characters"
-    if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in user_id):
-        return "a user id has no spaces or control characters"
-    return None
-
-
-def _check_community_id(community_id: str) -> None:
-    if not 1 <= len(community_id) <= MAX_COMMUNITY_ID_CHARS:
-        raise Invalid({"community_id": f"1-{MAX_COMMUNITY_ID_CHARS} characters"})
-
-
-def _check_user_ids(user_ids: Sequence[str]) -> None:
-    for user_id in user_ids:
-        problem = user_id_problem(user_id)
-        if problem:
-            raise Invalid({"managers": problem})
-
-
-def _check_managers(managers: Sequence[str]) -> tuple[str, ...]:
-    _check_user_ids(managers)
-    unique = tuple(dict.fromkeys(managers))
-    if len(unique) > MAX_MANAGERS:
-        raise LimitExceeded(f"a community has at most {MAX_MANAGERS} managers",
-                                     {"limit": MAX_MANAGERS, "field": "managers"})
-    return unique
 
 
 class CommunityStore:
@@ -99,7 +42,7 @@ class CommunityStore:
         if timezone is not None:
             changes["timezone"] = timezone
         if managers is not None:
-            changes["managers"] = _check_managers(managers)
+            changes["managers"] = check_managers(managers)
         if platform is not None:
             changes["platform"] = check_platform(platform)
         return await self._change(community_id, entry, lambda current: changes)
@@ -108,17 +51,17 @@ class CommunityStore:
                               remove: Sequence[str] = ()) -> Community:
         """Remove `remove`, then append those of `add` not there yet, on the row as it is in the
         transaction (two concurrent changes both count). More than MAX_MANAGERS is refused."""
-        _check_user_ids([*add, *remove])
+        check_user_ids([*add, *remove])
 
         def change(current: Community) -> Mapping[str, Any]:
             kept = [m for m in current.managers if m not in remove]
-            return {"managers": _check_managers([*kept, *add])}
+            return {"managers": check_managers([*kept, *add])}
 
         return await self._change(community_id, entry, change)
 
     async def _change(self, community_id: str, entry: AuditEntry,
                       change: Callable[[Community], Mapping[str, Any]]) -> Community:
-        _check_community_id(community_id)
+        check_community_id(community_id)
 
         def run(dal: DAL) -> Community:
             # Make sure the row exists, then lock it (PostgreSQL), so replicas changing one community at

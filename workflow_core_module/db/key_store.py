@@ -17,6 +17,7 @@ from pydal import DAL
 
 from ..errors import Conflict, Invalid, NotFound
 from ..scheduling import as_utc
+from ..scheduling.records import Principal
 from .audit import AuditEntry, AuditLog
 from .database import Database
 from .schedule_store import is_integrity_error
@@ -36,18 +37,6 @@ def new_key() -> str:
 
 def same_hash(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling: a key's name and the community it is limited to (None: every one)."""
-
-    name: str
-    community_id: str | None
-
-    @property
-    def is_global(self) -> bool:
-        return self.community_id is None
 
 
 @dataclass(frozen=True, slots=True)

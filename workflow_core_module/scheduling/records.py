@@ -104,6 +104,18 @@ class Execution:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a key's name and the community it is limited to (None: every one)."""
+
+    name: str
+    community_id: str | None
+
+    @property
+    def is_global(self) -> bool:
+        return self.community_id is None
+
+
 def step_results(stored: Any) -> list[dict[str, Any]]:
     """Step results as read: JSON text or a decoded list, each step given its `index` back
     (journal.stored_results leaves it out)."""

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 
 from ..clock import Clock
 from ..db.audit import AuditEntry
-from ..db.community_store import MAX_MANAGERS, PLATFORMS, Community, CommunityStore
+from ..db.community_store import CommunityStore
 from ..db.database import Database
+from ..scheduling.community import MAX_MANAGERS, PLATFORMS, Community
 
 __all__ = ["MAX_MANAGERS", "PLATFORMS", "Community", "CommunityService"]
 
