@@ -36,6 +36,9 @@ EVERY_FIELD = {
     "context_data": {"channel": "#general", "n": [1, 2]},
     "tags": ["weekly", "ops"],
     "callback_url": "https://example.org/done",
+    "timeout_seconds": 90,
+    "max_retries": 0,
+    "retry_backoff_seconds": 5,
 }
 NOT_FOR_CRON = {"interval_seconds", "scheduled_time"}  # the other types' timing fields
 

@@ -262,6 +262,57 @@ async def test_timeout_is_recorded_as_timed_out(database: Database, clock: Manua
     await sched.close()
 
 
+async def test_a_schedules_own_retries_and_backoff_override_the_service_defaults(
+        database: Database, clock: ManualClock) -> None:
+    sched = Scheduler(database, make_settings(database.url, workflow_max_retries=3,
+                                              workflow_retry_base_seconds=2.0), clock)
+    loop = sched.attach_loop()
+    sched.recorder.fail_first = 5
+    wf = await sched.workflow()
+    own = await sched.service.add_schedule(interval(wf, "own", max_retries=1, retry_backoff_seconds=7))
+    clock.advance(60)
+    await loop.run_pass(clock.now())
+    dispatcher = sched.scheduler.dispatcher
+    assert dispatcher is not None
+    waits = []
+    while True:
+        await until(lambda: sleepers(clock) or not dispatcher.pending, what="a backoff sleep or the run's end")
+        if not dispatcher.pending:
+            break
+        [wait] = sleepers(clock)
+        waits.append(wait)
+        clock.advance(wait)
+    assert waits == [7.0]  # one retry (not 3), after 7 s (not 2 s)
+    assert [(r.status, r.attempt) for r in await sched.runs(own.schedule_id)] == [("failed", 2)]
+    await sched.close()
+
+
+async def test_no_retries_for_a_schedule_that_says_zero(database: Database, clock: ManualClock) -> None:
+    sched = Scheduler(database, make_settings(database.url, workflow_max_retries=3,
+                                              workflow_retry_base_seconds=0.0), clock)
+    sched.attach_loop()
+    sched.recorder.fail_first = 5
+    wf = await sched.workflow()
+    s = await sched.service.add_schedule(interval(wf, max_retries=0))
+    await sched.tick(60)
+    assert [(r.status, r.attempt) for r in await sched.runs(s.schedule_id)] == [("failed", 1)]
+    assert len(sched.recorder.calls) == 1
+    await sched.close()
+
+
+async def test_a_schedules_own_timeout_overrides_the_service_default(database: Database, clock: ManualClock) -> None:
+    sched = Scheduler(database, make_settings(database.url, workflow_timeout_seconds=3600, workflow_max_retries=0),
+                      clock)
+    sched.attach_loop()
+    sched.recorder.gate = asyncio.Event()  # never set: the step hangs
+    wf = await sched.workflow()
+    s = await sched.service.add_schedule(interval(wf, timeout_seconds=1))
+    await sched.tick(60)
+    runs = await sched.runs(s.schedule_id)
+    assert [r.status for r in runs] == ["timed_out"] and "timed out after 1 s" in (runs[0].error or "")
+    await sched.close()
+
+
 async def test_jitter_delays_within_bounds(sched: Scheduler, clock: ManualClock) -> None:
     wf = await sched.workflow()
     await sched.service.add_schedule(interval(wf, jitter_seconds=30))

@@ -47,7 +47,7 @@ from ..scheduling import (
     as_utc,
     plan,
 )
-from ..scheduling.schedule import DUE_COLUMNS, Schedule
+from ..scheduling.schedule import DUE_COLUMNS, RunLimits, Schedule
 from ..scheduling.trigger import trigger_dict, trigger_time
 from ..scheduling.types import iso_z
 from .database import Database, Dialect, cursor
@@ -96,6 +96,7 @@ class Fire:
     attempt: int = 0
     execution_id: str | None = None  # the first attempt's id, when it was chosen ahead
     started: bool = False  # its first attempt was recorded running at the claim, a slot set aside
+    limits: RunLimits = RunLimits()  # the schedule's own timeout and retries
 
     def trigger_data(self, attempt: int | None = None) -> dict[str, Any]:
         """The run's `trigger` (every key of TriggerData) for an attempt (default: the next)."""
@@ -143,6 +144,7 @@ class Orphan:
     grace_period_seconds: int
     context_data: dict[str, Any]
     callback_url: str | None
+    limits: RunLimits
 
 
 class _Claim:
@@ -194,7 +196,7 @@ class _Claim:
                      None, note)
         result.fires.append(Fire(run_id, s.id, s.schedule_id, s.workflow_id, s.community_id, d.fire_for,
                                  now, s.context_data, s.callback_url, s.jitter_seconds, wait_for=p.wait_for,
-                                 execution_id=run_id if started else None, started=started))
+                                 execution_id=run_id if started else None, started=started, limits=s.limits()))
         result.lags_ms.append((now - d.fire_for).total_seconds() * 1000)
 
 
@@ -375,7 +377,7 @@ class RunLedger:
         sql = self.dialect.params(
             "SELECT r.run_id, s.id, r.schedule_id, r.workflow_id, s.community_id, r.scheduled_for, r.status, "
             "r.\"trigger\", r.claimed_by, r.execution_id, r.attempt, s.grace_period_seconds, s.context_data, "
-            "s.callback_url FROM workflow_schedule_runs r "
+            "s.callback_url, s.timeout_seconds, s.max_retries, s.retry_backoff_seconds FROM workflow_schedule_runs r "
             "LEFT JOIN workflow_schedules s ON s.schedule_id = r.schedule_id "
             f"WHERE r.status IN {UNFINISHED_SQL} AND (r.claimed_by IS NULL OR r.claimed_by NOT IN ({marks})) "
             f"ORDER BY r.scheduled_for LIMIT {int(limit)}")
@@ -386,7 +388,8 @@ class RunLedger:
             for row in dal.executesql(sql, placeholders=list(live_replicas)):
                 context = codec.decode((row[12],), ("context_data",))["context_data"]
                 out.append(Orphan(row[0], row[1], row[2], row[3], row[4], as_utc(row[5]), row[6], row[7], row[8],
-                                  row[9], row[10] or 0, row[11] or 0, dict(context or {}), row[13]))
+                                  row[9], row[10] or 0, row[11] or 0, dict(context or {}), row[13],
+                                  RunLimits(*row[14:17])))
             return out
 
         return await self.database.read(run)

@@ -43,6 +43,15 @@ _UUID = 36
 
 
 @dataclass(frozen=True, slots=True)
+class RunLimits:
+    """A schedule's own limits for its runs; None: the service's default."""
+
+    timeout_seconds: int | None = None
+    max_retries: int | None = None
+    retry_backoff_seconds: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ScheduleFields:
     """Every user-settable column of a schedule, validated and normalised."""
 
@@ -66,6 +75,13 @@ class ScheduleFields:
     context_data: dict[str, Any] = field(default_factory=dict, metadata=col(due=True))
     tags: tuple[str, ...] = field(default=(), metadata=col())
     callback_url: str | None = field(default=None, metadata=col(2000, due=True))
+    timeout_seconds: int | None = field(default=None, metadata=col(
+        due=True, doc="each attempt's time limit; null: the service's WORKFLOW_TIMEOUT_SECONDS"))
+    max_retries: int | None = field(default=None, metadata=col(
+        due=True, doc="attempts after the first when one fails; null: the service's WORKFLOW_MAX_RETRIES"))
+    retry_backoff_seconds: int | None = field(default=None, metadata=col(
+        due=True, doc="the wait before the first retry, doubled for each later one; null: the service's "
+                      "WORKFLOW_RETRY_BASE_SECONDS"))
 
     def time_rule(self, anchor: datetime) -> TimeRule:
         """The timing part; `anchor` (the creation time) starts an interval grid without a start_date."""
@@ -79,6 +95,9 @@ class ScheduleFields:
             end_date=self.end_date,
             anchor=self.start_date or anchor.astimezone(UTC).replace(microsecond=0),
         )
+
+    def limits(self) -> RunLimits:
+        return RunLimits(self.timeout_seconds, self.max_retries, self.retry_backoff_seconds)
 
     def as_dict(self) -> dict[str, Any]:
         """The user-settable values, plain (enums as text, tags as a list); context_data is shared."""
@@ -103,6 +122,10 @@ class Schedule(ScheduleFields):
     last_run_status: RunStatus | None = field(default=None, metadata=col(16))
     last_run_at: datetime | None = field(default=None, metadata=col())
     execution_count: int = field(default=0, metadata=col(due=True))
+    pause_reason: str | None = field(default=None, metadata=col(500))
+    paused_at: datetime | None = field(default=None, metadata=col())
+    paused_by: str | None = field(default=None, metadata=col(200))
+    paused_until: datetime | None = field(default=None, metadata=col())  # it resumes by itself then
     created_by: str = field(default="", metadata=col(200))
     total_runs: int = field(default=0, metadata=col())
     successful_runs: int = field(default=0, metadata=col())

@@ -33,6 +33,9 @@ MAX_GRACE_SECONDS = 7 * 24 * 3600
 MAX_JITTER_SECONDS = 3600
 MAX_INTERVAL_SECONDS = 366 * 24 * 3600
 MAX_URL_CHARS = 2000
+MAX_TIMEOUT_SECONDS = 24 * 3600
+MAX_RETRIES = 10
+MAX_RETRY_BACKOFF_SECONDS = 3600
 
 _TYPE_FIELDS = {
     ScheduleType.CRON: "cron_expression",
@@ -117,6 +120,9 @@ def validate_schedule(
         "context_data": v.context("context_data"),
         "tags": v.tags("tags"),
         "callback_url": v.url("callback_url"),
+        "timeout_seconds": v.integer("timeout_seconds", 1, MAX_TIMEOUT_SECONDS),
+        "max_retries": v.integer("max_retries", 0, MAX_RETRIES),
+        "retry_backoff_seconds": v.integer("retry_backoff_seconds", 1, MAX_RETRY_BACKOFF_SECONDS),
     }
     if values["grace_period_seconds"] is None:
         values["grace_period_seconds"] = limits.default_grace_period_seconds

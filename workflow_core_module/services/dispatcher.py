@@ -248,7 +248,11 @@ class Dispatcher:
     async def _attempts(self, fire: Fire, run: _Run) -> tuple[str, Awaitable[None]]:
         """Attempts until one is final; (its status, done when its end is durable). An attempt's
         end is durable before the next attempt begins."""
-        max_attempts = self.settings.workflow_max_retries + 1
+        limits, settings = fire.limits, self.settings
+        retries = settings.workflow_max_retries if limits.max_retries is None else limits.max_retries
+        backoff_base = (settings.workflow_retry_base_seconds if limits.retry_backoff_seconds is None
+                        else limits.retry_backoff_seconds)
+        max_attempts = retries + 1
         attempt = fire.attempt
         while True:
             attempt += 1
@@ -257,14 +261,14 @@ class Dispatcher:
             outcome = await self.engine.run(
                 fire.workflow_id, fire.trigger_data(attempt), execution_id=self._execution_id(fire, attempt),
                 prepared=bool(first and fire.execution_id and not fire.started), attempt=attempt,
-                community_id=fire.community_id, durable_end=False,
+                community_id=fire.community_id, durable_end=False, timeout_seconds=limits.timeout_seconds,
                 recorder=_Attempt(self.ledger, run, last=last, started_at_claim=first and fire.started),
             )
             assert outcome.recorded is not None
             if outcome.status in OUTCOMES_NOT_RETRIED or last or not outcome.retryable:
                 return outcome.status, outcome.recorded
             await asyncio.shield(outcome.recorded)
-            backoff = self.settings.workflow_retry_base_seconds * 2 ** (attempt - 1)
+            backoff = backoff_base * 2 ** (attempt - 1)
             log.info("run %s attempt %d %s; retrying in %.1f s", fire.run_id, attempt, outcome.status, backoff,
                      extra={"category": "SYSTEM", "action": "run.retry", "schedule_id": fire.schedule_id})
             await self.clock.sleep(backoff)

@@ -102,7 +102,7 @@ class Scheduler:
         now = self.clock.now()
         fire = Fire(str(uuid.uuid4()), schedule.id, schedule.schedule_id, schedule.workflow_id,
                     schedule.community_id, now, now, schedule.context_data, schedule.callback_url,
-                    trigger="manual", execution_id=str(uuid.uuid4()))
+                    trigger="manual", execution_id=str(uuid.uuid4()), limits=schedule.limits())
 
         def audited(dal: Any) -> None:
             self.schedules.store.write_audit(dal, AuditEntry(actor, "schedule.run", now), "schedule",

@@ -343,7 +343,7 @@ class SchedulerLoop:
         self.dispatcher.submit(Fire(
             orphan.run_id, orphan.schedule_pk, orphan.schedule_id, orphan.workflow_id, orphan.community_id,
             orphan.scheduled_for, now, orphan.context_data, orphan.callback_url, trigger=orphan.trigger,
-            attempt=orphan.attempt,
+            attempt=orphan.attempt, limits=orphan.limits,
         ))
         return 1
 
