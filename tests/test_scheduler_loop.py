@@ -481,9 +481,9 @@ async def test_start_recovers_runs_left_by_a_dead_process(sched: Scheduler, cloc
 
     def idle(replicas: int = 1) -> bool:
         """Every heartbeat keeper asleep for its next beat, every cancel watch for its next poll,
-        every loop asleep until the next due time."""
+        every loop asleep until the next due time, every pause keeper until its next look."""
         waits = sleepers(clock)
-        return (len(waits) == 3 * replicas and waits.count(HEARTBEAT_SECONDS) == replicas
+        return (len(waits) == 4 * replicas and waits.count(HEARTBEAT_SECONDS) == replicas
                 and waits.count(CANCEL_POLL_SECONDS) == replicas)
 
     await until(idle, what="the scheduler to be idle")

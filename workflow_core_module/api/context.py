@@ -68,9 +68,11 @@ def payload(model: Any) -> dict[str, Any]:
 
 
 async def optional_body(model: type[Any]) -> Any:
-    """Validate a body that may be left out (no body = an empty object)."""
+    """Validate a body that may be left out (no body, or JSON null = an empty object)."""
     raw = await request.get_data()
-    data = await request.get_json() if raw.strip() else {}
+    data = await request.get_json() if raw.strip() else None
+    if data is None:
+        data = {}
     try:
         return model.model_validate(data)
     except ValidationError as exc:

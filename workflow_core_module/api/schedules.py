@@ -5,16 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from quart import Blueprint, Response
-from quart_schema import document_response, validate_querystring, validate_request
+from quart_schema import document_request, document_response, validate_querystring, validate_request
 
 from ..scheduling.describe import describe
+from ..scheduling.types import ScheduleStatus
 from ..services.schedule_service import ScheduleService
-from .context import actor, payload, runtime, scope
+from .context import actor, optional_body, payload, runtime, scope
 from .schemas import (
     DeleteQuery,
     ErrorOut,
     HistoryQuery,
     NextQuery,
+    PauseRequest,
     PreviewOut,
     RunPage,
     RunStarted,
@@ -123,18 +125,35 @@ async def delete_schedule(schedule_id: str, query_args: DeleteQuery) -> Response
 
 
 @bp.post("/<schedule_id>/pause")
+@bp.post("/<schedule_id>/disable")
+@document_request(PauseRequest)
 @document_response(ScheduleOut)
+@document_response(ErrorOut, 400)
 async def pause_schedule(schedule_id: str) -> dict[str, Any]:
-    """Pause: nothing fires until resumed."""
-    return schedule_json(await _service().pause_schedule(schedule_id, actor=actor(), scope=scope()))
+    """Pause (alias: disable): nothing fires until resumed, or until `until` when given."""
+    request = payload(await optional_body(PauseRequest))
+    return schedule_json(await _service().pause_schedule(schedule_id, actor=actor(), scope=scope(), request=request))
 
 
 @bp.post("/<schedule_id>/resume")
+@bp.post("/<schedule_id>/enable")
 @document_response(ScheduleOut)
 @document_response(ErrorOut, 409)
 async def resume_schedule(schedule_id: str) -> dict[str, Any]:
-    """Resume from now; a completed or expired schedule answers 409."""
+    """Resume from now (alias: enable); clears the pause's reason and end. A completed or expired
+    schedule answers 409."""
     return schedule_json(await _service().resume_schedule(schedule_id, actor=actor(), scope=scope()))
+
+
+@bp.post("/<schedule_id>/toggle")
+@document_response(ScheduleOut)
+@document_response(ErrorOut, 409)
+async def toggle_schedule(schedule_id: str) -> dict[str, Any]:
+    """Pause an active schedule, resume a paused one."""
+    service = _service()
+    current = await service.get_schedule(schedule_id, scope=scope())
+    change = service.resume_schedule if current.status is ScheduleStatus.PAUSED else service.pause_schedule
+    return schedule_json(await change(current.schedule_id, actor=actor(), scope=scope()))
 
 
 @bp.post("/<schedule_id>/run")
@@ -146,10 +165,11 @@ async def run_schedule(schedule_id: str) -> tuple[dict[str, Any], int]:
 
 
 @bp.get("/<schedule_id>/history")
+@bp.get("/<schedule_id>/runs")
 @validate_querystring(HistoryQuery)
 @document_response(RunPage)
 async def schedule_history(schedule_id: str, query_args: HistoryQuery) -> dict[str, Any]:
-    """Runs, newest first."""
+    """Runs, newest first (alias: runs)."""
     page = await _service().get_history(schedule_id, scope=scope(), **query_args.model_dump())
     return page_json(page, run_json)
 

@@ -104,6 +104,15 @@ else:
         "ScheduleOut", **{c.name: _answer_field(c) for c in ANSWER_COLUMNS}, timing_description=(str, ...))
 
 
+class PauseRequest(Strict):
+    """Optional: why, and until when (the schedule then resumes by itself at that time, on
+    whichever replica is up). Pausing a paused schedule again replaces both."""
+
+    reason: StrictStr | None = Field(None, max_length=500, examples=["raid night"])
+    until: DateTime | None = Field(None, description="ISO 8601, in the future; without an offset it is read "
+                                                     "in the schedule's timezone")
+
+
 class ScheduleQuery(BaseModel):
     workflow_id: str | None = None
     community_id: str | None = None

@@ -81,6 +81,13 @@ class ScheduleStore:
         rows = await self.database.read(lambda dal: dal.executesql(sql, placeholders=params))
         return (rows[0][0], rows[0][1], as_utc(rows[0][2])) if rows else None
 
+    async def pauses_ending(self, limit: int) -> list[tuple[str, datetime]]:
+        """(schedule_id, paused_until) of paused schedules that resume by themselves, soonest first."""
+        sql = ("SELECT schedule_id, paused_until FROM workflow_schedules WHERE paused_until IS NOT NULL "
+               f"AND deleted_at IS NULL ORDER BY paused_until LIMIT {int(limit)}")
+        rows = await self.database.read(lambda dal: dal.executesql(sql))
+        return [(r[0], as_utc(r[1] if isinstance(r[1], datetime) else datetime.fromisoformat(r[1]))) for r in rows]
+
     async def count_active(self, scope: Scope) -> int:
         where, params = ("is_active = ?", [self.dialect.true]) if scope is None else \
             ("is_active = ? AND community_id = ?", [self.dialect.true, scope])

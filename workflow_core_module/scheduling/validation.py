@@ -34,6 +34,7 @@ MAX_JITTER_SECONDS = 3600
 MAX_INTERVAL_SECONDS = 366 * 24 * 3600
 MAX_URL_CHARS = 2000
 MAX_TIMEOUT_SECONDS = 24 * 3600
+MAX_PAUSE_REASON_CHARS = 500
 MAX_RETRIES = 10
 MAX_RETRY_BACKOFF_SECONDS = 3600
 
@@ -147,6 +148,22 @@ def validate_schedule(
     if now is not None:
         _require_future(fields, now, anchor or now)
     return fields
+
+
+def validate_pause(data: Mapping[str, Any], *, zone: str, now: datetime) -> tuple[str | None, datetime | None]:
+    """A pause request: why (optional, one line of up to 500 characters) and until when (optional,
+    after `now`; without an offset it is read in the schedule's `zone`). Returns (reason, until)."""
+    if not isinstance(data, Mapping):
+        raise ValidationError({"body": "expected a JSON object"})
+    errors = {name: "unknown field" for name in sorted(set(data) - {"reason", "until"})}
+    v = _Reader(data, errors)
+    reason = v.text("reason", MAX_PAUSE_REASON_CHARS)
+    until = v.instant("until", zone)
+    if until is not None and until <= now and "until" not in errors:
+        errors["until"] = "must be in the future"
+    if errors:
+        raise ValidationError(errors)
+    return reason or None, until
 
 
 def _require_future(fields: ScheduleFields, now: datetime, anchor: datetime) -> None:

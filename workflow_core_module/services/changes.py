@@ -23,13 +23,15 @@ log = logging.getLogger(__name__)
 class ScheduleChange:
     """A committed change: schedule `pk` is now due at `due` (None: not active). `origin` is
     the replica it came from when another replica made it (None: made here); `claimed` says a
-    claim of this replica's scheduler made it (the loop re-arms itself after each pass)."""
+    claim of this replica's scheduler made it (the loop re-arms itself after each pass);
+    `resume_at` is when a pause made here lifts itself."""
 
     pk: int
     schedule_id: str
     due: datetime | None
     origin: str | None = None
     claimed: bool = False
+    resume_at: datetime | None = None
 
 
 Listener = Callable[[ScheduleChange], None]
@@ -44,10 +46,10 @@ class ScheduleChanges:
         self._listeners.append(listener)
 
     def publish(self, pk: int, schedule_id: str, due: datetime | None, *, origin: str | None = None,
-                claimed: bool = False) -> None:
+                claimed: bool = False, resume_at: datetime | None = None) -> None:
         """Mirror a committed state into the cache and tell every listener."""
         self.cache.set(pk, due)
-        change = ScheduleChange(pk, schedule_id, due, origin, claimed)
+        change = ScheduleChange(pk, schedule_id, due, origin, claimed, resume_at)
         for listener in self._listeners:
             try:
                 listener(change)
@@ -57,4 +59,5 @@ class ScheduleChanges:
     def mirror(self, schedule: Schedule) -> None:
         """Publish a schedule row as committed by this replica."""
         live = schedule.is_active and schedule.deleted_at is None
-        self.publish(schedule.id, schedule.schedule_id, schedule.next_execution_at if live else None)
+        self.publish(schedule.id, schedule.schedule_id, schedule.next_execution_at if live else None,
+                     resume_at=None if live else schedule.paused_until)

@@ -35,6 +35,7 @@ from ..scheduling.validation import (
     ScheduleFields,
     ValidationError,
     merge_changes,
+    validate_pause,
     validate_schedule,
 )
 from .changes import ScheduleChange, ScheduleChanges
@@ -260,27 +261,43 @@ class ScheduleService:
               schedule_id=after.schedule_id, community_id=after.community_id)
         return after
 
-    async def pause_schedule(self, schedule_id: str, *, actor: str = "system", scope: Scope = None) -> Schedule:
+    async def pause_schedule(self, schedule_id: str, *, actor: str = "system", scope: Scope = None,
+                             request: Mapping[str, Any] | None = None) -> Schedule:
+        """Pause: nothing fires until resumed. `request` may give a `reason` and an `until` (ISO;
+        the schedule then resumes by itself at that time). Pausing a paused schedule again
+        replaces its reason and end."""
         now = self.clock.now()
 
         def change(_: Any, current: Schedule) -> dict[str, Any]:
+            try:
+                reason, until = validate_pause(request or {}, zone=current.timezone, now=now)
+            except ValidationError as exc:
+                raise Invalid(exc.errors) from None
             if current.status is ScheduleStatus.PAUSED:
-                return {}
+                if (reason, until) == (current.pause_reason, current.paused_until):
+                    return {}
+                return {"pause_reason": reason, "paused_until": until, "updated_at": now}
             if current.status is not ScheduleStatus.ACTIVE:
                 raise Conflict(
                     f"schedule is {current.status.value}; only an active schedule can be paused",
                     {"status": current.status.value},
                 )
             return {"status": ScheduleStatus.PAUSED.value, "is_active": False, "next_execution_at": None,
+                    "pause_reason": reason, "paused_at": now, "paused_by": actor[:200], "paused_until": until,
                     "updated_at": now}
 
         return await self._transition(schedule_id, scope, change, "schedule.pause", actor, now)
 
-    async def resume_schedule(self, schedule_id: str, *, actor: str = "system", scope: Scope = None) -> Schedule:
+    async def resume_schedule(self, schedule_id: str, *, actor: str = "system", scope: Scope = None,
+                              pause_ended: bool = False) -> Schedule:
+        """Resume from now; clears the pause's reason and end. `pause_ended`: only if the pause
+        has an end and it has come (how a pause with `until` lifts itself)."""
         now = self.clock.now()
 
         def change(_: Any, current: Schedule) -> dict[str, Any]:
             if current.status is ScheduleStatus.ACTIVE:
+                return {"paused_until": None, "updated_at": now} if current.paused_until else {}
+            if pause_ended and (current.paused_until is None or current.paused_until > now):
                 return {}
             if current.status is not ScheduleStatus.PAUSED:
                 hint = " (change its end_date to extend it)" if current.status is ScheduleStatus.EXPIRED else ""
@@ -296,9 +313,36 @@ class ScheduleService:
                     f"schedule has no future occurrence (it would be {status.value}); change its timing first",
                     {"status": status.value},
                 )
-            return {"status": status.value, "is_active": True, "next_execution_at": nxt, "updated_at": now}
+            return {"status": status.value, "is_active": True, "next_execution_at": nxt, "updated_at": now,
+                    "pause_reason": None, "paused_at": None, "paused_by": None, "paused_until": None}
 
         return await self._transition(schedule_id, scope, change, "schedule.resume", actor, now)
+
+    async def end_due_pauses(self) -> datetime | None:
+        """Resume every paused schedule whose `until` has come (actor `system`); the next such
+        end still ahead, or None. A schedule that cannot resume (no future occurrence left) stays
+        paused, its end cleared and the reason saying why."""
+        while True:
+            now = self.clock.now()
+            ending = await self.store.pauses_ending(100)
+            for schedule_id, until in ending:
+                if until > now:
+                    return until
+                try:
+                    await self.resume_schedule(schedule_id, actor="system", pause_ended=True)
+                except Conflict as exc:
+                    await self._keep_paused(schedule_id, str(exc), now)
+                except NotFound:
+                    continue
+            if len(ending) < 100:
+                return None
+
+    async def _keep_paused(self, schedule_id: str, why: str, now: datetime) -> None:
+        def change(_: Any, current: Schedule) -> dict[str, Any]:
+            reason = f"{current.pause_reason or 'paused'}; could not resume at its end: {why}"
+            return {"paused_until": None, "pause_reason": reason[:500], "updated_at": now}
+
+        await self._transition(schedule_id, None, change, "schedule.pause_end_failed", "system", now)
 
     async def _transition(
         self, schedule_id: str, scope: Scope, change: Callable[[Any, Schedule], dict[str, Any]], action: str,

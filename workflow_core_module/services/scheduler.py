@@ -25,6 +25,7 @@ from ..db.schedule_store import Scope
 from ..engine.engine import WorkflowEngine
 from ..errors import Unavailable
 from ..logs import audit
+from .changes import ScheduleChange
 from .dispatcher import Dispatcher
 from .schedule_service import ScheduleService
 from .scheduler_loop import SchedulerLoop
@@ -52,6 +53,9 @@ class Scheduler:
         self.dispatcher = Dispatcher(engine, self.ledger, settings, self.clock, self.replica_id)
         self.loop: SchedulerLoop | None = None
         self._loop_task: asyncio.Task[None] | None = None
+        self._pauses_task: asyncio.Task[None] | None = None
+        self._pauses_changed = asyncio.Event()
+        self.changes.subscribe(self._heard)
 
     def new_loop(self, **loop_options: Any) -> SchedulerLoop:
         """A loop over this scheduler's parts, not started (tests drive its passes by hand)."""
@@ -66,11 +70,42 @@ class Scheduler:
         self.engine.warm_up()
         self.loop = self.new_loop(**loop_options)
         self._loop_task = asyncio.create_task(self.loop.run(), name="scheduler-loop")
+        self._pauses_task = asyncio.create_task(self.keep_pauses(), name="pause-keeper")
         return self.loop
+
+    def _heard(self, change: ScheduleChange) -> None:
+        if change.resume_at is not None:  # a pause made here that lifts itself
+            self._pauses_changed.set()
+
+    async def keep_pauses(self) -> None:
+        """Lift pauses whose `until` has come, on whichever replica is up: at the earliest end this
+        replica knows of (a pause with an end made here wakes it), and at least every
+        POLL_INTERVAL_SECONDS (pauses made on another replica)."""
+        while True:
+            self._pauses_changed.clear()
+            try:
+                next_end = await self.schedules.end_due_pauses()
+            except Exception:
+                log.exception("could not lift the pauses that have ended", extra={"category": "ERROR"})
+                next_end = None
+            wait = self.settings.poll_interval_seconds
+            if next_end is not None:
+                wait = min(wait, max(0.0, (next_end - self.clock.now()).total_seconds()))
+            sleeping = asyncio.ensure_future(self.clock.sleep(wait))
+            woken = asyncio.ensure_future(self._pauses_changed.wait())
+            try:
+                await asyncio.wait((sleeping, woken), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sleeping.cancel()
+                woken.cancel()
 
     async def stop(self, grace_seconds: float | None = None) -> None:
         """Stop claiming, let running workflows finish (up to the grace), record the rest."""
         grace = self.settings.shutdown_grace_seconds if grace_seconds is None else grace_seconds
+        if self._pauses_task is not None:
+            self._pauses_task.cancel()
+            await asyncio.gather(self._pauses_task, return_exceptions=True)
+            self._pauses_task = None
         if self.loop is not None and self._loop_task is not None:
             self.loop.stop()
             try:
