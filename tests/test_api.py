@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +16,21 @@ import pytest
 from quart import Quart
 
 from workflow_core_module.app import create_app
+from workflow_core_module.clock import ManualClock
 
 from .conftest import make_settings
-from .harness import until
 from .processes import ROOT
 
 ADMIN = {"X-API-Key": "admin-secret"}
 
 
 @pytest.fixture
-async def app(database_url: str, tmp_path: Path) -> AsyncIterator[Quart]:
+async def app(database_url: str, tmp_path: Path, clock: ManualClock) -> AsyncIterator[Quart]:
+    """The app on a manual clock (conftest.START) that tests read and move: nothing here depends
+    on the wall clock."""
     settings = make_settings(database_url, admin_api_key="admin-secret", max_schedules_per_community=5,
                              log_level="WARNING")
-    application = create_app(settings)
+    application = create_app(settings, clock=clock)
     async with application.test_app():
         runtime = application.extensions["runtime"]
         await _truncate(runtime)
@@ -81,10 +83,13 @@ def iso(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-async def runs_ended(app: Quart) -> None:
-    """Wait until every run this process started has ended (the dispatcher is idle)."""
-    dispatcher = app.extensions["runtime"].scheduler.dispatcher
-    await until(lambda: dispatcher.pending == 0, what="the runs of this process to end")
+async def runs_ended(app: Quart, timeout_seconds: float = 10.0) -> None:
+    """Wait until every schedule run and every execution this process started has ended and its
+    end is recorded (the dispatcher and the workflow service are idle)."""
+    runtime = app.extensions["runtime"]
+    async with asyncio.timeout(timeout_seconds):
+        await runtime.scheduler.dispatcher.idle()
+        await runtime.workflows.idle()
 
 
 # ---- schedules ---------------------------------------------------------------------------------
@@ -143,13 +148,13 @@ async def test_list_limits_and_filters(client: Any) -> None:
         assert status == 400 and err["error"]["code"] == "invalid_input", bad
 
 
-async def test_preview_and_next(client: Any) -> None:
+async def test_preview_and_next(client: Any, clock: ManualClock) -> None:
     _, preview = await call(client, "post", "/api/v1/schedules/preview",
                             {"schedule_type": "cron", "cron_expression": "0 9 * * 1-5", "timezone": "UTC", "count": 5},
                             expect=200)
     assert preview["description"] == "At 09:00, Monday through Friday"
     assert len(preview["times"]) == 5 and all(t.endswith("T09:00:00Z") for t in preview["times"])
-    start = datetime.now(timezone.utc) + timedelta(days=30)
+    start = clock.now() + timedelta(days=30)
     _, windowed = await call(client, "post", "/api/v1/schedules/preview",
                              {"schedule_type": "interval", "interval_seconds": 3600, "start_date": iso(start),
                               "end_date": iso(start + timedelta(hours=2)), "count": 10}, expect=200)
@@ -176,11 +181,8 @@ async def test_pause_resume_run_and_history(client: Any, app: Quart) -> None:
     assert resumed["status"] == "active" and resumed["next_execution_at"]
     _, started = await call(client, "post", f"/api/v1/schedules/{sid}/run", expect=202)
     assert set(started) == {"run_id", "execution_id"}
-    for _ in range(200):
-        _, history = await call(client, "get", f"/api/v1/schedules/{sid}/history", expect=200)
-        if history["items"] and history["items"][0]["status"] == "completed":
-            break
-        await asyncio.sleep(0.02)
+    await runs_ended(app)
+    _, history = await call(client, "get", f"/api/v1/schedules/{sid}/history", expect=200)
     [run] = history["items"]
     assert set(run) == {"run_id", "execution_id", "scheduled_for", "fired_at", "finished_at", "status", "attempt",
                         "error", "note", "duration_ms", "trigger"}
@@ -195,7 +197,7 @@ async def test_pause_resume_run_and_history(client: Any, app: Quart) -> None:
     assert (detail["last_run_status"], detail["last_run_at"]) == ("completed", run["finished_at"])
 
 
-async def test_history_pages_newest_first(client: Any, app: Quart) -> None:
+async def test_history_pages_newest_first(client: Any, app: Quart, clock: ManualClock) -> None:
     wf = await workflow(client)
     _, created = await call(client, "post", "/api/v1/schedules", cron_body(wf), expect=201)
     sid = created["schedule_id"]
@@ -203,7 +205,8 @@ async def test_history_pages_newest_first(client: Any, app: Quart) -> None:
     for _ in range(5):
         _, run = await call(client, "post", f"/api/v1/schedules/{sid}/run", expect=202)
         started.append(run["run_id"])
-        await runs_ended(app)  # one after the other: each is newer than the one before
+        await runs_ended(app)
+        clock.advance(1)  # one after the other: each fired a second after the one before
     newest_first = started[::-1]
     pages = []
     for offset in (0, 2, 4, 6):
@@ -238,15 +241,10 @@ async def test_a_community_key_reads_only_its_own_executions(client: Any, app: Q
         for owner in (red, ADMIN):
             _, seen = await call(client, "get", f"/api/v1/executions/{execution_id}", headers=owner, expect=200)
             assert seen["execution_id"] == execution_id and seen["workflow_id"] == red_wf
-
-    async def both_ended() -> bool:
-        for execution_id in (direct["execution_id"], manual["execution_id"]):
-            if (await call(client, "get", f"/api/v1/executions/{execution_id}"))[1]["status"] != "completed":
-                return False
-        return True
-
-    await until(both_ended, what="both executions to end")
     await runs_ended(app)
+    for execution_id in (direct["execution_id"], manual["execution_id"]):
+        _, ended = await call(client, "get", f"/api/v1/executions/{execution_id}", headers=red, expect=200)
+        assert ended["status"] == "completed", ended
 
 
 async def test_status_endpoint(client: Any) -> None:
@@ -262,7 +260,7 @@ async def test_status_endpoint(client: Any) -> None:
 
 # ---- workflows and executions -------------------------------------------------------------
 
-async def test_workflows_crud_and_execute(client: Any) -> None:
+async def test_workflows_crud_and_execute(client: Any, app: Quart) -> None:
     wf = await workflow(client, "hello")
     _, got = await call(client, "get", f"/api/v1/workflows/{wf}", expect=200)
     assert got["name"] == "hello" and got["steps"] == [{"action": "log", "message": "hi"}]
@@ -274,12 +272,9 @@ async def test_workflows_crud_and_execute(client: Any) -> None:
     assert replaced["name"] == "hello2"
     _, started = await call(client, "post", f"/api/v1/workflows/{wf}/execute", {"context_data": {"x": 1}}, expect=202)
     _, bare = await call(client, "post", f"/api/v1/workflows/{wf}/execute", expect=202)
+    await runs_ended(app)
     for execution_id in (started["execution_id"], bare["execution_id"]):
-        for _ in range(200):
-            _, execution = await call(client, "get", f"/api/v1/executions/{execution_id}", expect=200)
-            if execution["status"] == "completed":
-                break
-            await asyncio.sleep(0.02)
+        _, execution = await call(client, "get", f"/api/v1/executions/{execution_id}", expect=200)
         assert execution["status"] == "completed" and execution["trigger"] == "api"
     _, s = await call(client, "post", "/api/v1/schedules", cron_body(wf), expect=201)
     status, err = await call(client, "delete", f"/api/v1/workflows/{wf}")
@@ -305,10 +300,10 @@ async def test_bad_steps_are_400(client: Any, steps: Any, field: str) -> None:
 
 # ---- errors ----------------------------------------------------------------------------------------
 
-async def test_error_statuses(client: Any, app: Quart) -> None:
+async def test_error_statuses(client: Any, app: Quart, clock: ManualClock) -> None:
     wf = await workflow(client)
     _, created = await call(client, "post", "/api/v1/schedules", cron_body(wf, "taken"), expect=201)
-    past = iso(datetime.now(timezone.utc) - timedelta(hours=1))
+    past = iso(clock.now() - timedelta(hours=1))
     cases = [
         ({"workflow_id": wf}, {"name", "schedule_type"}),
         (cron_body(wf, "x", interval_seconds="60"), {"interval_seconds"}),
@@ -337,7 +332,7 @@ async def test_error_statuses(client: Any, app: Quart) -> None:
     status, err = await call(client, "post", "/api/v1/schedules", cron_body(wf, "taken"))
     assert status == 409 and err["error"]["details"] == {"name": "already in use"}
     once = {"workflow_id": wf, "name": "once", "schedule_type": "one_time",
-            "scheduled_time": iso(datetime.now(timezone.utc) + timedelta(hours=1))}
+            "scheduled_time": iso(clock.now() + timedelta(hours=1))}
     _, one = await call(client, "post", "/api/v1/schedules", once, expect=201)
     database = app.extensions["runtime"].database
     await database.write(lambda dal: dal.executesql(database.dialect.params(
