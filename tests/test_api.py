@@ -17,6 +17,7 @@ from quart import Quart
 
 from workflow_core_module.app import create_app
 from workflow_core_module.clock import ManualClock
+from workflow_core_module.db.database import Database
 
 from .conftest import make_settings
 from .processes import ROOT
@@ -25,26 +26,18 @@ ADMIN = {"X-API-Key": "admin-secret"}
 
 
 @pytest.fixture
-async def app(database_url: str, tmp_path: Path, clock: ManualClock) -> AsyncIterator[Quart]:
+async def app(database: Database, clock: ManualClock) -> AsyncIterator[Quart]:
     """The app on a manual clock (conftest.START) that tests read and move: nothing here depends
-    on the wall clock."""
-    settings = make_settings(database_url, admin_api_key="admin-secret", max_schedules_per_community=5,
+    on the wall clock. It serves an empty database (conftest's `database`, emptied before the app
+    starts and again after it stopped, never under its scheduler: see conftest._truncate)."""
+    settings = make_settings(database.url, admin_api_key="admin-secret", max_schedules_per_community=5,
                              log_level="WARNING")
     application = create_app(settings, clock=clock)
     async with application.test_app():
-        runtime = application.extensions["runtime"]
-        await _truncate(runtime)
+        loop = application.extensions["runtime"].scheduler.loop
+        assert loop is not None
+        await loop.heartbeat()  # listed among the replicas before the first request
         yield application
-        await _truncate(runtime)
-
-
-async def _truncate(runtime: Any) -> None:
-    from .conftest import _truncate as truncate
-
-    await truncate(runtime.database)
-    await runtime.schedules.load_cache()
-    if runtime.scheduler.loop is not None:
-        await runtime.scheduler.loop.heartbeat()
 
 
 @pytest.fixture

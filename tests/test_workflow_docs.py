@@ -62,20 +62,16 @@ class Record:
 
 
 @pytest.fixture
-async def app(database_url: str, tmp_path: Path) -> AsyncIterator[Quart]:
+async def app(database: Database, tmp_path: Path) -> AsyncIterator[Quart]:
+    """The app on an empty database (conftest's `database`, emptied before the app starts and
+    again after it stopped, never under its scheduler: see conftest._truncate)."""
     commands = tmp_path / "commands.yaml"
     commands.write_text("backup: [\"true\"]\n", encoding="utf-8")
-    settings = make_settings(database_url, admin_api_key="admin-secret", log_level="WARNING",
+    settings = make_settings(database.url, admin_api_key="admin-secret", log_level="WARNING",
                              commands_file=str(commands))
     application = create_app(settings)
     async with application.test_app():
-        from .conftest import _truncate
-
-        runtime = application.extensions["runtime"]
-        await _truncate(runtime.database)
-        await runtime.schedules.load_cache()
         yield application
-        await _truncate(runtime.database)
 
 
 @pytest.fixture
