@@ -76,6 +76,10 @@ def sqlite_url(tmp_path: Any) -> str:
 
 
 async def _truncate(database: Database) -> None:
+    """Empty every table. Only while no scheduler runs on the database: on PostgreSQL, TRUNCATE
+    locks the tables one by one in _TABLES order, and a read that joins them in another order
+    (the heartbeat's look for orphans reads runs, then schedules) deadlocks against it."""
+
     def run(dal: Any) -> None:
         if database.is_sqlite:
             for table in _TABLES:

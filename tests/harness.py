@@ -86,12 +86,11 @@ class Scheduler:
     async def settle(self, timeout: float = 10.0) -> None:
         """Wait until no run of this process is pending."""
         dispatcher = self.scheduler.dispatcher
-        assert dispatcher is not None
-        deadline = asyncio.get_running_loop().time() + timeout
-        while dispatcher.pending:
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"{dispatcher.pending} run(s) still pending")
-            await asyncio.sleep(0.005)
+        try:
+            async with asyncio.timeout(timeout):
+                await dispatcher.idle()
+        except TimeoutError:
+            raise TimeoutError(f"{dispatcher.pending} run(s) still pending after {timeout} s") from None
 
     async def runs(self, schedule_id: str) -> list[Any]:
         page = await self.service.get_history(schedule_id, limit=500)

@@ -51,8 +51,7 @@ class HttpSink:
                 body = self.rfile.read(length) if length else b""
                 received = Received(self.command, self.path, dict(self.headers), body, time.time())
                 refusal = sink.check(received) if sink.check is not None else None
-                with sink._lock:
-                    (sink.refused if refusal else sink.received).append(received)
+                sink.record(received, refused=bool(refusal))
                 status, reply = refusal or (sink.status, sink.reply)
                 payload = json.dumps(reply).encode()
                 self.send_response(status)
@@ -70,6 +69,11 @@ class HttpSink:
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def record(self, received: Received, *, refused: bool) -> None:
+        """Keep a request (called from the server's handler threads)."""
+        with self._lock:
+            (self.refused if refused else self.received).append(received)
 
     def __enter__(self) -> HttpSink:
         self._thread.start()

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,33 +16,28 @@ import pytest
 from quart import Quart
 
 from workflow_core_module.app import create_app
+from workflow_core_module.clock import ManualClock
+from workflow_core_module.db.database import Database
 
 from .conftest import make_settings
-from .harness import until
 from .processes import ROOT
 
 ADMIN = {"X-API-Key": "admin-secret"}
 
 
 @pytest.fixture
-async def app(database_url: str, tmp_path: Path) -> AsyncIterator[Quart]:
-    settings = make_settings(database_url, admin_api_key="admin-secret", max_schedules_per_community=5,
+async def app(database: Database, clock: ManualClock) -> AsyncIterator[Quart]:
+    """The app on a manual clock (conftest.START) that tests read and move: nothing here depends
+    on the wall clock. It serves an empty database (conftest's `database`, emptied before the app
+    starts and again after it stopped, never under its scheduler: see conftest._truncate)."""
+    settings = make_settings(database.url, admin_api_key="admin-secret", max_schedules_per_community=5,
                              log_level="WARNING")
-    application = create_app(settings)
+    application = create_app(settings, clock=clock)
     async with application.test_app():
-        runtime = application.extensions["runtime"]
-        await _truncate(runtime)
+        loop = application.extensions["runtime"].scheduler.loop
+        assert loop is not None
+        await loop.heartbeat()  # listed among the replicas before the first request
         yield application
-        await _truncate(runtime)
-
-
-async def _truncate(runtime: Any) -> None:
-    from .conftest import _truncate as truncate
-
-    await truncate(runtime.database)
-    await runtime.schedules.load_cache()
-    if runtime.scheduler.loop is not None:
-        await runtime.scheduler.loop.heartbeat()
 
 
 @pytest.fixture
@@ -81,51 +76,111 @@ def iso(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-async def runs_ended(app: Quart) -> None:
-    """Wait until every run this process started has ended (the dispatcher is idle)."""
-    dispatcher = app.extensions["runtime"].scheduler.dispatcher
-    await until(lambda: dispatcher.pending == 0, what="the runs of this process to end")
+async def runs_ended(app: Quart, timeout_seconds: float = 10.0) -> None:
+    """Wait until every schedule run and every execution this process started has ended and its
+    end is recorded (the dispatcher and the workflow service are idle)."""
+    runtime = app.extensions["runtime"]
+    async with asyncio.timeout(timeout_seconds):
+        await runtime.scheduler.dispatcher.idle()
+        await runtime.workflows.idle()
+
+
+async def sql(app: Quart, statement: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Rows of one SELECT (written with `?` markers) on the app's database."""
+    database = app.extensions["runtime"].database
+    return await database.read(lambda dal: [tuple(row) for row in dal.executesql(
+        database.dialect.params(statement), placeholders=list(params))])
+
+
+async def schedule_names(client: Any) -> set[str]:
+    _, page = await call(client, "get", "/api/v1/schedules", expect=200)
+    return {s["name"] for s in page["items"]}
 
 
 # ---- schedules ---------------------------------------------------------------------------------
 
-async def test_create_get_list_update_delete(client: Any, app: Quart) -> None:
+SCHEDULE_KEYS = {
+    "schedule_id", "workflow_id", "community_id", "name", "description", "schedule_type", "cron_expression",
+    "interval_seconds", "scheduled_time", "timezone", "start_date", "end_date", "is_active", "status",
+    "next_execution_at", "last_execution_at", "last_execution_id", "last_run_status", "last_run_at",
+    "max_executions", "execution_count",
+    "grace_period_seconds", "overlap_policy", "jitter_seconds", "context_data", "tags", "callback_url",
+    "created_by", "total_runs", "successful_runs", "failed_runs", "missed_runs", "created_at", "updated_at",
+    "timing_description"}
+
+
+async def daily(client: Any) -> tuple[str, dict[str, Any]]:
+    """A workflow, and a weekday cron schedule on it tagged "daily" (its id and its answer)."""
     wf = await workflow(client)
     _, created = await call(client, "post", "/api/v1/schedules", cron_body(wf, tags=["daily"], context_data={"a": 1}),
                             expect=201)
+    return wf, created
+
+
+async def test_create_answers_the_public_fields_and_the_next_run(client: Any) -> None:
+    _, created = await daily(client)
     assert created["next_execution_at"].endswith(":00:00Z") and created["status"] == "active"
+    assert created["next_execution_at"] == "2026-11-23T08:00:00Z"  # Monday 09:00 in Berlin, after START (a Sunday)
     assert created["timing_description"] == "At 09:00, Monday through Friday (Europe/Berlin)"
     assert "id" not in created and "deleted_at" not in created
-    expected_keys = {
-        "schedule_id", "workflow_id", "community_id", "name", "description", "schedule_type", "cron_expression",
-        "interval_seconds", "scheduled_time", "timezone", "start_date", "end_date", "is_active", "status",
-        "next_execution_at", "last_execution_at", "last_execution_id", "last_run_status", "last_run_at",
-        "max_executions", "execution_count",
-        "grace_period_seconds", "overlap_policy", "jitter_seconds", "context_data", "tags", "callback_url",
-        "created_by", "total_runs", "successful_runs", "failed_runs", "missed_runs", "created_at", "updated_at",
-        "timing_description"}
-    assert set(created) == expected_keys
-    sid = created["schedule_id"]
-    _, one = await call(client, "get", f"/api/v1/schedules/{sid}", expect=200)
+    assert set(created) == SCHEDULE_KEYS
+
+
+async def test_get_answers_zero_stats_for_a_schedule_never_run(client: Any) -> None:
+    _, created = await daily(client)
+    _, one = await call(client, "get", f"/api/v1/schedules/{created['schedule_id']}", expect=200)
     assert one["stats"] == {"total_runs": 0, "successful_runs": 0, "failed_runs": 0, "missed_runs": 0,
                             "success_rate": None, "avg_duration_ms": None}
+    assert one["schedule_id"] == created["schedule_id"]
+
+
+async def test_list_filters_by_tag(client: Any) -> None:
+    wf, created = await daily(client)
+    await call(client, "post", "/api/v1/schedules", cron_body(wf, "untagged"), expect=201)
     _, page = await call(client, "get", "/api/v1/schedules?tag=daily&limit=10", expect=200)
     assert (page["total"], page["limit"], page["offset"], len(page["items"])) == (1, 10, 0, 1)
-    _, patched = await call(client, "patch", f"/api/v1/schedules/{sid}", {"name": "renamed", "cron_expression": "30 7 * * *"},
-                            expect=200)
+    assert page["items"][0]["schedule_id"] == created["schedule_id"]
+
+
+async def test_patch_changes_only_the_fields_sent(client: Any) -> None:
+    _, created = await daily(client)
+    _, patched = await call(client, "patch", f"/api/v1/schedules/{created['schedule_id']}",
+                            {"name": "renamed", "cron_expression": "30 7 * * *"}, expect=200)
     assert patched["name"] == "renamed" and patched["cron_expression"] == "30 7 * * *"
-    _, replaced = await call(client, "put", f"/api/v1/schedules/{sid}",
+    assert (patched["timezone"], patched["tags"], patched["context_data"]) == ("Europe/Berlin", ["daily"], {"a": 1})
+
+
+async def test_put_replaces_every_field_with_defaults_for_those_left_out(client: Any) -> None:
+    wf, created = await daily(client)
+    _, replaced = await call(client, "put", f"/api/v1/schedules/{created['schedule_id']}",
                              {"workflow_id": wf, "name": "again", "schedule_type": "interval", "interval_seconds": 600},
                              expect=200)
     assert replaced["schedule_type"] == "interval" and replaced["tags"] == [] and replaced["timezone"] == "UTC"
+    assert replaced["cron_expression"] is None and replaced["context_data"] == {}
+
+
+async def test_delete_is_soft_it_hides_the_schedule_and_keeps_the_row(client: Any, app: Quart) -> None:
+    _, created = await daily(client)
+    sid = created["schedule_id"]
     status, body = await call(client, "delete", f"/api/v1/schedules/{sid}")
     assert status == 204 and body == b""
     await call(client, "get", f"/api/v1/schedules/{sid}", expect=404)
+    [(deleted_at,)] = await sql(app, "SELECT deleted_at FROM workflow_schedules WHERE schedule_id = ?", sid)
+    assert deleted_at is not None
+
+
+async def test_hard_delete_removes_the_schedule_and_its_history(client: Any, app: Quart) -> None:
+    wf = await workflow(client)
     _, gone = await call(client, "post", "/api/v1/schedules", cron_body(wf, "gone"), expect=201)
-    await call(client, "post", f"/api/v1/schedules/{gone['schedule_id']}/run", expect=202)
+    sid = gone["schedule_id"]
+    await call(client, "post", f"/api/v1/schedules/{sid}/run", expect=202)
     await runs_ended(app)
-    await call(client, "delete", f"/api/v1/schedules/{gone['schedule_id']}?hard=true", expect=204)
-    await call(client, "get", f"/api/v1/schedules/{gone['schedule_id']}/history", expect=404)
+    _, history = await call(client, "get", f"/api/v1/schedules/{sid}/history", expect=200)
+    assert history["total"] == 1
+    await call(client, "delete", f"/api/v1/schedules/{sid}?hard=true", expect=204)
+    await call(client, "get", f"/api/v1/schedules/{sid}/history", expect=404)
+    assert await sql(app, "SELECT id FROM workflow_schedules WHERE schedule_id = ?", sid) == []
+    assert await sql(app, "SELECT id FROM workflow_schedule_runs WHERE schedule_id = ?", sid) == []
 
 
 async def test_list_limits_and_filters(client: Any) -> None:
@@ -143,13 +198,13 @@ async def test_list_limits_and_filters(client: Any) -> None:
         assert status == 400 and err["error"]["code"] == "invalid_input", bad
 
 
-async def test_preview_and_next(client: Any) -> None:
+async def test_preview_and_next(client: Any, clock: ManualClock) -> None:
     _, preview = await call(client, "post", "/api/v1/schedules/preview",
                             {"schedule_type": "cron", "cron_expression": "0 9 * * 1-5", "timezone": "UTC", "count": 5},
                             expect=200)
     assert preview["description"] == "At 09:00, Monday through Friday"
     assert len(preview["times"]) == 5 and all(t.endswith("T09:00:00Z") for t in preview["times"])
-    start = datetime.now(timezone.utc) + timedelta(days=30)
+    start = clock.now() + timedelta(days=30)
     _, windowed = await call(client, "post", "/api/v1/schedules/preview",
                              {"schedule_type": "interval", "interval_seconds": 3600, "start_date": iso(start),
                               "end_date": iso(start + timedelta(hours=2)), "count": 10}, expect=200)
@@ -176,11 +231,8 @@ async def test_pause_resume_run_and_history(client: Any, app: Quart) -> None:
     assert resumed["status"] == "active" and resumed["next_execution_at"]
     _, started = await call(client, "post", f"/api/v1/schedules/{sid}/run", expect=202)
     assert set(started) == {"run_id", "execution_id"}
-    for _ in range(200):
-        _, history = await call(client, "get", f"/api/v1/schedules/{sid}/history", expect=200)
-        if history["items"] and history["items"][0]["status"] == "completed":
-            break
-        await asyncio.sleep(0.02)
+    await runs_ended(app)
+    _, history = await call(client, "get", f"/api/v1/schedules/{sid}/history", expect=200)
     [run] = history["items"]
     assert set(run) == {"run_id", "execution_id", "scheduled_for", "fired_at", "finished_at", "status", "attempt",
                         "error", "note", "duration_ms", "trigger"}
@@ -195,7 +247,7 @@ async def test_pause_resume_run_and_history(client: Any, app: Quart) -> None:
     assert (detail["last_run_status"], detail["last_run_at"]) == ("completed", run["finished_at"])
 
 
-async def test_history_pages_newest_first(client: Any, app: Quart) -> None:
+async def test_history_pages_newest_first(client: Any, app: Quart, clock: ManualClock) -> None:
     wf = await workflow(client)
     _, created = await call(client, "post", "/api/v1/schedules", cron_body(wf), expect=201)
     sid = created["schedule_id"]
@@ -203,7 +255,8 @@ async def test_history_pages_newest_first(client: Any, app: Quart) -> None:
     for _ in range(5):
         _, run = await call(client, "post", f"/api/v1/schedules/{sid}/run", expect=202)
         started.append(run["run_id"])
-        await runs_ended(app)  # one after the other: each is newer than the one before
+        await runs_ended(app)
+        clock.advance(1)  # one after the other: each fired a second after the one before
     newest_first = started[::-1]
     pages = []
     for offset in (0, 2, 4, 6):
@@ -238,15 +291,10 @@ async def test_a_community_key_reads_only_its_own_executions(client: Any, app: Q
         for owner in (red, ADMIN):
             _, seen = await call(client, "get", f"/api/v1/executions/{execution_id}", headers=owner, expect=200)
             assert seen["execution_id"] == execution_id and seen["workflow_id"] == red_wf
-
-    async def both_ended() -> bool:
-        for execution_id in (direct["execution_id"], manual["execution_id"]):
-            if (await call(client, "get", f"/api/v1/executions/{execution_id}"))[1]["status"] != "completed":
-                return False
-        return True
-
-    await until(both_ended, what="both executions to end")
     await runs_ended(app)
+    for execution_id in (direct["execution_id"], manual["execution_id"]):
+        _, ended = await call(client, "get", f"/api/v1/executions/{execution_id}", headers=red, expect=200)
+        assert ended["status"] == "completed", ended
 
 
 async def test_status_endpoint(client: Any) -> None:
@@ -262,7 +310,7 @@ async def test_status_endpoint(client: Any) -> None:
 
 # ---- workflows and executions -------------------------------------------------------------
 
-async def test_workflows_crud_and_execute(client: Any) -> None:
+async def test_workflows_crud_and_execute(client: Any, app: Quart) -> None:
     wf = await workflow(client, "hello")
     _, got = await call(client, "get", f"/api/v1/workflows/{wf}", expect=200)
     assert got["name"] == "hello" and got["steps"] == [{"action": "log", "message": "hi"}]
@@ -274,12 +322,9 @@ async def test_workflows_crud_and_execute(client: Any) -> None:
     assert replaced["name"] == "hello2"
     _, started = await call(client, "post", f"/api/v1/workflows/{wf}/execute", {"context_data": {"x": 1}}, expect=202)
     _, bare = await call(client, "post", f"/api/v1/workflows/{wf}/execute", expect=202)
+    await runs_ended(app)
     for execution_id in (started["execution_id"], bare["execution_id"]):
-        for _ in range(200):
-            _, execution = await call(client, "get", f"/api/v1/executions/{execution_id}", expect=200)
-            if execution["status"] == "completed":
-                break
-            await asyncio.sleep(0.02)
+        _, execution = await call(client, "get", f"/api/v1/executions/{execution_id}", expect=200)
         assert execution["status"] == "completed" and execution["trigger"] == "api"
     _, s = await call(client, "post", "/api/v1/schedules", cron_body(wf), expect=201)
     status, err = await call(client, "delete", f"/api/v1/workflows/{wf}")
@@ -305,39 +350,75 @@ async def test_bad_steps_are_400(client: Any, steps: Any, field: str) -> None:
 
 # ---- errors ----------------------------------------------------------------------------------------
 
-async def test_error_statuses(client: Any, app: Quart) -> None:
+def _past_one_time(wf: str, now: datetime) -> Any:
+    return {"workflow_id": wf, "name": "x", "schedule_type": "one_time",
+            "scheduled_time": iso(now - timedelta(hours=1))}
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        (lambda wf, now: {"workflow_id": wf}, {"name", "schedule_type"}),
+        (lambda wf, now: cron_body(wf, "x", interval_seconds="60"), {"interval_seconds"}),
+        (lambda wf, now: cron_body(wf, "x", surprise=True), {"surprise"}),
+        (lambda wf, now: cron_body(wf, "x", cron_expression="0 25 * * *"), {"cron_expression"}),
+        (lambda wf, now: cron_body(wf, "x", timezone="Mars/Base"), {"timezone"}),
+        (lambda wf, now: {"workflow_id": wf, "name": "x", "schedule_type": "interval", "interval_seconds": 5},
+         {"interval_seconds"}),
+        (_past_one_time, {"scheduled_time"}),
+        (lambda wf, now: [1, 2, 3], {"body"}),
+        (lambda wf, now: "just a string", {"body"}),
+    ],
+    ids=["missing-fields", "string-for-int", "unknown-field", "bad-cron", "unknown-zone", "interval-too-short",
+         "one-time-in-the-past", "array-body", "string-body"],
+)
+async def test_a_wrong_schedule_body_is_400_naming_each_field_and_writes_nothing(
+        client: Any, clock: ManualClock, body: Any, fields: set[str]) -> None:
     wf = await workflow(client)
-    _, created = await call(client, "post", "/api/v1/schedules", cron_body(wf, "taken"), expect=201)
-    past = iso(datetime.now(timezone.utc) - timedelta(hours=1))
-    cases = [
-        ({"workflow_id": wf}, {"name", "schedule_type"}),
-        (cron_body(wf, "x", interval_seconds="60"), {"interval_seconds"}),
-        (cron_body(wf, "x", surprise=True), {"surprise"}),
-        (cron_body(wf, "x", cron_expression="0 25 * * *"), {"cron_expression"}),
-        (cron_body(wf, "x", timezone="Mars/Base"), {"timezone"}),
-        ({"workflow_id": wf, "name": "x", "schedule_type": "interval", "interval_seconds": 5}, {"interval_seconds"}),
-        ({"workflow_id": wf, "name": "x", "schedule_type": "one_time", "scheduled_time": past}, {"scheduled_time"}),
-        ([1, 2, 3], {"body"}),
-        ("just a string", {"body"}),
-    ]
-    for body, fields in cases:
-        status, err = await call(client, "post", "/api/v1/schedules", body)
-        assert status == 400, (body, err)
-        assert set(err["error"]) == {"code", "message", "details"} and err["error"]["code"] == "invalid_input"
-        assert fields <= set(err["error"]["details"]), (body, err)
+    sent = body(wf, clock.now())
+    status, err = await call(client, "post", "/api/v1/schedules", sent)
+    assert status == 400, (sent, err)
+    assert set(err["error"]) == {"code", "message", "details"} and err["error"]["code"] == "invalid_input"
+    assert fields <= set(err["error"]["details"]), (sent, err)
+    assert await schedule_names(client) == set()  # nothing rejected was written
+
+
+async def test_malformed_json_is_400(client: Any) -> None:
     response = await client.post("/api/v1/schedules", data=b"{not json", headers={**ADMIN,
                                                                                  "Content-Type": "application/json"})
     assert response.status_code == 400
-    assert (await call(client, "get", "/api/v1/schedules", headers={}))[0] == 401
-    assert (await call(client, "get", "/api/v1/schedules", headers={"X-API-Key": "wrong"}))[0] == 401
-    assert (await call(client, "get", "/api/v1/schedules/not-a-uuid"))[0] == 404
-    assert (await call(client, "get", "/api/v1/executions/00000000-0000-4000-8000-000000000000"))[0] == 404
-    assert (await call(client, "get", "/api/v1/nothing-here"))[0] == 404
+    assert (await response.get_json())["error"]["code"] == "invalid_input"
+    assert await schedule_names(client) == set()
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-API-Key": "wrong"}], ids=["no-key", "wrong-key"])
+async def test_a_missing_or_wrong_key_is_401(client: Any, headers: dict[str, str]) -> None:
+    assert (await call(client, "get", "/api/v1/schedules", headers=headers))[0] == 401
+
+
+@pytest.mark.parametrize("path", ["/api/v1/schedules/not-a-uuid", "/api/v1/executions/00000000-0000-4000-8000-000000000000",
+                                  "/api/v1/nothing-here"])
+async def test_an_unknown_id_or_path_is_404(client: Any, path: str) -> None:
+    assert (await call(client, "get", path))[0] == 404
+
+
+async def test_a_method_a_path_does_not_take_is_405(client: Any) -> None:
     assert (await call(client, "patch", "/api/v1/schedules", {}))[0] == 405
+
+
+async def test_a_name_in_use_is_409_and_the_first_schedule_stays(client: Any) -> None:
+    wf = await workflow(client)
+    _, created = await call(client, "post", "/api/v1/schedules", cron_body(wf, "taken"), expect=201)
     status, err = await call(client, "post", "/api/v1/schedules", cron_body(wf, "taken"))
     assert status == 409 and err["error"]["details"] == {"name": "already in use"}
+    assert await schedule_names(client) == {"taken"}
+    assert (await call(client, "get", f"/api/v1/schedules/{created['schedule_id']}"))[0] == 200
+
+
+async def test_resuming_an_expired_schedule_is_409(client: Any, app: Quart, clock: ManualClock) -> None:
+    wf = await workflow(client)
     once = {"workflow_id": wf, "name": "once", "schedule_type": "one_time",
-            "scheduled_time": iso(datetime.now(timezone.utc) + timedelta(hours=1))}
+            "scheduled_time": iso(clock.now() + timedelta(hours=1))}
     _, one = await call(client, "post", "/api/v1/schedules", once, expect=201)
     database = app.extensions["runtime"].database
     await database.write(lambda dal: dal.executesql(database.dialect.params(
@@ -345,12 +426,14 @@ async def test_error_statuses(client: Any, app: Quart) -> None:
         "WHERE schedule_id = ?"), placeholders=[database.dialect.false, one["schedule_id"]]))
     status, err = await call(client, "post", f"/api/v1/schedules/{one['schedule_id']}/resume")
     assert status == 409 and "expired" in err["error"]["message"]
+
+
+async def test_a_body_over_one_mib_is_413_and_writes_nothing(client: Any) -> None:
+    wf = await workflow(client)
     big = cron_body(wf, "big", context_data={"blob": "x" * (1024 * 1024 + 10)})
     status, err = await call(client, "post", "/api/v1/schedules", big)
     assert status == 413 and err["error"]["code"] == "payload_too_large"
-    _, after = await call(client, "get", "/api/v1/schedules", expect=200)
-    assert {s["name"] for s in after["items"]} == {"taken", "once"}  # nothing rejected was written
-    assert (await call(client, "get", f"/api/v1/schedules/{created['schedule_id']}"))[0] == 200
+    assert await schedule_names(client) == set()
 
 
 async def test_unauthenticated_probes_and_docs(client: Any) -> None:

@@ -212,19 +212,19 @@ async def test_a_missing_workflow_fails_every_concurrent_run(engine: WorkflowEng
 
 async def test_a_definition_forgotten_while_it_is_read_is_read_again(engine: WorkflowEngine) -> None:
     wf = await add_workflow(engine.database, steps=[{"action": "log", "message": "old"}])
-    get, gate, reads = engine.store.get, asyncio.Event(), []
+    get, gate, read, reads = engine.store.get, asyncio.Event(), asyncio.Event(), []
 
     async def slow_first(workflow_id: str) -> Any:
         reads.append(workflow_id)
         workflow = await get(workflow_id)
         if len(reads) == 1:
+            read.set()
             await gate.wait()  # the first read returns the old steps, after the change
         return workflow
 
     engine.store.get = slow_first  # type: ignore[method-assign]
     first = asyncio.ensure_future(engine.execute_workflow(wf, {"trigger": "api"}))
-    while not reads:
-        await asyncio.sleep(0.001)
+    await asyncio.wait_for(read.wait(), 10)  # the first run has read the old steps
     await engine.database.write(lambda dal: dal(dal.workflows.workflow_id == wf).update(
         steps=[{"action": "log", "message": "new"}]))
     engine.forget(wf)  # what the service does after it changed the workflow

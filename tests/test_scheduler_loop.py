@@ -351,6 +351,36 @@ async def test_concurrency_is_bounded_and_nothing_dropped(database: Database, cl
     await sched.close()
 
 
+async def test_the_dispatcher_is_idle_once_its_last_run_ends(sched: Scheduler, clock: ManualClock) -> None:
+    dispatcher = sched.scheduler.dispatcher
+    nothing_pending = dispatcher.idle()
+    with pytest.raises(StopIteration):  # nothing claimed: returns without waiting at all
+        nothing_pending.send(None)
+    gate, hold = asyncio.Event(), asyncio.Event()
+    sched.recorder.gate = gate
+
+    async def held(params: dict[str, Any], context: Any) -> dict[str, Any]:
+        await hold.wait()
+        return {}
+
+    sched.engine.register_action("hold", held)
+    wf, held_wf = await sched.workflow(), await sched.workflow(steps=[{"action": "hold"}])
+    await sched.service.add_schedule(interval(wf))
+    other = await sched.service.add_schedule(interval(held_wf, "held", 3600))
+    clock.advance(60)
+    assert sched.loop is not None and (await sched.loop.run_pass(clock.now())).fired == 1
+    waiter = asyncio.ensure_future(dispatcher.idle())
+    await until(lambda: sched.recorder.active == 1, what="the scheduled run to reach its step")
+    await sched.scheduler.run_now(other.schedule_id)  # a second run, submitted while the waiter waits
+    assert dispatcher.pending == 2 and not waiter.done()
+    gate.set()
+    await until(lambda: dispatcher.pending == 1, what="the scheduled run to end")
+    assert not waiter.done()  # one run is still pending
+    hold.set()
+    await asyncio.wait_for(waiter, 10)
+    assert dispatcher.pending == 0 and await sched.statuses(other.schedule_id) == ["completed"]
+
+
 # ---- callback, manual runs, shutdown, recovery, retention -----------------------------------
 
 async def test_run_now_is_manual_and_does_not_count(sched: Scheduler, clock: ManualClock) -> None:

@@ -222,15 +222,16 @@ async def test_a_retry_while_the_first_is_still_running_waits_for_its_reply() ->
     clock = ManualClock(START)
     replays = Replays(clock, seconds=600)
     key = ("42", "sess_1", "!schedule add ...")
-    gate, applied = asyncio.Event(), []
+    gate, running, applied = asyncio.Event(), asyncio.Event(), []
 
     async def command() -> str:
+        running.set()
         await gate.wait()
         applied.append(1)
         return "Scheduled"
 
     first = asyncio.ensure_future(replays.reply(key, command))
-    await asyncio.sleep(0)
+    await asyncio.wait_for(running.wait(), 1)
     first.cancel()  # the router gave up and closed the connection: the request is cancelled...
     retry = asyncio.ensure_future(replays.reply(key, command))
     gate.set()

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -26,7 +27,7 @@ from workflow_core_module.engine.steps import STEP_MODELS
 from workflow_core_module.scheduling.trigger import TRIGGER_KEYS
 
 from .conftest import add_workflow, make_settings
-from .harness import Scheduler, until
+from .harness import Scheduler
 from .processes import ROOT
 
 ADMIN = {"X-API-Key": "admin-secret"}
@@ -62,20 +63,16 @@ class Record:
 
 
 @pytest.fixture
-async def app(database_url: str, tmp_path: Path) -> AsyncIterator[Quart]:
+async def app(database: Database, tmp_path: Path) -> AsyncIterator[Quart]:
+    """The app on an empty database (conftest's `database`, emptied before the app starts and
+    again after it stopped, never under its scheduler: see conftest._truncate)."""
     commands = tmp_path / "commands.yaml"
     commands.write_text("backup: [\"true\"]\n", encoding="utf-8")
-    settings = make_settings(database_url, admin_api_key="admin-secret", log_level="WARNING",
+    settings = make_settings(database.url, admin_api_key="admin-secret", log_level="WARNING",
                              commands_file=str(commands))
     application = create_app(settings)
     async with application.test_app():
-        from .conftest import _truncate
-
-        runtime = application.extensions["runtime"]
-        await _truncate(runtime.database)
-        await runtime.schedules.load_cache()
         yield application
-        await _truncate(runtime.database)
 
 
 @pytest.fixture
@@ -91,13 +88,15 @@ async def call(client: Any, method: str, path: str, body: Any = None, expect: in
     return data
 
 
-async def ended(client: Any, execution_id: str) -> dict[str, Any]:
-    async def done() -> dict[str, Any] | None:
-        execution: dict[str, Any] = await call(client, "get", f"/api/v1/executions/{execution_id}", expect=200)
-        return None if execution["status"] in ("queued", "running") else execution
-
-    result: dict[str, Any] = await until(done, what=f"execution {execution_id} to end")
-    return result
+async def ended(client: Any, execution_id: str, timeout_seconds: float = 10.0) -> dict[str, Any]:
+    """The execution, once every run and execution the app started has ended and is recorded."""
+    runtime = client.app.extensions["runtime"]
+    async with asyncio.timeout(timeout_seconds):
+        await runtime.scheduler.dispatcher.idle()
+        await runtime.workflows.idle()
+    execution: dict[str, Any] = await call(client, "get", f"/api/v1/executions/{execution_id}", expect=200)
+    assert execution["status"] not in ("queued", "running"), execution
+    return execution
 
 
 async def spec(client: Any) -> dict[str, Any]:

@@ -1192,14 +1192,16 @@ class _Compiled(NamedTuple):
     globals: dict[str, Any]
 
 
+def _code_tokens(source: str) -> Iterator[str]:
+    """The kind of each token of template code in `source` (whitespace is not code)."""
+    return (kind for _, kind, _ in _ENV.lex(source) if kind != "whitespace")
+
+
 def _count_tokens(source: str) -> None:
     """Lexing is cheap next to parsing and compiling; stop at the first token past the limit."""
-    count = 0
-    for _, kind, _ in _ENV.lex(source):
-        if kind != "whitespace":
-            count += 1
-            if count > MAX_TEMPLATE_TOKENS:
-                raise TemplateLimitError(f"is too long: more than {MAX_TEMPLATE_TOKENS:,} tokens of template code")
+    for count, _ in enumerate(_code_tokens(source), 1):
+        if count > MAX_TEMPLATE_TOKENS:
+            raise TemplateLimitError(f"is too long: more than {MAX_TEMPLATE_TOKENS:,} tokens of template code")
 
 
 @lru_cache(maxsize=1024)
@@ -1225,6 +1227,17 @@ def _compile(source: str) -> _Compiled:
 
 
 # ---- the interface -------------------------------------------------------------------------
+
+def count_code_tokens(source: str) -> int:
+    """Tokens of template code in `source`, whitespace not counted: what MAX_TEMPLATE_TOKENS bounds."""
+    return sum(1 for _ in _code_tokens(source))
+
+
+def clear_compile_cache() -> None:
+    """Forget every compiled template (each is compiled again on its next use): for measuring
+    compilation itself."""
+    _compile.cache_clear()
+
 
 def is_template(text: str) -> bool:
     return "{{" in text or "{%" in text

@@ -94,6 +94,8 @@ class Dispatcher:
         self.replica_id = replica_id
         self._slots = asyncio.Semaphore(settings.max_concurrent_workflows)
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._idle = asyncio.Event()  # set while no task is pending (cleared by submit, set by the last to end)
+        self._idle.set()
         self._runs: dict[str, _Run] = {}
         self._executing = 0
         self.accepting = True
@@ -111,6 +113,12 @@ class Dispatcher:
     def pending(self) -> int:
         """Runs claimed by this process and not ended (waiting or executing)."""
         return len(self._tasks)
+
+    async def idle(self) -> None:
+        """Return once no run claimed by this process is pending (at once when none is): what
+        a drain or a test waits on instead of polling `pending` (arq's burst mode)."""
+        while self._tasks:  # a run submitted after the last one ended and before this woke
+            await self._idle.wait()
 
     # ---- submitting and cancelling ----------------------------------------------------------
 
@@ -135,8 +143,14 @@ class Dispatcher:
             raise RuntimeError("the dispatcher is shutting down")
         task = asyncio.create_task(self._run(fire), name=f"run-{fire.run_id}")
         self._tasks[fire.run_id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(fire.run_id, None))
+        self._idle.clear()
+        task.add_done_callback(lambda _: self._ended(fire.run_id))
         return task
+
+    def _ended(self, run_id: str) -> None:
+        self._tasks.pop(run_id, None)
+        if not self._tasks:
+            self._idle.set()
 
     def cancel(self, run_ids: list[str], *, here: bool = True) -> int:
         """Cancel runs (already recorded as cancelled by whoever asked) that run in this process;

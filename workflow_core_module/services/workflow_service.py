@@ -155,6 +155,12 @@ class WorkflowService:
     async def get_execution(self, execution_id: str, *, scope: Scope = None) -> Execution:
         return await self.store.get_execution(_uuid(execution_id, "execution"), scope)
 
+    async def idle(self) -> None:
+        """Return once every execution started here has ended and its end is recorded (at once
+        when none is running)."""
+        while self._executions:  # one started while this waited is waited for too
+            await asyncio.wait(list(self._executions))
+
     async def close(self, grace_seconds: float) -> None:
         """Let executions started here finish up to the grace, then cancel them (recorded)."""
         tasks = list(self._executions)
