@@ -18,7 +18,7 @@ from workflow_core_module.db.database import Database
 from workflow_core_module.errors import Invalid
 from workflow_core_module.scheduling import ScheduleStatus
 
-from .conftest import START, _truncate, make_settings
+from .conftest import START, make_settings
 from .harness import Scheduler, sleepers, until
 
 ADMIN = {"X-API-Key": "admin-secret"}
@@ -128,17 +128,74 @@ async def test_the_keeper_reports_the_next_end_and_leaves_later_pauses(sched: Sc
     assert (await sched.service.get_schedule(later.schedule_id)).status is ScheduleStatus.PAUSED
 
 
+# ---- pause after failures ------------------------------------------------------------------------
+
+async def test_a_schedule_pauses_itself_after_exactly_n_failures_in_a_row(database: Database,
+                                                                          clock: ManualClock) -> None:
+    sched = Scheduler(database, make_settings(database.url, workflow_max_retries=0), clock)
+    sched.attach_loop()
+    try:
+        sched.recorder.fail_first = 10
+        wf = await sched.workflow()
+        s = await sched.service.add_schedule({**every_minute(wf), "pause_after_failures": 3})
+        for expected in (1, 2):
+            assert (await sched.tick(60)).fired == 1
+            row = await sched.service.get_schedule(s.schedule_id)
+            assert (row.status, row.consecutive_failures) == (ScheduleStatus.ACTIVE, expected)
+        assert (await sched.tick(60)).fired == 1
+        paused = await sched.service.get_schedule(s.schedule_id)
+        assert (paused.status, paused.is_active, paused.next_execution_at) == (ScheduleStatus.PAUSED, False, None)
+        assert (paused.pause_reason, paused.paused_by, paused.paused_at) == (
+            "paused after 3 consecutive failures", "system", START + timedelta(minutes=3))
+        assert sched.service.cache.due_at(s.id) is None
+        assert (await sched.tick(60)).fired == 0 and len(sched.recorder.calls) == 3
+        assert ("system", "schedule.pause") in await _audit(database, s.schedule_id)
+        resumed = await sched.service.resume_schedule(s.schedule_id)
+        assert (resumed.status, resumed.consecutive_failures) == (ScheduleStatus.ACTIVE, 0)
+    finally:
+        await sched.close()
+
+
+async def test_a_success_resets_the_count_of_failures(database: Database, clock: ManualClock) -> None:
+    sched = Scheduler(database, make_settings(database.url, workflow_max_retries=0), clock)
+    sched.attach_loop()
+    try:
+        wf = await sched.workflow()
+        s = await sched.service.add_schedule({**every_minute(wf), "pause_after_failures": 3})
+        for fail in (True, True, False, True, True):
+            sched.recorder.fail_first = 1 if fail else 0
+            await sched.tick(60)
+        row = await sched.service.get_schedule(s.schedule_id)
+        assert await sched.statuses(s.schedule_id) == ["failed", "failed", "completed", "failed", "failed"]
+        assert (row.status, row.consecutive_failures, row.failed_runs) == (ScheduleStatus.ACTIVE, 2, 4)
+    finally:
+        await sched.close()
+
+
+async def test_without_pause_after_failures_a_schedule_keeps_running(database: Database,
+                                                                     clock: ManualClock) -> None:
+    sched = Scheduler(database, make_settings(database.url, workflow_max_retries=0), clock)
+    sched.attach_loop()
+    try:
+        sched.recorder.fail_first = 10
+        wf = await sched.workflow()
+        s = await sched.service.add_schedule(every_minute(wf))
+        for _ in range(5):
+            await sched.tick(60)
+        row = await sched.service.get_schedule(s.schedule_id)
+        assert (row.status, row.consecutive_failures) == (ScheduleStatus.ACTIVE, 5)
+    finally:
+        await sched.close()
+
+
 # ---- the API ---------------------------------------------------------------------------------------
 
 @pytest.fixture
-async def app(database_url: str) -> AsyncIterator[Quart]:
-    application = create_app(make_settings(database_url, admin_api_key="admin-secret", log_level="WARNING"))
+async def app(database: Database) -> AsyncIterator[Quart]:
+    """The app on conftest's `database` (emptied before the app starts and after it stopped)."""
+    application = create_app(make_settings(database.url, admin_api_key="admin-secret", log_level="WARNING"))
     async with application.test_app():
-        runtime = application.extensions["runtime"]
-        await _truncate(runtime.database)
-        await runtime.schedules.load_cache()
         yield application
-        await _truncate(runtime.database)
 
 
 async def _call(app: Quart, method: str, path: str, body: Any = None) -> tuple[int, Any]:

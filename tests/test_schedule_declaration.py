@@ -13,9 +13,10 @@ from quart import Quart
 
 from workflow_core_module.api.schemas import ScheduleCreate, ScheduleOut, ScheduleUpdate
 from workflow_core_module.app import create_app
+from workflow_core_module.db.database import Database
 from workflow_core_module.scheduling.schedule import ANSWER_COLUMNS, COLUMNS, FIELD_NAMES
 
-from .conftest import _truncate, make_settings
+from .conftest import make_settings
 
 ADMIN = {"X-API-Key": "admin-secret"}
 
@@ -39,19 +40,17 @@ EVERY_FIELD = {
     "timeout_seconds": 90,
     "max_retries": 0,
     "retry_backoff_seconds": 5,
+    "pause_after_failures": 3,
 }
 NOT_FOR_CRON = {"interval_seconds", "scheduled_time"}  # the other types' timing fields
 
 
 @pytest.fixture
-async def app(database_url: str) -> AsyncIterator[Quart]:
-    application = create_app(make_settings(database_url, admin_api_key="admin-secret", log_level="WARNING"))
+async def app(database: Database) -> AsyncIterator[Quart]:
+    """The app on conftest's `database` (emptied before the app starts and after it stopped)."""
+    application = create_app(make_settings(database.url, admin_api_key="admin-secret", log_level="WARNING"))
     async with application.test_app():
-        runtime = application.extensions["runtime"]
-        await _truncate(runtime.database)
-        await runtime.schedules.load_cache()
         yield application
-        await _truncate(runtime.database)
 
 
 async def _call(app: Quart, method: str, path: str, body: Any = None) -> tuple[int, Any]:

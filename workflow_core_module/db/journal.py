@@ -27,6 +27,7 @@ from typing import Any
 
 from pydal import DAL
 
+from .audit import AuditEntry, AuditLog
 from .database import Database, cursor
 from .durably import durably
 from .ledger_sql import LedgerSQL
@@ -100,10 +101,25 @@ def stored_results(results: list[dict[str, Any]]) -> str:
     return as_json([{k: v for k, v in r.items() if not (k == "index" and v == i)} for i, r in enumerate(results)])
 
 
+PAUSED_AFTER_FAILURES = "paused after {n} consecutive failures"
+
+
+@dataclass(frozen=True, slots=True)
+class AutoPaused:
+    """A schedule that paused itself: its pause_after_failures was reached."""
+
+    schedule_pk: int
+    schedule_id: str
+    community_id: str | None
+    failures: int
+
+
 class Journal:
     def __init__(self, database: Database, sql: LedgerSQL) -> None:
         self.database = database
         self.sql = sql
+        self.audit = AuditLog(database)
+        self.paused_listeners: list[Callable[[list[AutoPaused]], None]] = []  # told after the commit
         self._ts = database.dialect.ts
         self._starts: list[tuple[_Start, asyncio.Future[bool]]] = []
         self._ends: list[tuple[_End, asyncio.Future[None]]] = []
@@ -137,8 +153,9 @@ class Journal:
             starts, self._starts = self._starts, []
             ends, self._ends = self._ends, []
             start_list, end_list = [s for s, _ in starts], [e for e, _ in ends]
+            paused: list[AutoPaused] = []
             try:
-                started = await durably(partial(self.database.write, self._write, start_list, end_list),
+                started = await durably(partial(self.database.write, self._write, start_list, end_list, paused),
                                         f"{len(starts)} run start(s) and {len(ends)} end(s)")
             except Exception as exc:
                 waiting: list[asyncio.Future[Any]] = [f for _, f in starts] + [f for _, f in ends]
@@ -152,10 +169,18 @@ class Journal:
             for _, end_future in ends:
                 if not end_future.done():
                     end_future.set_result(None)
+            if paused:
+                for listener in self.paused_listeners:
+                    try:
+                        listener(paused)
+                    except Exception:
+                        log.exception("auto-pause listener failed", extra={"category": "ERROR"})
 
     # ---- the writer thread -----------------------------------------------------------------
 
-    def _write(self, dal: DAL, starts: Sequence[_Start], ends: Sequence[_End]) -> list[bool]:
+    def _write(self, dal: DAL, starts: Sequence[_Start], ends: Sequence[_End], paused: list[AutoPaused]) -> list[bool]:
+        """One batch; the schedules it paused (pause_after_failures) are added to `paused`."""
+        paused.clear()  # a retried batch starts over
         ts, sql, cur = self._ts, self.sql, cursor(dal)
         # A first attempt on the run row leaves the run's execution_id NULL: it is the run id.
         linked = [(s.run.run_id, s.start.attempt, None if on_run_row(s.start, s.run) else s.start.execution_id,
@@ -181,21 +206,40 @@ class Journal:
             sql.start_prepared(cur, prepared)
         if outcomes:
             sql.end_executions(cur, outcomes)
-        self._end_runs(cur, [e for e in ends if e.run is not None and e.run_final])
+        self._end_runs(dal, [e for e in ends if e.run is not None and e.run_final], paused)
         return started
 
-    def _end_runs(self, cur: Any, ends: Sequence[_End]) -> None:
-        """End runs still unfinished, and count each on its schedule (once, however many per batch)."""
+    def _end_runs(self, dal: DAL, ends: Sequence[_End], paused: list[AutoPaused]) -> None:
+        """End runs still unfinished, count each on its schedule (once, however many per batch), and
+        pause the schedules that have now failed pause_after_failures times in a row."""
         if not ends:
             return
+        cur = cursor(dal)
         ts = self._ts
         ended = self.sql.end_runs(cur, [(e.end.status, ts(e.end.finished_at), e.end.duration_ms, e.end.error,
                                          stored_results(e.end.step_results) if on_run_row(e.start, e.run) else None,
                                          e.run.run_id) for e in ends if e.run])
         counters = _counts([e for e in ends if e.run and e.run.run_id.rstrip() in ended])
-        if counters:
-            self.sql.count_ends(cur, [(ok, failed, ms, ts(at), execution_id, status, ts(at), pk)
-                                      for pk, (ok, failed, ms, at, execution_id, status) in counters.items()])
+        if not counters:
+            return
+        self.sql.count_ends(cur, [(ok, failed, ms, ts(at), execution_id, status, ts(at), reset, streak, pk)
+                                  for pk, (ok, failed, ms, at, execution_id, status, reset, streak)
+                                  in counters.items()])
+        failing = [pk for pk, counted in counters.items() if counted[7]]
+        if failing:
+            at = max(counted[3] for counted in counters.values())
+            paused.extend(self.pause_failing(dal, failing, at))
+
+    def pause_failing(self, dal: DAL, pks: Sequence[int], at: datetime) -> list[AutoPaused]:
+        """Pause those of `pks` whose failures in a row reached their pause_after_failures (audited,
+        actor `system`), in the caller's transaction."""
+        done = [AutoPaused(int(pk), schedule_id, community_id, int(n)) for pk, schedule_id, community_id, n in
+                self.sql.pause_failing(cursor(dal), pks, PAUSED_AFTER_FAILURES, self._ts(at))]
+        for p in done:
+            reason = PAUSED_AFTER_FAILURES.format(n=p.failures)
+            self.audit.write(dal, AuditEntry("system", "schedule.pause", at), "schedule", p.schedule_id,
+                             p.community_id, {"status": "paused", "pause_reason": reason})
+        return done
 
 
 def execution_row(start: ExecutionStart, run_id: str | None, ts: Callable[[datetime | None], Any], *,
@@ -207,17 +251,22 @@ def execution_row(start: ExecutionStart, run_id: str | None, ts: Callable[[datet
             None if queued else ts(start.started_at), "[]", ts(start.started_at))
 
 
-def _counts(ends: Sequence[_End]) -> dict[int, tuple[int, int, int, datetime, str | None, str]]:
-    """Per schedule: successes, failures, their total duration, and the newest end's time, execution
-    and status."""
-    out: dict[int, tuple[int, int, int, datetime, str | None, str]] = {}
+_Counted = tuple[int, int, int, datetime, str | None, str, bool, int]
+
+
+def _counts(ends: Sequence[_End]) -> dict[int, _Counted]:
+    """Per schedule: successes, failures, their total duration, the newest end's time, execution
+    and status, whether a success was among them, and the failures after the last success."""
+    out: dict[int, _Counted] = {}
     for e in sorted(ends, key=lambda e: e.end.finished_at):
         assert e.run is not None
         end = e.end
         success = end.status == "completed"
         failure = end.status in ("failed", "timed_out")
-        ok, failed, ms, *_ = out.get(e.run.schedule_pk, (0, 0, 0, end.finished_at, None, end.status))
+        ok, failed, ms, _, _, _, reset, streak = out.get(
+            e.run.schedule_pk, (0, 0, 0, end.finished_at, None, end.status, False, 0))
         out[e.run.schedule_pk] = (ok + success, failed + failure,
                                   ms + (end.duration_ms if success or failure else 0),
-                                  end.finished_at, end.execution_id, end.status)
+                                  end.finished_at, end.execution_id, end.status,
+                                  reset or success, 0 if success else streak + failure)
     return out

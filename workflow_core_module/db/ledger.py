@@ -51,7 +51,7 @@ from ..scheduling.schedule import DUE_COLUMNS, RunLimits, Schedule
 from ..scheduling.trigger import trigger_dict, trigger_time
 from ..scheduling.types import iso_z
 from .database import Database, Dialect, cursor
-from .journal import ExecutionEnd, ExecutionStart, Journal, RunLink, execution_row
+from .journal import AutoPaused, ExecutionEnd, ExecutionStart, Journal, RunLink, execution_row
 from .ledger_sql import UNFINISHED_SQL, ledger_sql
 from .sql import TableCodec
 
@@ -412,16 +412,24 @@ class RunLedger:
     async def fail_orphan(self, orphan: Orphan, reason: str, now: datetime) -> bool:
         """Record an orphan as failed with the reason (and count it); False if it had ended."""
 
+        paused: list[AutoPaused] = []
+
         def run(dal: DAL) -> bool:
             if not self._end_unfinished(dal, orphan.run_id, RunStatus.FAILED.value, reason, now):
                 return False
             if orphan.schedule_pk is not None:
                 dal.executesql(self.dialect.params(
                     "UPDATE workflow_schedules SET failed_runs = failed_runs + 1, last_run_status = 'failed', "
-                    "last_run_at = ? WHERE id = ?"), placeholders=[self.dialect.ts(now), orphan.schedule_pk])
+                    "last_run_at = ?, consecutive_failures = consecutive_failures + 1 WHERE id = ?"),
+                    placeholders=[self.dialect.ts(now), orphan.schedule_pk])
+                paused[:] = self.journal.pause_failing(dal, [orphan.schedule_pk], now)
             return True
 
-        return await self.database.write(run)
+        ended = await self.database.write(run)
+        if paused:
+            for listener in self.journal.paused_listeners:
+                listener(paused)
+        return bool(ended)
 
     # ---- retention and deletion ----------------------------------------------------------------
 

@@ -67,8 +67,13 @@ class LedgerSQL(Protocol):
         ended here."""
 
     def count_ends(self, cur: Any, rows: Rows) -> None:
-        """(ok, failed, ms, at, execution_id, status, at, schedule pk): add to a schedule's
-        counters and set its last_* fields."""
+        """(ok, failed, ms, at, execution_id, status, at, reset, streak, schedule pk): add to a
+        schedule's counters and set its last_* fields; its failures in a row become `streak` when
+        `reset` (a success among these ends), else grow by it."""
+
+    def pause_failing(self, cur: Any, pks: Sequence[int], reason: str, now: Any) -> list[tuple[Any, ...]]:
+        """Pause those of `pks` that are active and have failed `pause_after_failures` times in a
+        row (`reason` with {n} for the count); (pk, schedule_id, community_id, failures) of each."""
 
 
 _MOVE = ("UPDATE workflow_schedules SET next_execution_at = ?, status = ?, is_active = ?, execution_count = ?, "
@@ -85,7 +90,18 @@ _END_RUN = ("UPDATE workflow_schedule_runs SET status = ?, finished_at = ?, dura
             f"step_results = COALESCE(?, step_results) WHERE run_id = ? AND status IN {UNFINISHED_SQL}")
 _COUNT = ("UPDATE workflow_schedules SET successful_runs = successful_runs + ?, failed_runs = failed_runs + ?, "
           "total_duration_ms = total_duration_ms + ?, last_execution_at = ?, "
-          "last_execution_id = COALESCE(?, last_execution_id), last_run_status = ?, last_run_at = ? WHERE id = ?")
+          "last_execution_id = COALESCE(?, last_execution_id), last_run_status = ?, last_run_at = ?, "
+          "consecutive_failures = CASE WHEN ? THEN ? ELSE consecutive_failures + ? END WHERE id = ?")
+_FAILING = ("pause_after_failures IS NOT NULL AND consecutive_failures >= pause_after_failures AND is_active = ?")
+
+
+def _pause_failing(dialect: Dialect, ids: str) -> str:
+    """The auto-pause statement (markers: reason template parts, now, false, true)."""
+    return dialect.params(
+        "UPDATE workflow_schedules SET status = 'paused', is_active = ?, next_execution_at = NULL, "
+        "pause_reason = ? || consecutive_failures || ?, paused_at = ?, paused_by = 'system', paused_until = NULL, "
+        f"updated_at = ? WHERE id IN ({ids}) AND {_FAILING} "
+        "RETURNING id, schedule_id, community_id, consecutive_failures")
 
 
 def _insert(table: str, columns: Sequence[str]) -> str:
@@ -142,7 +158,13 @@ class SqliteLedgerSQL:
         return self._each(cur, _END_RUN, rows, 5)
 
     def count_ends(self, cur: Any, rows: Rows) -> None:
-        cur.executemany(_COUNT, rows)
+        cur.executemany(_COUNT, [(*head, reset, streak, streak, pk) for *head, reset, streak, pk in rows])
+
+    def pause_failing(self, cur: Any, pks: Sequence[int], reason: str, now: Any) -> list[tuple[Any, ...]]:
+        before, after = reason.split("{n}")
+        cur.execute(_pause_failing(self.dialect, ", ".join("?" for _ in pks)),
+                    (self.dialect.false, before, after, now, now, *pks, self.dialect.true))
+        return list(cur.fetchall())
 
 
 class PostgresLedgerSQL:
@@ -215,12 +237,21 @@ class PostgresLedgerSQL:
         return {row[0].rstrip() for row in cur.fetchall()}  # CHAR(36): blank-padded (ids compare stripped)
 
     def count_ends(self, cur: Any, rows: Rows) -> None:
-        source, columns = unnest(("int", "int", "bigint", "timestamp", "text", "text", "timestamp", "bigint"), rows)
+        source, columns = unnest(("int", "int", "bigint", "timestamp", "text", "text", "timestamp", "boolean", "int",
+                                  "bigint"), rows)
         cur.execute("UPDATE workflow_schedules AS s SET successful_runs = s.successful_runs + v.ok, "
                     "failed_runs = s.failed_runs + v.failed, total_duration_ms = s.total_duration_ms + v.ms, "
                     "last_execution_at = v.at, last_execution_id = COALESCE(v.e, s.last_execution_id), "
-                    "last_run_status = v.status, last_run_at = v.run_at "
-                    f"FROM {source} AS v(ok, failed, ms, at, e, status, run_at, id) WHERE s.id = v.id", columns)
+                    "last_run_status = v.status, last_run_at = v.run_at, consecutive_failures = CASE WHEN v.reset "
+                    "THEN v.streak ELSE s.consecutive_failures + v.streak END "
+                    f"FROM {source} AS v(ok, failed, ms, at, e, status, run_at, reset, streak, id) WHERE s.id = v.id",
+                    columns)
+
+    def pause_failing(self, cur: Any, pks: Sequence[int], reason: str, now: Any) -> list[tuple[Any, ...]]:
+        before, after = reason.split("{n}")
+        cur.execute(_pause_failing(self.dialect, "SELECT unnest(%s::bigint[])"),
+                    (self.dialect.false, before, after, now, now, list(pks), self.dialect.true))
+        return list(cur.fetchall())
 
 
 def ledger_sql(dialect: Dialect) -> LedgerSQL:

@@ -82,6 +82,8 @@ class ScheduleFields:
     retry_backoff_seconds: int | None = field(default=None, metadata=col(
         due=True, doc="the wait before the first retry, doubled for each later one; null: the service's "
                       "WORKFLOW_RETRY_BASE_SECONDS"))
+    pause_after_failures: int | None = field(default=None, metadata=col(
+        doc="pause by itself after this many failed or timed-out runs in a row; null: never"))
 
     def time_rule(self, anchor: datetime) -> TimeRule:
         """The timing part; `anchor` (the creation time) starts an interval grid without a start_date."""
@@ -126,6 +128,7 @@ class Schedule(ScheduleFields):
     paused_at: datetime | None = field(default=None, metadata=col())
     paused_by: str | None = field(default=None, metadata=col(200))
     paused_until: datetime | None = field(default=None, metadata=col())  # it resumes by itself then
+    consecutive_failures: int = field(default=0, metadata=col())  # failed or timed-out runs in a row
     created_by: str = field(default="", metadata=col(200))
     total_runs: int = field(default=0, metadata=col())
     successful_runs: int = field(default=0, metadata=col())

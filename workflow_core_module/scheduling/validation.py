@@ -35,6 +35,7 @@ MAX_INTERVAL_SECONDS = 366 * 24 * 3600
 MAX_URL_CHARS = 2000
 MAX_TIMEOUT_SECONDS = 24 * 3600
 MAX_PAUSE_REASON_CHARS = 500
+MAX_PAUSE_AFTER_FAILURES = 1000
 MAX_RETRIES = 10
 MAX_RETRY_BACKOFF_SECONDS = 3600
 
@@ -124,6 +125,7 @@ def validate_schedule(
         "timeout_seconds": v.integer("timeout_seconds", 1, MAX_TIMEOUT_SECONDS),
         "max_retries": v.integer("max_retries", 0, MAX_RETRIES),
         "retry_backoff_seconds": v.integer("retry_backoff_seconds", 1, MAX_RETRY_BACKOFF_SECONDS),
+        "pause_after_failures": v.integer("pause_after_failures", 1, MAX_PAUSE_AFTER_FAILURES),
     }
     if values["grace_period_seconds"] is None:
         values["grace_period_seconds"] = limits.default_grace_period_seconds

@@ -314,7 +314,8 @@ class ScheduleService:
                     {"status": status.value},
                 )
             return {"status": status.value, "is_active": True, "next_execution_at": nxt, "updated_at": now,
-                    "pause_reason": None, "paused_at": None, "paused_by": None, "paused_until": None}
+                    "pause_reason": None, "paused_at": None, "paused_by": None, "paused_until": None,
+                    "consecutive_failures": 0}
 
         return await self._transition(schedule_id, scope, change, "schedule.resume", actor, now)
 

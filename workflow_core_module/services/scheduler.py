@@ -19,6 +19,7 @@ from ..clock import Clock, SystemClock
 from ..config import Settings
 from ..db.audit import AuditEntry
 from ..db.database import Database
+from ..db.journal import AutoPaused
 from ..db.ledger import Fire, RunLedger
 from ..db.replicas import ReplicaRegistry
 from ..db.schedule_store import Scope
@@ -56,6 +57,7 @@ class Scheduler:
         self._pauses_task: asyncio.Task[None] | None = None
         self._pauses_changed = asyncio.Event()
         self.changes.subscribe(self._heard)
+        self.ledger.journal.paused_listeners.append(self._paused_itself)
 
     def new_loop(self, **loop_options: Any) -> SchedulerLoop:
         """A loop over this scheduler's parts, not started (tests drive its passes by hand)."""
@@ -72,6 +74,12 @@ class Scheduler:
         self._loop_task = asyncio.create_task(self.loop.run(), name="scheduler-loop")
         self._pauses_task = asyncio.create_task(self.keep_pauses(), name="pause-keeper")
         return self.loop
+
+    def _paused_itself(self, paused: list[AutoPaused]) -> None:
+        for p in paused:
+            self.changes.publish(p.schedule_pk, p.schedule_id, None)
+            audit(log, "schedule.pause", f"schedule paused after {p.failures} consecutive failures", actor="system",
+                  schedule_id=p.schedule_id, community_id=p.community_id)
 
     def _heard(self, change: ScheduleChange) -> None:
         if change.resume_at is not None:  # a pause made here that lifts itself

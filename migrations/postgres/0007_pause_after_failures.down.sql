@@ -1,0 +1,3 @@
+-- 0007 pause after failures (PostgreSQL): down.
+ALTER TABLE workflow_schedules DROP COLUMN consecutive_failures;
+ALTER TABLE workflow_schedules DROP COLUMN pause_after_failures;
