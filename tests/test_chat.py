@@ -7,7 +7,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +95,20 @@ async def test_list_info_next_pause_resume_remove_by_name_and_number(app: Quart)
     assert await reply(client, "remove nightly") == 'Removed "nightly".'
     assert await reply(client, "list") == "No schedules here yet. Add one: !schedule add every day at 18:00 say Stream starts soon!"
     assert await reply(client, "info #9") == "I can't find a schedule #9 here. See the numbered list: !schedule list"
+
+
+async def test_pause_for_a_while_because_of_something(app: Quart) -> None:
+    client = app.test_client()
+    await reply(client, "timezone Europe/Berlin")
+    await reply(client, "add every day at 18:00 as evening say Stream soon")
+    assert await reply(client, "pause evening for 2 hours because raid night") == (
+        'Paused "evening" until Sun 22 Nov 15:00 (raid night). Start it again with: !schedule resume evening')
+    [schedule] = (await app.extensions["runtime"].schedules.list_schedules(scope="c1")).items
+    assert (schedule.pause_reason, schedule.paused_until, schedule.paused_by) == (
+        "raid night", START + timedelta(hours=2), "twitch:name-u1")
+    assert "paused until Sun 22 Nov 15:00 (raid night)" in await reply(client, "info evening")
+    assert (await reply(client, "pause evening until 23:00")).startswith('Paused "evening" until Sun 22 Nov 23:00.')
+    assert (await reply(client, "pause evening for 2 lightyears")).startswith('"2" what? Add a unit')
 
 
 async def test_who_may_change_schedules(app: Quart) -> None:

@@ -276,6 +276,12 @@ OTHER_CASES = [
     ('info "stream soon"', Info(Target("stream-soon", None))),
     ("next #2", Next(Target(None, 2))),
     ("pause nightly", Pause(Target("nightly", None))),
+    ("pause nightly for 2 hours because raid", Pause(Target("nightly", None), NOW + timedelta(hours=2), "raid")),
+    ("pause #2 for 90m", Pause(Target(None, 2), NOW + timedelta(minutes=90))),
+    ("pause nightly until 18:00", Pause(Target("nightly", None), NOW + timedelta(hours=6))),
+    ("pause nightly until dec 24 because the holidays are coming",
+     Pause(Target("nightly", None), datetime(2026, 12, 24, 23, 59, 59, tzinfo=UTC), "the holidays are coming")),
+    ("pause nightly because  mods away ", Pause(Target("nightly", None), None, "mods away")),
     ("resume 'stream   soon'", Resume(Target("stream-soon", None))),
     ("remove #4", Remove(Target(None, 4))),
     ("delete old_one", Remove(Target("old_one", None))),
@@ -291,6 +297,24 @@ OTHER_CASES = [
     ("timezone utc", SetTimezone("UTC")),
     ("Timezone Asia/Kolkata", SetTimezone("Asia/Kolkata")),
 ]
+
+
+PAUSE_ERRORS = [
+    ("pause nightly for", "unit"),
+    ("pause nightly for 2", "unit"),
+    ("pause nightly until", "Until when"),
+    ("pause nightly because", "Because of what"),
+    ("pause nightly because " + "x" * 501, "the most is 500"),
+    ("pause nightly tomorrow", "didn't expect"),
+    ("pause nightly for 400 days", "too long"),
+]
+
+
+@pytest.mark.parametrize(("text", "problem"), PAUSE_ERRORS)
+def test_a_wrong_pause_says_what_is_wrong(text: str, problem: str) -> None:
+    with pytest.raises(ChatParseError) as caught:
+        parse_command(text, now=NOW)
+    assert problem in str(caught.value) and "Try: !schedule" in str(caught.value)
 
 
 @pytest.mark.parametrize(("text", "expected"), OTHER_CASES, ids=[t or "<empty>" for t, _ in OTHER_CASES])
@@ -447,7 +471,7 @@ EXAMPLE_MEANS: dict[str, Any] = {
     "list": List(),
     "info": Info(Target("nightly", None)),
     "next": Next(Target(None, 2)),
-    "pause": Pause(Target("nightly", None)),
+    "pause": Pause(Target("nightly", None), NOW + timedelta(hours=2), "raid"),
     "resume": Resume(Target("nightly", None)),
     "remove": Remove(Target(None, 2)),
     "run_now": RunNow(Target("nightly", None)),

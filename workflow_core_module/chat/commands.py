@@ -55,6 +55,8 @@ class Next:
 @dataclass(frozen=True, slots=True)
 class Pause:
     target: Target
+    until: datetime | None = None  # it resumes by itself then
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ EXAMPLES: dict[str, str] = {
     "list": "!schedule list",
     "info": "!schedule info nightly",
     "next": "!schedule next #2",
-    "pause": "!schedule pause nightly",
+    "pause": "!schedule pause nightly for 2 hours because raid",
     "resume": "!schedule resume nightly",
     "remove": "!schedule remove #2",
     "run_now": "!schedule run nightly",

@@ -55,6 +55,7 @@ from zoneinfo import ZoneInfo
 from ..scheduling.community import MAX_MANAGERS, PLATFORMS, user_id_problem
 from ..scheduling.occurrences import next_occurrence
 from ..scheduling.types import ScheduleType, TimeRule, as_utc, iso_z
+from ..scheduling.validation import MAX_PAUSE_REASON_CHARS
 from ..scheduling.zones import canonical_zone, suggest_zone, zone
 from .commands import (
     Add,
@@ -79,7 +80,7 @@ from .commands import (
 )
 from .errors import ChatParseError, fail, show, suggestion, unknown
 from .tokens import Token, TokenStream
-from .when import Ctx, describe_instant, parse_until, parse_when
+from .when import Ctx, describe_instant, parse_pause_end, parse_until, parse_when
 
 MAX_TEXT_CHARS = 2000
 MAX_MESSAGE_CHARS = 400
@@ -355,6 +356,21 @@ def _parse_list(stream: TokenStream, now: datetime, timezone: str) -> Command:
     return List()
 
 
+def _parse_pause(stream: TokenStream, now: datetime, timezone: str) -> Command:
+    """pause <target> [for <duration> | until <when>] [because <reason>]"""
+    target = _target(stream, "pause")
+    until = parse_pause_end(stream, _context(now, timezone)) if stream.peek_word() in ("for", "until") else None
+    if not stream.accept("because"):
+        _no_more(stream, "pause")
+        return Pause(target, until)
+    reason = " ".join(stream.rest().split())  # the rest of the line is the reason
+    if not reason:
+        raise fail("Because of what? Give the reason after because.", "pause", "because")
+    if len(reason) > MAX_PAUSE_REASON_CHARS:
+        raise fail(f"The reason is {len(reason)} characters long; the most is {MAX_PAUSE_REASON_CHARS}.", "pause")
+    return Pause(target, until, reason)
+
+
 def _parse_rename(stream: TokenStream, now: datetime, timezone: str) -> Command:
     target = _target(stream, "rename")
     if stream.peek_word() == "to" and stream.peek(1) is not None:
@@ -470,7 +486,7 @@ _PARSERS: dict[str, Callable[[TokenStream, datetime, str], Command]] = {
     "list": _parse_list,
     "info": _target_command(Info, "info"),
     "next": _target_command(Next, "next"),
-    "pause": _target_command(Pause, "pause"),
+    "pause": _parse_pause,
     "resume": _target_command(Resume, "resume"),
     "remove": _target_command(Remove, "remove"),
     "run": _target_command(RunNow, "run_now"),

@@ -267,6 +267,10 @@ class ChatService:
         index, s = found
         what = f'says "{s.context_data["message"]}"' if "message" in s.context_data else "runs a workflow"
         state = f"next {self._at(s.next_execution_at, community.timezone)}" if s.is_active else s.status.value
+        if s.paused_until:
+            state += f" until {self._at(s.paused_until, community.timezone)}"
+        if s.pause_reason:
+            state += f" ({s.pause_reason[:100]})"
         last = (f"; last ran {self._at(s.last_run_at, community.timezone)} ({s.last_run_status.value})"
                 if s.last_run_status else "")
         return f'#{index} "{s.name}": {self._timing(s)}, {state}; {what}; {s.total_runs} runs{last}.'
@@ -361,9 +365,14 @@ class ChatService:
         return found if isinstance(found, str) else await act(found[1])
 
     async def _pause(self, command: c.Pause, ctx: ChatContext, community: Community) -> str:
+        request = {"reason": command.reason, "until": command.until}
+
         async def act(found: Schedule) -> str:
-            s = await self.schedules.pause_schedule(found.schedule_id, actor=ctx.actor, scope=ctx.community_id)
-            return f'Paused "{s.name}". Start it again with: !schedule resume {s.name}'
+            s = await self.schedules.pause_schedule(found.schedule_id, actor=ctx.actor, scope=ctx.community_id,
+                                                    request=request)
+            end = f" until {self._at(s.paused_until, community.timezone)}" if s.paused_until else ""
+            why = f" ({s.pause_reason})" if s.pause_reason else ""
+            return f'Paused "{s.name}"{end}{why}. Start it again with: !schedule resume {s.name}'
 
         return await self._on(command.target, ctx, act)
 

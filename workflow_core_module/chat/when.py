@@ -170,6 +170,16 @@ def parse_when(stream: TokenStream, ctx: Ctx) -> When:
     raise unknown(token.text, "add", WHEN_WORDS)
 
 
+def parse_pause_end(stream: TokenStream, ctx: Ctx) -> datetime | None:
+    """`for <duration>` or `until <when>` after a paused schedule's name, or nothing: the instant the
+    pause ends (None: it does not end by itself)."""
+    if stream.accept("for"):
+        return ctx.now + timedelta(seconds=_duration(stream, "pause"))
+    if stream.accept("until"):
+        return parse_until(stream, ctx)
+    return None
+
+
 def parse_until(stream: TokenStream, ctx: Ctx) -> datetime:
     """`until <date> [at <time>]` or `until <time>` (after the word `until`).
 
