@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import FrozenInstanceError
+from dataclasses import FrozenInstanceError, replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from workflow_core_module.scheduling import (
+    CatchupPolicy,
     Decision,
     DueState,
     OverlapPolicy,
@@ -391,3 +392,68 @@ def test_plan_table(policy: OverlapPolicy, unfinished: tuple[Unfinished, ...], f
     # a skipped fire is no execution; a queued one counts
     assert p.decision.execution_count == (0 if fire == "skipped" else 1)
     assert (p.reason is not None) == (fire == "skipped" or bool(cancel))
+
+
+# ---- catch-up (catchup_policy all) ------------------------------------------------------------
+
+def catching_up(due: datetime = T0, count: int = 0, catchup_max: int = 10, grace: int = 900,
+                max_executions: int | None = None) -> DueState:
+    return DueState(due, count, max_executions, grace, CatchupPolicy.ALL, catchup_max)
+
+
+def walk(rule: TimeRule, start: DueState, now: datetime) -> list[Decision]:
+    """Decide the row pass after pass at `now`, as the loop does while it is still due."""
+    decisions, current = [], start
+    while (d := decide(rule, current, now)) is not None and d.fire_for is not None:
+        decisions.append(d)
+        if d.next_execution_at is None:
+            break
+        current = replace(current, next_execution_at=d.next_execution_at, execution_count=d.execution_count)
+    return decisions
+
+
+def test_all_fires_every_owed_occurrence_oldest_first_then_moves_on() -> None:
+    now = T0 + timedelta(minutes=4, seconds=30)  # 09:00..09:04 owed
+    decisions = walk(every_minute(), catching_up(), now)
+    assert [d.fire_for for d in decisions] == [T0 + timedelta(minutes=k) for k in range(5)]
+    assert [d.next_execution_at for d in decisions] == [T0 + timedelta(minutes=k) for k in range(1, 6)]
+    assert [d.coalesced for d in decisions] == [1] * 5 and decisions[-1].execution_count == 5
+    assert all(d.also_missed == () and d.missed_for is None for d in decisions)
+
+
+def test_all_fires_the_newest_catchup_max_and_records_the_older_ones_missed() -> None:
+    now = T0 + timedelta(minutes=4, seconds=30)
+    first, *rest = walk(every_minute(), catching_up(catchup_max=3), now)
+    assert first.fire_for == T0 + timedelta(minutes=2)
+    assert first.also_missed == (T0, T0 + timedelta(minutes=1))
+    assert [d.fire_for for d in rest] == [T0 + timedelta(minutes=3), T0 + timedelta(minutes=4)]
+    assert all(d.also_missed == () for d in rest)
+
+
+def test_all_counts_toward_max_executions_and_stops_there() -> None:
+    now = T0 + timedelta(minutes=4, seconds=30)
+    decisions = walk(every_minute(), catching_up(max_executions=2), now)
+    assert [d.fire_for for d in decisions] == [T0, T0 + timedelta(minutes=1)]
+    assert decisions[-1].status is ScheduleStatus.COMPLETED and decisions[-1].next_execution_at is None
+
+
+def test_all_beyond_grace_misses_once_then_catches_up_inside_it() -> None:
+    now = T0 + timedelta(minutes=10, seconds=30)  # grace 3 min: 09:08..09:10 owed, 09:00 missed
+    [first, *rest] = walk(every_minute(), catching_up(grace=180), now)
+    assert (first.missed_for, first.fire_for) == (T0, T0 + timedelta(minutes=8))
+    assert [d.fire_for for d in rest] == [T0 + timedelta(minutes=9), T0 + timedelta(minutes=10)]
+
+
+def test_latest_still_coalesces() -> None:
+    now = T0 + timedelta(minutes=4, seconds=30)
+    [only] = walk(every_minute(), state(), now)
+    assert (only.fire_for, only.coalesced, only.also_missed) == (T0 + timedelta(minutes=4), 5, ())
+
+
+@pytest.mark.parametrize("policy", [OverlapPolicy.SKIP, OverlapPolicy.BUFFER_ONE])
+def test_catching_up_queues_behind_unfinished_runs_instead_of_skipping(policy: OverlapPolicy) -> None:
+    running = (Unfinished("r1", True), Unfinished("r2", False))
+    p = plan(every_minute(), catching_up(), T0, policy, running)
+    assert p is not None and (p.fire_status, p.wait_for) == ("queued", ("r1", "r2"))
+    full = plan(every_minute(), catching_up(catchup_max=2), T0, policy, running)
+    assert full is not None and full.fire_status == "skipped"  # the queue holds catchup_max at most

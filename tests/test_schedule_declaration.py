@@ -41,6 +41,8 @@ EVERY_FIELD = {
     "max_retries": 0,
     "retry_backoff_seconds": 5,
     "pause_after_failures": 3,
+    "catchup_policy": "all",
+    "catchup_max": 25,
 }
 NOT_FOR_CRON = {"interval_seconds", "scheduled_time"}  # the other types' timing fields
 

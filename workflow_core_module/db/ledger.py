@@ -69,7 +69,8 @@ class DueRow:
     def from_row(cls, codec: TableCodec, row: Sequence[Any]) -> DueRow:
         """From a row of the due query (DUE_COLUMNS order)."""
         s = Schedule.from_row(codec.decode(row, DUE_COLUMNS))
-        return cls(s, s.rule(), DueState(_due(s), s.execution_count, s.max_executions, s.grace_period_seconds))
+        return cls(s, s.rule(), DueState(_due(s), s.execution_count, s.max_executions, s.grace_period_seconds,
+                                         s.catchup_policy, s.catchup_max))
 
 
 def _due(s: Schedule) -> datetime:
@@ -178,6 +179,10 @@ class _Claim:
             self.run_row(str(uuid.uuid4()), row, None, d.missed_for, None, True, RunStatus.MISSED.value, 0,
                          f"missed: {late} s late, grace period {row.state.grace_period_seconds} s", None)
             result.missed += 1
+        for missed in d.also_missed:
+            self.run_row(str(uuid.uuid4()), row, None, missed, None, True, RunStatus.MISSED.value, 0,
+                         f"missed: catching up runs the newest {row.state.catchup_max} occurrences only", None)
+        result.missed += len(d.also_missed)
         if p.fire_status is None:
             return
         assert d.fire_for is not None
@@ -253,7 +258,7 @@ class RunLedger:
         ts, d = self.dialect.ts, p.decision
         ended = "skipped" if p.fire_status == "skipped" else ("missed" if d.missed_for and not p.fire_status else None)
         active = self.dialect.true if d.is_active else self.dialect.false
-        missed = 1 if d.missed_for else 0
+        missed = (1 if d.missed_for else 0) + len(d.also_missed)
         return (row.schedule.id, ts(d.next_execution_at), d.status.value, active, d.execution_count,
                 missed + (1 if p.fire_status else 0), missed, self.dialect.exact(row.state.next_execution_at), ended,
                 ts(now) if ended else None, ts(now))

@@ -9,6 +9,7 @@ from .occurrences import latest_at_or_before, minutes_between, next_occurrence, 
 from .types import (
     UNFINISHED,
     UTC,
+    CatchupPolicy,
     OverlapPolicy,
     RunStatus,
     ScheduleStatus,
@@ -20,6 +21,7 @@ from .types import (
 
 __all__ = [
     "UTC",
+    "CatchupPolicy",
     "CronError",
     "CronSpec",
     "Decision",

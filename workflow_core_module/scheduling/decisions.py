@@ -7,8 +7,8 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .occurrences import latest_at_or_before, next_occurrence
-from .types import OverlapPolicy, ScheduleStatus, ScheduleType, TimeRule, as_utc
+from .occurrences import latest_at_or_before, next_occurrence, occurrences_between
+from .types import CatchupPolicy, OverlapPolicy, ScheduleStatus, ScheduleType, TimeRule, as_utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +19,8 @@ class DueState:
     execution_count: int
     max_executions: int | None
     grace_period_seconds: int
+    catchup_policy: CatchupPolicy = CatchupPolicy.LATEST
+    catchup_max: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +29,11 @@ class Decision:
 
     `fire_for` is the occurrence to run now (None: nothing runs); `coalesced` counts the
     occurrences inside the grace window that this one fire stands for. `missed_for` is the
-    occurrence recorded as one `missed` run when the row was already beyond its grace window.
-    The row then moves to `next_execution_at` with `status` (active unless the schedule ended).
+    occurrence recorded as one `missed` run when the row was already beyond its grace window;
+    `also_missed` are occurrences inside it that catch-up (`all`) leaves out, beyond
+    `catchup_max`, each recorded `missed` too. The row then moves to `next_execution_at` with
+    `status` (active unless the schedule ended); catching up, that is the next occurrence still
+    owed, at or before now, so the next pass fires it.
     """
 
     fire_for: datetime | None
@@ -37,6 +42,7 @@ class Decision:
     next_execution_at: datetime | None
     status: ScheduleStatus
     execution_count: int
+    also_missed: tuple[datetime, ...] = ()
 
     @property
     def is_active(self) -> bool:
@@ -64,16 +70,36 @@ def decide(rule: TimeRule, state: DueState, now: datetime) -> Decision | None:
         ceil_horizon = datetime.fromtimestamp(math.ceil(horizon.timestamp()), horizon.tzinfo)
         first_in_grace = next_occurrence(rule, ceil_horizon - timedelta(seconds=1))
 
-    fire_for, coalesced = None, 0
+    fire_for: datetime | None = None
+    owed: datetime | None = None
+    also_missed: tuple[datetime, ...] = ()
+    coalesced = 0
     if first_in_grace is not None and first_in_grace <= now:
-        fire_for, coalesced = latest_at_or_before(rule, first_in_grace, now)
+        if state.catchup_policy is CatchupPolicy.ALL:
+            fire_for, owed, also_missed = _catch_up(rule, state, first_in_grace, now)
+            coalesced = 1
+        else:
+            fire_for, coalesced = latest_at_or_before(rule, first_in_grace, now)
         count += 1
     missed_for = due if due < horizon else None
 
     exhausted = state.max_executions is not None and count >= state.max_executions
-    nxt = None if exhausted else next_occurrence(rule, now)
+    nxt = None if exhausted else owed or next_occurrence(rule, now)
     status = status_for_next(rule, nxt, count, state.max_executions)
-    return Decision(fire_for, coalesced, missed_for, nxt, status, count)
+    return Decision(fire_for, coalesced, missed_for, nxt, status, count, also_missed)
+
+
+_CATCHUP_WALK = 100_000  # the most occurrences one catch-up looks at (a week of grace at 10 s)
+
+
+def _catch_up(rule: TimeRule, state: DueState, first: datetime,
+              now: datetime) -> tuple[datetime, datetime | None, tuple[datetime, ...]]:
+    """catchup_policy `all`: the oldest occurrence owed (to fire now), the next one owed (None:
+    caught up), and the older ones beyond `catchup_max` (recorded missed)."""
+    owed = occurrences_between(rule, first, now, _CATCHUP_WALK)
+    cut = max(0, len(owed) - state.catchup_max)
+    kept = owed[cut:]
+    return kept[0], kept[1] if len(kept) > 1 else None, tuple(owed[:cut])
 
 
 def status_for_next(rule: TimeRule, nxt: datetime | None, execution_count: int,
@@ -121,6 +147,10 @@ def plan(rule: TimeRule, state: DueState, now: datetime, policy: OverlapPolicy,
         return Plan(decision, None)
     if not unfinished or policy is OverlapPolicy.ALLOW:
         return Plan(decision, "queued")
+    if state.catchup_policy is CatchupPolicy.ALL and policy is not OverlapPolicy.CANCEL_PREVIOUS \
+            and len(unfinished) < state.catchup_max:
+        # Catching up, nothing is skipped for overlap: each fire waits for the runs before it.
+        return Plan(decision, "queued", wait_for=tuple(u.run_id for u in unfinished))
     if policy is OverlapPolicy.CANCEL_PREVIOUS:
         return Plan(decision, "queued", cancel=tuple(u.run_id for u in unfinished),
                     reason="cancelled by the next occurrence (overlap_policy cancel_previous)")
@@ -142,7 +172,8 @@ def _without_fire(rule: TimeRule, decision: Decision, now: datetime, max_executi
     status = status_for_next(rule, nxt, count, max_executions)
     if status is not ScheduleStatus.ACTIVE:
         nxt = None
-    return Decision(decision.fire_for, decision.coalesced, decision.missed_for, nxt, status, count)
+    return Decision(decision.fire_for, decision.coalesced, decision.missed_for, nxt, status, count,
+                    decision.also_missed)
 
 
 def jitter_delay_seconds(schedule_id: str, scheduled_for: datetime, jitter_seconds: int) -> float:

@@ -59,6 +59,15 @@ def _iter(rule: TimeRule, after: datetime, count: int) -> Iterator[datetime]:
         current = nxt
 
 
+def occurrences_between(rule: TimeRule, first: datetime, last: datetime, limit: int) -> list[datetime]:
+    """The occurrences in [first, last], oldest first, at most `limit` of them. `first` must
+    itself be an occurrence."""
+    found = [as_utc(first)]
+    while len(found) < limit and (nxt := next_occurrence(rule, found[-1])) is not None and nxt <= last:
+        found.append(nxt)
+    return found
+
+
 def latest_at_or_before(rule: TimeRule, first: datetime, now: datetime) -> tuple[datetime, int]:
     """The last occurrence in [first, now] and how many occurrences [first, that one] holds.
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from .types import UTC, OverlapPolicy, RunStatus, ScheduleStatus, ScheduleType, TimeRule, as_utc
+from .types import UTC, CatchupPolicy, OverlapPolicy, RunStatus, ScheduleStatus, ScheduleType, TimeRule, as_utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +71,11 @@ class ScheduleFields:
     max_executions: int | None = field(default=None, metadata=col(due=True))
     grace_period_seconds: int = field(default=900, metadata=col(due=True))
     overlap_policy: OverlapPolicy = field(default=OverlapPolicy.SKIP, metadata=col(16, due=True))
+    catchup_policy: CatchupPolicy = field(default=CatchupPolicy.LATEST, metadata=col(
+        16, due=True, doc="occurrences missed inside the grace period: `latest` fires once for them all, `all` "
+                          "fires each, oldest first"))
+    catchup_max: int = field(default=10, metadata=col(
+        due=True, doc="with `all`, the most occurrences that fire; older ones are recorded missed"))
     jitter_seconds: int = field(default=0, metadata=col(due=True))
     context_data: dict[str, Any] = field(default_factory=dict, metadata=col(due=True))
     tags: tuple[str, ...] = field(default=(), metadata=col())
@@ -106,6 +111,7 @@ class ScheduleFields:
         values = {name: getattr(self, name) for name in FIELD_ORDER}
         values["schedule_type"] = self.schedule_type.value
         values["overlap_policy"] = self.overlap_policy.value
+        values["catchup_policy"] = self.catchup_policy.value
         values["tags"] = list(self.tags)
         return values
 

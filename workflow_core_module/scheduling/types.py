@@ -30,6 +30,11 @@ class OverlapPolicy(str, Enum):
     CANCEL_PREVIOUS = "cancel_previous"
 
 
+class CatchupPolicy(str, Enum):
+    LATEST = "latest"  # occurrences missed inside the grace period coalesce into one fire
+    ALL = "all"  # each of them fires, oldest first (at most catchup_max; older ones are missed)
+
+
 class RunStatus(str, Enum):
     QUEUED = "queued"
     RUNNING = "running"

@@ -20,7 +20,7 @@ from . import zones
 from .cron import CronError, parse_cron
 from .occurrences import next_occurrence
 from .schedule import FIELD_NAMES, ScheduleFields
-from .types import UTC, OverlapPolicy, ScheduleType, whole_second
+from .types import UTC, CatchupPolicy, OverlapPolicy, ScheduleType, whole_second
 from .zones import canonical_zone, suggest_zone, wall_to_utc
 
 MAX_NAME_CHARS = 100
@@ -36,6 +36,7 @@ MAX_URL_CHARS = 2000
 MAX_TIMEOUT_SECONDS = 24 * 3600
 MAX_PAUSE_REASON_CHARS = 500
 MAX_PAUSE_AFTER_FAILURES = 1000
+MAX_CATCHUP = 1000
 MAX_RETRIES = 10
 MAX_RETRY_BACKOFF_SECONDS = 3600
 
@@ -119,6 +120,8 @@ def validate_schedule(
         "grace_period_seconds": v.integer("grace_period_seconds", 0, MAX_GRACE_SECONDS),
         "overlap_policy": v.choice("overlap_policy", OverlapPolicy) or OverlapPolicy.SKIP,
         "jitter_seconds": v.integer("jitter_seconds", 0, MAX_JITTER_SECONDS) or 0,
+        "catchup_policy": v.choice("catchup_policy", CatchupPolicy) or CatchupPolicy.LATEST,
+        "catchup_max": v.integer("catchup_max", 1, MAX_CATCHUP) or 10,
         "context_data": v.context("context_data"),
         "tags": v.tags("tags"),
         "callback_url": v.url("callback_url"),
