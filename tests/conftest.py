@@ -86,6 +86,9 @@ async def _truncate(database: Database) -> None:
                 dal.executesql(f"DELETE FROM {table}")
         else:
             dal.executesql(f"TRUNCATE {', '.join(_TABLES)} RESTART IDENTITY")
+        dal.executesql(database.dialect.params(  # maintenance mode off (its one row stays)
+            "UPDATE scheduler_control SET paused = ?, reason = NULL, since = NULL, paused_by = NULL"),
+            placeholders=[database.dialect.false])
 
     await database.write(run)
 

@@ -298,7 +298,17 @@ def test_a_community_key_sees_only_its_own_scheduler_status(service: Service) ->
     service.workflow(service.blue, "blue-only", [{"action": "log", "message": "hi"}])
     status, mine = service.call("GET", "/schedules/status", service.blue)
     assert status == 200, mine
-    assert set(mine) == {"running", "last_pass_at", "lag_seconds", "active_schedules", "next_due", "recent_failures"}
+    assert set(mine) == {"running", "last_pass_at", "lag_seconds", "active_schedules", "next_due", "recent_failures",
+                         "maintenance"}
+    assert service.call("POST", "/scheduler/pause", service.blue, {"reason": "mine"})[0] == 403
+    assert service.call("POST", "/scheduler/pause", service.admin, {"reason": "upgrade"})[0] == 200
+    try:
+        _, paused = service.call("GET", "/schedules/status", service.blue)
+        # which operator key paused everything is not a community's business; that and why it is, is
+        assert (paused["maintenance"]["paused"], paused["maintenance"]["by"]) == (True, None)
+        assert paused["maintenance"]["reason"] == "upgrade"
+    finally:
+        assert service.call("POST", "/scheduler/resume", service.admin)[0] == 200
     text = json.dumps(mine)
     assert "pid" not in text and "host" not in text and "replica" not in text
     assert mine["active_schedules"] == 0  # red's schedules are not counted

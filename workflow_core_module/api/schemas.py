@@ -113,6 +113,17 @@ class PauseRequest(Strict):
                                                      "in the schedule's timezone")
 
 
+class MaintenanceRequest(Strict):
+    reason: StrictStr | None = Field(None, max_length=500, examples=["database upgrade"])
+
+
+class MaintenanceOut(BaseModel):
+    paused: bool
+    reason: str | None
+    since: str | None
+    by: str | None = Field(description="who paused it")
+
+
 class ScheduleQuery(BaseModel):
     workflow_id: str | None = None
     community_id: str | None = None
@@ -401,6 +412,7 @@ class StatusOut(BaseModel):
     last_pass: dict[str, Any] | None = None
     replicas: list[dict[str, Any]] | None = None
     recent_failures: list[dict[str, Any]]
+    maintenance: MaintenanceOut = Field(description="maintenance mode (POST /api/v1/scheduler/pause)")
 
 
 class HealthOut(BaseModel):

@@ -47,9 +47,11 @@ from ..scheduling import (
     as_utc,
     plan,
 )
+from ..scheduling.records import Maintenance
 from ..scheduling.schedule import DUE_COLUMNS, RunLimits, Schedule
 from ..scheduling.trigger import trigger_dict, trigger_time
 from ..scheduling.types import iso_z
+from .control import read_maintenance
 from .database import Database, Dialect, cursor
 from .journal import AutoPaused, ExecutionEnd, ExecutionStart, Journal, RunLink, execution_row
 from .ledger_sql import UNFINISHED_SQL, ledger_sql
@@ -122,6 +124,7 @@ class ClaimResult:
     lost: int = 0
     broken: list[tuple[int, str, str]] = field(default_factory=list)  # (pk, schedule_id, error)
     lags_ms: list[float] = field(default_factory=list)
+    halted: bool = False  # maintenance mode: nothing was looked at
 
     @property
     def started(self) -> int:
@@ -215,6 +218,9 @@ class RunLedger:
 
     # ---- claim -------------------------------------------------------------------------------
 
+    async def maintenance(self) -> Maintenance:
+        return await self.database.read(read_maintenance, self.dialect)
+
     async def claim(self, now: datetime, limit: int, replica_id: str, *, startable: int = 0) -> ClaimResult:
         """Claim what is due at `now` (up to `limit` rows): one transaction on the writer thread.
         Up to `startable` fires that can start at once are recorded running already (the caller
@@ -222,6 +228,8 @@ class RunLedger:
         return await self.database.write(self.claim_batch, now, limit, replica_id, startable)
 
     def claim_batch(self, dal: DAL, now: datetime, limit: int, replica_id: str, startable: int = 0) -> ClaimResult:
+        if read_maintenance(dal, self.dialect).paused:  # maintenance mode: nothing is claimed
+            return ClaimResult(selected=0, halted=True)
         cur = cursor(dal)
         rows = [DueRow.from_row(self.schedules, r) for r in self.sql.select_due(cur, self.dialect.ts(now), limit)]
         claim = _Claim(self.dialect, now, replica_id, startable, len(rows))

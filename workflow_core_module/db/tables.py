@@ -124,6 +124,14 @@ def define_tables(db: DAL) -> None:
         migrate=False,
     )
     db.define_table(
+        "scheduler_control",
+        Field("paused", "boolean"),
+        Field("reason", "string", length=500),
+        Field("since", "datetime"),
+        Field("paused_by", "string", length=200),
+        migrate=False,
+    )
+    db.define_table(
         "schema_migrations",
         Field("version", "integer"),
         Field("name", "string", length=200),

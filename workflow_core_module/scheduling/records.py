@@ -116,6 +116,16 @@ class Principal:
         return self.community_id is None
 
 
+@dataclass(frozen=True, slots=True)
+class Maintenance:
+    """Maintenance mode: while `paused`, no replica claims anything."""
+
+    paused: bool = False
+    reason: str | None = None
+    since: datetime | None = None
+    by: str | None = None
+
+
 def step_results(stored: Any) -> list[dict[str, Any]]:
     """Step results as read: JSON text or a decoded list, each step given its `index` back
     (journal.stored_results leaves it out)."""

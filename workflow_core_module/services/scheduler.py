@@ -18,14 +18,17 @@ from typing import Any
 from ..clock import Clock, SystemClock
 from ..config import Settings
 from ..db.audit import AuditEntry
+from ..db.control import ControlStore
 from ..db.database import Database
 from ..db.journal import AutoPaused
 from ..db.ledger import Fire, RunLedger
 from ..db.replicas import ReplicaRegistry
 from ..db.schedule_store import Scope
 from ..engine.engine import WorkflowEngine
-from ..errors import Unavailable
+from ..errors import Forbidden, Invalid, Unavailable
 from ..logs import audit
+from ..scheduling.records import Maintenance
+from ..scheduling.validation import MAX_PAUSE_REASON_CHARS
 from .changes import ScheduleChange
 from .dispatcher import Dispatcher
 from .schedule_service import ScheduleService
@@ -50,6 +53,7 @@ class Scheduler:
         self.clock: Clock = clock or SystemClock()
         self.replica_id = replica_id or new_replica_id()
         self.ledger = RunLedger(database)
+        self.control = ControlStore(database)
         self.replicas = ReplicaRegistry(database)
         self.dispatcher = Dispatcher(engine, self.ledger, settings, self.clock, self.replica_id)
         self.loop: SchedulerLoop | None = None
@@ -130,6 +134,37 @@ class Scheduler:
                             extra={"category": "ERROR"})
         self.loop, self._loop_task = None, None
 
+    # ---- maintenance mode ---------------------------------------------------------------------
+
+    async def maintenance(self) -> Maintenance:
+        return await self.control.get()
+
+    async def pause_all(self, *, reason: str | None, actor: str, scope: Scope = None) -> Maintenance:
+        """Maintenance mode: no replica claims anything until resume_all (kept in the database, so
+        it survives restarts). Runs already going finish. Global keys only."""
+        _global_only(scope)
+        reason = _reason(reason)
+        current = await self.control.get()
+        if current.paused:
+            state = Maintenance(True, reason if reason is not None else current.reason, current.since, current.by)
+        else:
+            state = Maintenance(True, reason, self.clock.now(), actor[:200])
+        await self.control.set(state, AuditEntry(actor, "scheduler.pause", self.clock.now()))
+        audit(log, "scheduler.pause", "maintenance mode: nothing is claimed until resumed", actor=actor,
+              reason=reason)
+        return state
+
+    async def resume_all(self, *, actor: str, scope: Scope = None) -> Maintenance:
+        """End maintenance mode; each schedule's grace period and catch-up policy decide what the
+        time it missed becomes."""
+        _global_only(scope)
+        before, after = await self.control.set(Maintenance(), AuditEntry(actor, "scheduler.resume", self.clock.now()))
+        if before.paused:
+            audit(log, "scheduler.resume", "maintenance mode ended", actor=actor)
+        if self.loop is not None:
+            self.loop.wake()
+        return after
+
     async def _set_aside(self, schedule_id: str, reason: str) -> None:
         """A schedule the time rules cannot plan is paused (and audited), so it cannot block the loop."""
         await self.schedules.pause_schedule(schedule_id, actor=f"scheduler: {reason}"[:200])
@@ -157,3 +192,17 @@ class Scheduler:
               schedule_id=schedule.schedule_id, run_id=fire.run_id)
         assert fire.execution_id is not None
         return fire.run_id, fire.execution_id
+
+
+def _global_only(scope: Scope) -> None:
+    if scope is not None:
+        raise Forbidden("maintenance mode concerns every community: it needs a global key")
+
+
+def _reason(reason: str | None) -> str | None:
+    if reason is None:
+        return None
+    if not isinstance(reason, str) or len(reason.strip()) > MAX_PAUSE_REASON_CHARS or any(
+            ord(c) < 32 for c in reason):
+        raise Invalid({"reason": f"one line of at most {MAX_PAUSE_REASON_CHARS} characters"})
+    return reason.strip() or None

@@ -52,6 +52,7 @@ class PassResult:
     broken: int = 0
     lags_ms: list[float] = field(default_factory=list)
     more: bool = False  # stopped at the batch limit with rows still due
+    halted: bool = False  # maintenance mode: nothing claimed
 
     def add(self, claim: ClaimResult) -> None:
         self.fired += len(claim.fires)
@@ -95,6 +96,7 @@ class SchedulerLoop:
         self._last_checkpoint = time.monotonic()
         self._failing_since: float | None = None
         self.degraded = False  # set while Redis is configured but unreachable
+        self.halted = False  # maintenance mode, as the last pass found it
         self._background: set[asyncio.Task[None]] = set()
         self.running = False
         changes.subscribe(self._on_change)
@@ -173,6 +175,10 @@ class SchedulerLoop:
                 if result.more:
                     await asyncio.sleep(0)
                     continue
+                self.halted = result.halted
+                if result.halted:  # maintenance: look again after a resume here, a heartbeat or a poll
+                    await self._sleep(self.settings.poll_interval_seconds)
+                    continue
                 if not result.fired and not self.dispatcher.pending:
                     await self._maybe_checkpoint()
                 await self._sleep(self.next_wait_seconds(self.clock.now()))
@@ -190,6 +196,8 @@ class SchedulerLoop:
             try:
                 await self.heartbeat()
                 await self.recover()
+                if self.halted and not (await self.ledger.maintenance()).paused:
+                    self.wake()  # maintenance ended on another replica
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the pass loop reports outages; this only retries
@@ -237,6 +245,9 @@ class SchedulerLoop:
         result = PassResult(started_at=now)
         for _ in range(self.max_batches_per_pass):
             claim = await self._claim(now)
+            if claim.halted:
+                result.halted = True
+                break
             result.due += claim.selected
             self._apply(claim)
             result.add(claim)
@@ -245,7 +256,7 @@ class SchedulerLoop:
             await asyncio.sleep(0)  # let requests in between batches
         else:
             result.more = True
-        if not result.more:
+        if not result.more and not result.halted:
             await self._refresh_stale(now)
         result.duration_ms = (time.perf_counter() - began) * 1000
         self._finish_pass(result, now)

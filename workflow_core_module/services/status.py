@@ -87,7 +87,8 @@ class StatusReport:
             lag = max(0.0, (now - head[2]).total_seconds()) if head is not None else 0.0
             return {"running": bool(loop and loop.running), "last_pass_at": ts(loop.last_pass_at if loop else None),
                     "lag_seconds": round(lag, 3), "active_schedules": await store.count_active(scope),
-                    "next_due": next_due, "recent_failures": failures}
+                    "next_due": next_due, "recent_failures": failures,
+                    "maintenance": {**await self._maintenance(), "by": None}}  # not who, for a community
         last = loop.last_pass if loop else None
         return {
             **self._scheduler_view(now),
@@ -100,7 +101,12 @@ class StatusReport:
                 "duration_ms": round(last.duration_ms, 2)},
             "replicas": await self._replicas(now),
             "recent_failures": failures,
+            "maintenance": await self._maintenance(),
         }
+
+    async def _maintenance(self) -> dict[str, Any]:
+        m = await self.scheduler.maintenance()
+        return {"paused": m.paused, "reason": m.reason, "since": ts(m.since), "by": m.by}
 
     async def _replicas(self, now: datetime) -> list[dict[str, Any]]:
         """Live replicas: from their Redis heartbeat keys, or the database's heartbeat rows."""

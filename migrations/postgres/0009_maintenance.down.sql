@@ -1,0 +1,2 @@
+-- 0009 maintenance mode (PostgreSQL): down.
+DROP TABLE scheduler_control;

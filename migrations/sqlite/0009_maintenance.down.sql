@@ -1,0 +1,2 @@
+-- 0009 maintenance mode (SQLite): down.
+DROP TABLE scheduler_control;

@@ -1,0 +1,9 @@
+-- 0009 maintenance mode (SQLite): one row; while paused, no replica claims anything.
+CREATE TABLE scheduler_control (
+    id INTEGER PRIMARY KEY,
+    paused CHAR(1) NOT NULL DEFAULT 'F',
+    reason VARCHAR(500),
+    since TIMESTAMP,
+    paused_by VARCHAR(200)
+);
+INSERT INTO scheduler_control (id, paused) VALUES (1, 'F');
