@@ -73,13 +73,14 @@ async def test_migrations_up_down_up(database_url: str) -> None:
 
 
 async def _schema(database: Database) -> dict[str, Any]:
-    """Tables with their columns, and index names: what a migration step changes."""
+    """Tables with their columns, and indexes with their definitions: what a migration step changes."""
     tables = await _tables(database) - {"schema_migrations"}
     if database.is_sqlite:
-        sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'"
+        sql = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'"
     else:
-        sql = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND indexname NOT LIKE '%_pkey'"
-    indexes = {row[0] for row in await database.read(lambda dal: dal.executesql(sql))}
+        sql = ("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+               "AND indexname NOT LIKE '%_pkey'")
+    indexes = {(row[0], " ".join(str(row[1]).split())) for row in await database.read(lambda dal: dal.executesql(sql))}
     return {"tables": {t: await _columns(database, t) for t in sorted(tables)}, "indexes": indexes}
 
 

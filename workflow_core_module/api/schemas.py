@@ -113,6 +113,23 @@ class PauseRequest(Strict):
                                                      "in the schedule's timezone")
 
 
+class BackfillRequest(Strict):
+    """A past range: every occurrence of the schedule's rule in [start, end] runs once (trigger
+    `backfill`), oldest first, one at a time unless overlap_policy is `allow`."""
+
+    start: DateTime
+    end: DateTime = Field(description="ISO 8601, not in the future; without an offset it is read in the "
+                                      "schedule's timezone")
+    max_runs: StrictInt | None = Field(None, ge=1, le=1000, description="refuse a range with more occurrences "
+                                                                        "than this (default and most: 1000)")
+
+
+class BackfillOut(BaseModel):
+    runs: int = Field(description="runs started; occurrences backfilled before are left out")
+    first: str | None
+    last: str | None
+
+
 class MaintenanceRequest(Strict):
     reason: StrictStr | None = Field(None, max_length=500, examples=["database upgrade"])
 

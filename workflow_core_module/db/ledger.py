@@ -54,7 +54,7 @@ from ..scheduling.types import iso_z
 from .control import read_maintenance
 from .database import Database, Dialect, cursor
 from .journal import AutoPaused, ExecutionEnd, ExecutionStart, Journal, RunLink, execution_row
-from .ledger_sql import UNFINISHED_SQL, ledger_sql
+from .ledger_sql import RUN_COLUMNS, UNFINISHED_SQL, ledger_sql
 from .sql import TableCodec
 
 
@@ -335,6 +335,31 @@ class RunLedger:
         the execution recorded ahead for it (a manual run's, queued) when that attempt never ran."""
         return self.journal.end(ExecutionEnd(execution_id, status, error, now, 0, []), run, run_final=True)
 
+    # ---- backfill ------------------------------------------------------------------------------
+
+    async def record_backfill(self, fires: Sequence[Fire], replica_id: str,
+                              also: Callable[[DAL, int], None]) -> list[Fire]:
+        """Backfill runs (trigger `backfill`), queued: those of `fires` whose occurrence has no
+        backfill run yet (the unique index decides), counted on the schedule, and whatever
+        `also(dal, how many)` writes (the audit row) in the same transaction. The fires written."""
+        ts = self.dialect.ts
+        sql = self.dialect.params(_insert_run_sql() + " ON CONFLICT DO NOTHING RETURNING run_id")
+
+        def run(dal: DAL) -> list[Fire]:
+            cur, written = cursor(dal), []
+            for fire in fires:
+                cur.execute(sql, (fire.run_id, fire.schedule_id, fire.workflow_id, None, ts(fire.scheduled_for),
+                                  ts(fire.fired_at), None, "queued", 0, None, None, fire.trigger, replica_id))
+                if cur.fetchone() is not None:
+                    written.append(fire)
+            if written:
+                dal.executesql(self.dialect.params("UPDATE workflow_schedules SET total_runs = total_runs + ? "
+                                                   "WHERE id = ?"), placeholders=[len(written), fires[0].schedule_pk])
+            also(dal, len(written))
+            return written
+
+        return await self.database.write(run)
+
     # ---- manual runs ---------------------------------------------------------------------------
 
     async def record_manual(self, fire: Fire, replica_id: str, also: Callable[[DAL], None]) -> None:
@@ -468,3 +493,8 @@ def forget_runs(dal: DAL, dialect: Dialect, schedule_id: str) -> None:
     """Hard delete: a schedule's runs go with it (inside the caller's transaction)."""
     dal.executesql(dialect.params("DELETE FROM workflow_schedule_runs WHERE schedule_id = ?"),
                    placeholders=[schedule_id])
+
+
+def _insert_run_sql() -> str:
+    names = ", ".join(f'"{c}"' for c in RUN_COLUMNS)
+    return f"INSERT INTO workflow_schedule_runs ({names}) VALUES ({', '.join('?' for _ in RUN_COLUMNS)})"

@@ -171,6 +171,34 @@ def validate_pause(data: Mapping[str, Any], *, zone: str, now: datetime) -> tupl
     return reason or None, until
 
 
+MAX_BACKFILL_RUNS = 1000
+
+
+def validate_backfill(data: Mapping[str, Any], *, zone: str, now: datetime) -> tuple[datetime, datetime, int]:
+    """A backfill request: `start` and `end` (ISO; without an offset read in the schedule's
+    `zone`), a past range (start <= end <= now), and `max_runs` (1-1000, default 1000).
+    Returns (start, end, max_runs)."""
+    if not isinstance(data, Mapping):
+        raise ValidationError({"body": "expected a JSON object"})
+    errors = {name: "unknown field" for name in sorted(set(data) - {"start", "end", "max_runs"})}
+    v = _Reader(data, errors)
+    start = v.instant("start", zone)
+    end = v.instant("end", zone, bound="until")
+    max_runs = v.integer("max_runs", 1, MAX_BACKFILL_RUNS)
+    for name, value in (("start", start), ("end", end)):
+        if value is None and name not in errors:
+            errors[name] = "required"
+    if start is not None and end is not None and not errors:
+        if end < start:
+            errors["end"] = "must not be before start"
+        elif end > now:
+            errors["end"] = "must not be in the future: backfill runs past occurrences only"
+    if errors:
+        raise ValidationError(errors)
+    assert start is not None and end is not None
+    return start, end, max_runs or MAX_BACKFILL_RUNS
+
+
 def _require_future(fields: ScheduleFields, now: datetime, anchor: datetime) -> None:
     rule = fields.time_rule(anchor)
     if next_occurrence(rule, now) is not None:

@@ -98,6 +98,7 @@ class Dispatcher:
         self._idle.set()
         self._runs: dict[str, _Run] = {}
         self._executing = 0
+        self._waiting = 0
         self.accepting = True
         self.listeners: list[FinishedListener] = []
         self.cancel_listeners: list[Callable[[list[str]], None]] = []  # runs this replica cancelled
@@ -108,6 +109,11 @@ class Dispatcher:
     def running(self) -> int:
         """Runs executing steps now."""
         return self._executing
+
+    @property
+    def waiting(self) -> int:
+        """Runs waiting for the runs ahead of them to end (buffer_one, catch-up, backfill)."""
+        return self._waiting
 
     @property
     def pending(self) -> int:
@@ -227,7 +233,11 @@ class Dispatcher:
                 if delay > 0:
                     await self.clock.sleep(delay)
                 if fire.wait_for:
-                    await self._wait_for(fire.wait_for)
+                    self._waiting += 1
+                    try:
+                        await self._wait_for(fire.wait_for)
+                    finally:
+                        self._waiting -= 1
                 slot = self._slots
             async with slot:
                 self._executing += 1
