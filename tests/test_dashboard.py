@@ -208,6 +208,28 @@ def test_the_switch_disables_and_enables_a_schedule(ui: Ui) -> None:
     expect(page.locator(".toast").last).to_contain_text("Enabled “toggle-me”")
 
 
+def test_the_form_sets_catch_up_retries_and_pause_after_failures_and_a_row_shows_why_it_is_paused(ui: Ui) -> None:
+    schedule = ui.service.schedule("operator-fields", max_retries=2, pause_after_failures=4)
+    assert ui.service.call("POST", f"/schedules/{schedule['schedule_id']}/pause",
+                           {"reason": "raid night"})[0] == 200
+    page = ui.sign_in()
+    row = ui.row("operator-fields")
+    expect(row.locator("[data-label=Status] .pause-note")).to_have_text("raid night")
+    row.get_by_role("button", name="Edit").click()
+    form = page.locator("#schedule-dialog")
+    expect(form.get_by_label("Retries", exact=True)).to_have_value("2")
+    expect(form.get_by_label("Pause after failures in a row")).to_have_value("4")
+    form.get_by_label("After downtime").select_option("all")
+    form.get_by_label("Catch up at most").fill("25")
+    form.get_by_label("Timeout per attempt (s)").fill("90")
+    form.get_by_label("Retries", exact=True).fill("0")
+    form.get_by_role("button", name="Save schedule").click()
+    expect(form).to_be_hidden()
+    [saved] = ui.service.named("operator-fields")
+    assert (saved["catchup_policy"], saved["catchup_max"], saved["timeout_seconds"], saved["max_retries"],
+            saved["pause_after_failures"], saved["retry_backoff_seconds"]) == ("all", 25, 90, 0, 4, None)
+
+
 def test_run_now_appears_in_the_history_with_statistics(ui: Ui) -> None:
     ui.service.schedule("run-me")
     page = ui.sign_in()

@@ -6,7 +6,8 @@ import { LOCAL_ZONE, toZoneInput } from "./time.js";
 export const SPEC_FIELDS = [
   "workflow_id", "name", "schedule_type", "description", "community_id", "cron_expression", "interval_seconds",
   "scheduled_time", "timezone", "start_date", "end_date", "max_executions", "grace_period_seconds",
-  "overlap_policy", "jitter_seconds", "context_data", "tags", "callback_url",
+  "overlap_policy", "jitter_seconds", "context_data", "tags", "callback_url", "catchup_policy", "catchup_max",
+  "timeout_seconds", "max_retries", "retry_backoff_seconds", "pause_after_failures",
 ];
 
 /** The fields that shape when a schedule fires (what the preview needs), plus the workflow for overlaps. */
@@ -23,7 +24,8 @@ export const CRON_TEMPLATES = [
 ];
 
 const UNITS = [86400, 3600, 60, 1];
-const INTEGERS = ["max_executions", "grace_period_seconds", "jitter_seconds"];
+const INTEGERS = ["max_executions", "grace_period_seconds", "jitter_seconds", "catchup_max", "timeout_seconds",
+  "max_retries", "retry_backoff_seconds", "pause_after_failures"];
 const DATES = ["start_date", "end_date"];
 
 /** The stored schedule's fields that POST would accept (nulls left out): for export and clone. */
@@ -49,7 +51,8 @@ export function readForm(form) {
   const errors = {};
   const type = f.schedule_type.value;
   const spec = { name: f.name.value.trim(), workflow_id: f.workflow_id.value, schedule_type: type,
-    description: f.description.value, overlap_policy: f.overlap_policy.value };
+    description: f.description.value, overlap_policy: f.overlap_policy.value,
+    catchup_policy: f.catchup_policy.value };
   if (type === "cron") spec.cron_expression = f.cron_expression.value.trim();
   if (type === "interval" && f.interval_value.value !== "") {
     spec.interval_seconds = integer(f.interval_value.value, "interval_seconds", errors) * Number(f.interval_unit.value);
@@ -100,6 +103,9 @@ export function writeForm(form, schedule) {
   f.grace_period_seconds.value = s.grace_period_seconds ?? "";
   f.jitter_seconds.value = s.jitter_seconds || "";
   f.overlap_policy.value = s.overlap_policy || "skip";
+  f.catchup_policy.value = s.catchup_policy || "latest";
+  for (const name of ["catchup_max", "timeout_seconds", "max_retries", "retry_backoff_seconds",
+    "pause_after_failures"]) f[name].value = s[name] ?? "";
   f.tags.value = (s.tags || []).join(", ");
   f.context_data.value = s.context_data && Object.keys(s.context_data).length
     ? JSON.stringify(s.context_data, null, 2) : "";

@@ -42,7 +42,7 @@ export function scheduleRow(schedule, { workflowName, selected }) {
     cell("Timing", el("span", { class: "type" }, TYPE_LABEL[schedule.schedule_type]),
       el("span", { class: "block" }, schedule.timing_description)),
     cell("Zone", schedule.timezone),
-    cell("Status", badge(schedule.status)),
+    cell("Status", badge(schedule.status), pauseNote(schedule)),
     cell("Next run", nextRun(schedule)),
     cell("Last run", lastRun(schedule)),
     cell("Enabled", toggle(schedule)),
@@ -50,6 +50,14 @@ export function scheduleRow(schedule, { workflowName, selected }) {
       action("run", "Run now", schedule.name), action("history", "History", schedule.name),
       action("edit", "Edit", schedule.name), action("clone", "Clone", schedule.name),
       action("delete", "Delete", schedule.name, "btn-danger"))));
+}
+
+/** Why and until when a paused schedule is paused, when it says. */
+function pauseNote(schedule) {
+  if (schedule.status !== "paused" || !(schedule.pause_reason || schedule.paused_until)) return null;
+  const until = schedule.paused_until ? `until ${formatInstant(schedule.paused_until)}` : null;
+  return el("small", { class: "muted block pause-note", title: schedule.pause_reason || "" },
+    [schedule.pause_reason, until].filter(Boolean).join(" · "));
 }
 
 /** The status and time of the schedule's newest ended run (the API keeps them on the schedule). */
