@@ -152,3 +152,18 @@ async def add_workflow(database: Database, *, community_id: str | None = None, n
 async def table_snapshot(database: Database, table: str) -> list[tuple[Any, ...]]:
     """Every row of `table`, as plain tuples, in id order."""
     return await database.read(lambda dal: [tuple(r) for r in dal.executesql(f"SELECT * FROM {table} ORDER BY id")])
+
+
+ADMIN_KEY = "admin-secret"
+
+
+@pytest.fixture
+async def app(database: Database, clock: ManualClock) -> AsyncIterator[Any]:
+    """The app on conftest's `database` (emptied before it starts and after it stopped) and the
+    manual `clock`, with the global key ADMIN_KEY. Test files that need other settings define
+    their own `app`."""
+    from workflow_core_module.app import create_app
+
+    application = create_app(make_settings(database.url, admin_api_key=ADMIN_KEY, log_level="WARNING"), clock=clock)
+    async with application.test_app():
+        yield application

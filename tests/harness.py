@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -131,3 +132,13 @@ async def until(predicate: Callable[[], Any] | Callable[[], Awaitable[Any]], *, 
 def sleepers(clock: ManualClock) -> list[float]:
     """Seconds from now until each pending ManualClock sleep ends."""
     return [(deadline - clock.now()).total_seconds() for deadline in clock.sleeping_until()]
+
+
+async def api_call(app: Any, method: str, path: str, body: Any = None,
+                   headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """One request through the app's test client with the global key (conftest.ADMIN_KEY): (status,
+    the parsed JSON body or None)."""
+    response = await getattr(app.test_client(), method)(path, headers=headers or {"X-API-Key": "admin-secret"},
+                                                        json=body)
+    data = await response.get_data()
+    return response.status_code, json.loads(data) if data else None

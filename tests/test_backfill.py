@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from quart import Quart
 
-from workflow_core_module.app import create_app
 from workflow_core_module.clock import ManualClock
 from workflow_core_module.db.database import Database
 from workflow_core_module.errors import Invalid
@@ -89,14 +88,6 @@ async def test_a_wrong_backfill_is_refused_and_writes_nothing(sched: Scheduler, 
         await sched.scheduler.backfill(s.schedule_id, request_body)
     assert field in caught.value.details
     assert await sched.runs(s.schedule_id) == []
-
-
-@pytest.fixture
-async def app(database: Database, clock: ManualClock) -> AsyncIterator[Quart]:
-    application = create_app(make_settings(database.url, admin_api_key="admin-secret", log_level="WARNING"),
-                             clock=clock)
-    async with application.test_app():
-        yield application
 
 
 async def test_backfill_through_the_api(app: Quart) -> None:

@@ -3,7 +3,6 @@ on resume each schedule's grace period decides what the time it missed becomes."
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -11,13 +10,12 @@ from typing import Any
 import pytest
 from quart import Quart
 
-from workflow_core_module.app import create_app
 from workflow_core_module.clock import ManualClock
 from workflow_core_module.db.database import Database
 from workflow_core_module.errors import Forbidden, Invalid
 
 from .conftest import START, make_settings
-from .harness import Scheduler
+from .harness import Scheduler, api_call
 
 ADMIN = {"X-API-Key": "admin-secret"}
 
@@ -90,30 +88,15 @@ async def test_a_community_key_cannot_pause_every_community(two: tuple[Scheduler
 
 # ---- the API ---------------------------------------------------------------------------------------
 
-@pytest.fixture
-async def app(database: Database, clock: ManualClock) -> AsyncIterator[Quart]:
-    application = create_app(make_settings(database.url, admin_api_key="admin-secret", log_level="WARNING"),
-                             clock=clock)
-    async with application.test_app():
-        yield application
-
-
-async def _call(app: Quart, method: str, path: str, body: Any = None,
-                headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    response = await getattr(app.test_client(), method)(path, headers=headers or ADMIN, json=body)
-    data = await response.get_data()
-    return response.status_code, json.loads(data) if data else None
-
-
 async def test_maintenance_through_the_api(app: Quart, database: Database) -> None:
-    status, paused = await _call(app, "post", "/api/v1/scheduler/pause", {"reason": "upgrade"})
+    status, paused = await api_call(app, "post", "/api/v1/scheduler/pause", {"reason": "upgrade"})
     assert (status, paused) == (200, {"paused": True, "reason": "upgrade", "since": "2026-11-22T12:00:00Z",
                                       "by": "admin"})
-    _, report = await _call(app, "get", "/api/v1/schedules/status")
+    _, report = await api_call(app, "get", "/api/v1/schedules/status")
     assert report["maintenance"] == paused
-    status, err = await _call(app, "post", "/api/v1/scheduler/pause", {"reason": 5})
+    status, err = await api_call(app, "post", "/api/v1/scheduler/pause", {"reason": 5})
     assert status == 400, err
-    status, resumed = await _call(app, "post", "/api/v1/scheduler/resume")
+    status, resumed = await api_call(app, "post", "/api/v1/scheduler/resume")
     assert (status, resumed["paused"]) == (200, False)
     rows = await database.read(lambda dal: dal.executesql(
         "SELECT actor, action FROM audit_log WHERE entity_type = 'scheduler' ORDER BY id"))

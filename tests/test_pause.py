@@ -4,22 +4,20 @@ instant (manual clock), and the API's pause, resume and their aliases."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from quart import Quart
 
-from workflow_core_module.app import create_app
 from workflow_core_module.clock import ManualClock
 from workflow_core_module.db.database import Database
 from workflow_core_module.errors import Invalid
 from workflow_core_module.scheduling import ScheduleStatus
 
 from .conftest import START, make_settings
-from .harness import Scheduler, sleepers, until
+from .harness import Scheduler, api_call, sleepers, until
 
 ADMIN = {"X-API-Key": "admin-secret"}
 
@@ -190,51 +188,37 @@ async def test_without_pause_after_failures_a_schedule_keeps_running(database: D
 
 # ---- the API ---------------------------------------------------------------------------------------
 
-@pytest.fixture
-async def app(database: Database) -> AsyncIterator[Quart]:
-    """The app on conftest's `database` (emptied before the app starts and after it stopped)."""
-    application = create_app(make_settings(database.url, admin_api_key="admin-secret", log_level="WARNING"))
-    async with application.test_app():
-        yield application
-
-
-async def _call(app: Quart, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    response = await getattr(app.test_client(), method)(path, headers=ADMIN, json=body)
-    data = await response.get_data()
-    return response.status_code, json.loads(data) if data else None
-
-
 async def _schedule(app: Quart) -> str:
-    _, wf = await _call(app, "post", "/api/v1/workflows", {"name": "wf", "steps": [{"action": "log", "message": "x"}]})
-    _, s = await _call(app, "post", "/api/v1/schedules", every_minute(wf["workflow_id"]))
+    _, wf = await api_call(app, "post", "/api/v1/workflows", {"name": "wf", "steps": [{"action": "log", "message": "x"}]})
+    _, s = await api_call(app, "post", "/api/v1/schedules", every_minute(wf["workflow_id"]))
     return str(s["schedule_id"])
 
 
 async def test_pause_with_a_reason_and_an_end_through_the_api(app: Quart) -> None:
     sid = await _schedule(app)
-    end = (datetime.now(timezone.utc) + timedelta(hours=1)).replace(microsecond=0)
-    status, paused = await _call(app, "post", f"/api/v1/schedules/{sid}/pause",
+    end = START + timedelta(hours=1)
+    status, paused = await api_call(app, "post", f"/api/v1/schedules/{sid}/pause",
                                  {"reason": "raid", "until": end.isoformat()})
     assert status == 200, paused
     assert (paused["status"], paused["pause_reason"], paused["paused_by"]) == ("paused", "raid", "admin")
     assert paused["paused_until"] == end.strftime("%Y-%m-%dT%H:%M:%SZ") and paused["paused_at"]
-    status, resumed = await _call(app, "post", f"/api/v1/schedules/{sid}/enable")
+    status, resumed = await api_call(app, "post", f"/api/v1/schedules/{sid}/enable")
     assert (status, resumed["status"], resumed["pause_reason"], resumed["paused_until"]) == (200, "active", None, None)
 
 
 async def test_a_bad_pause_body_is_400_and_changes_nothing(app: Quart) -> None:
     sid = await _schedule(app)
     for body in ({"until": "2001-01-01T00:00:00Z"}, {"reason": 5}, {"because": "x"}, [1]):
-        status, err = await _call(app, "post", f"/api/v1/schedules/{sid}/pause", body)
+        status, err = await api_call(app, "post", f"/api/v1/schedules/{sid}/pause", body)
         assert status == 400, (body, err)
-    assert (await _call(app, "get", f"/api/v1/schedules/{sid}"))[1]["status"] == "active"
+    assert (await api_call(app, "get", f"/api/v1/schedules/{sid}"))[1]["status"] == "active"
 
 
 async def test_the_aliases_disable_enable_toggle_and_runs(app: Quart) -> None:
     sid = await _schedule(app)
-    assert (await _call(app, "post", f"/api/v1/schedules/{sid}/disable"))[1]["status"] == "paused"
-    assert (await _call(app, "post", f"/api/v1/schedules/{sid}/toggle"))[1]["status"] == "active"
-    assert (await _call(app, "post", f"/api/v1/schedules/{sid}/toggle"))[1]["status"] == "paused"
-    assert (await _call(app, "post", f"/api/v1/schedules/{sid}/enable"))[1]["status"] == "active"
-    status, runs = await _call(app, "get", f"/api/v1/schedules/{sid}/runs")
-    assert status == 200 and runs == (await _call(app, "get", f"/api/v1/schedules/{sid}/history"))[1]
+    assert (await api_call(app, "post", f"/api/v1/schedules/{sid}/disable"))[1]["status"] == "paused"
+    assert (await api_call(app, "post", f"/api/v1/schedules/{sid}/toggle"))[1]["status"] == "active"
+    assert (await api_call(app, "post", f"/api/v1/schedules/{sid}/toggle"))[1]["status"] == "paused"
+    assert (await api_call(app, "post", f"/api/v1/schedules/{sid}/enable"))[1]["status"] == "active"
+    status, runs = await api_call(app, "get", f"/api/v1/schedules/{sid}/runs")
+    assert status == 200 and runs == (await api_call(app, "get", f"/api/v1/schedules/{sid}/history"))[1]

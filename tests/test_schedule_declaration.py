@@ -4,19 +4,15 @@ the API and read each back, so a layer that drops or mangles a field fails here.
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from quart import Quart
 
 from workflow_core_module.api.schemas import ScheduleCreate, ScheduleOut, ScheduleUpdate
-from workflow_core_module.app import create_app
-from workflow_core_module.db.database import Database
 from workflow_core_module.scheduling.schedule import ANSWER_COLUMNS, COLUMNS, FIELD_NAMES
 
-from .conftest import make_settings
+from .harness import api_call
 
 ADMIN = {"X-API-Key": "admin-secret"}
 
@@ -47,41 +43,28 @@ EVERY_FIELD = {
 NOT_FOR_CRON = {"interval_seconds", "scheduled_time"}  # the other types' timing fields
 
 
-@pytest.fixture
-async def app(database: Database) -> AsyncIterator[Quart]:
-    """The app on conftest's `database` (emptied before the app starts and after it stopped)."""
-    application = create_app(make_settings(database.url, admin_api_key="admin-secret", log_level="WARNING"))
-    async with application.test_app():
-        yield application
-
-
-async def _call(app: Quart, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    response = await getattr(app.test_client(), method)(path, headers=ADMIN, json=body)
-    return response.status_code, json.loads(await response.get_data())
-
-
 async def test_every_declared_field_is_stored_and_answered(app: Quart) -> None:
-    status, wf = await _call(app, "post", "/api/v1/workflows",
+    status, wf = await api_call(app, "post", "/api/v1/workflows",
                              {"name": "wf", "community_id": "guild-1", "steps": [{"action": "log", "message": "x"}]})
     assert status == 201, wf
     body = {**EVERY_FIELD, "workflow_id": wf["workflow_id"]}
     assert set(body) | NOT_FOR_CRON == FIELD_NAMES, "give every settable field a value above"
-    status, created = await _call(app, "post", "/api/v1/schedules", body)
+    status, created = await api_call(app, "post", "/api/v1/schedules", body)
     assert status == 201, created
-    status, read = await _call(app, "get", f"/api/v1/schedules/{created['schedule_id']}")
+    status, read = await api_call(app, "get", f"/api/v1/schedules/{created['schedule_id']}")
     assert status == 200
     for answer in (created, read):
         assert {name: answer[name] for name in body} == body
         assert set(answer) - {"stats"} == set(ScheduleOut.model_fields), "answer and documented model differ"
-    status, listed = await _call(app, "get", "/api/v1/schedules?tag=ops")
+    status, listed = await api_call(app, "get", "/api/v1/schedules?tag=ops")
     assert [s["jitter_seconds"] for s in listed["items"]] == [30]
 
 
 async def test_a_patch_changes_one_field_and_keeps_every_other(app: Quart) -> None:
-    _, wf = await _call(app, "post", "/api/v1/workflows",
+    _, wf = await api_call(app, "post", "/api/v1/workflows",
                         {"name": "wf", "community_id": "guild-1", "steps": [{"action": "log", "message": "x"}]})
-    _, created = await _call(app, "post", "/api/v1/schedules", {**EVERY_FIELD, "workflow_id": wf["workflow_id"]})
-    status, patched = await _call(app, "patch", f"/api/v1/schedules/{created['schedule_id']}", {"jitter_seconds": 5})
+    _, created = await api_call(app, "post", "/api/v1/schedules", {**EVERY_FIELD, "workflow_id": wf["workflow_id"]})
+    status, patched = await api_call(app, "patch", f"/api/v1/schedules/{created['schedule_id']}", {"jitter_seconds": 5})
     assert status == 200, patched
     assert patched["jitter_seconds"] == 5
     unchanged = {name for name in EVERY_FIELD if name != "jitter_seconds"}
@@ -101,9 +84,9 @@ def test_the_request_models_follow_the_declaration() -> None:
 @pytest.mark.parametrize("field,value", [("overlap_policy", "sometimes"), ("schedule_type", "hourly"),
                                          ("jitter_seconds", "30"), ("tags", "ops")])
 async def test_a_wrong_value_for_a_declared_field_is_400(app: Quart, field: str, value: Any) -> None:
-    _, wf = await _call(app, "post", "/api/v1/workflows", {"name": "wf", "steps": [{"action": "log", "message": "x"}]})
+    _, wf = await api_call(app, "post", "/api/v1/workflows", {"name": "wf", "steps": [{"action": "log", "message": "x"}]})
     body = {"workflow_id": wf["workflow_id"], "name": "bad", "schedule_type": "cron", "cron_expression": "0 9 * * *",
             field: value}
-    status, err = await _call(app, "post", "/api/v1/schedules", body)
+    status, err = await api_call(app, "post", "/api/v1/schedules", body)
     assert status == 400 and field in err["error"]["details"], err
-    assert (await _call(app, "get", "/api/v1/schedules"))[1]["total"] == 0
+    assert (await api_call(app, "get", "/api/v1/schedules"))[1]["total"] == 0

@@ -204,6 +204,20 @@ async def test_overlap_cancel_previous(sched: Scheduler, clock: ManualClock) -> 
 
 # ---- retries, timeouts, jitter --------------------------------------------------------------
 
+async def backoff_waits(sched: Scheduler, clock: ManualClock) -> list[float]:
+    """Each time the run is asleep on its backoff, move the clock to its end; the waits, until the
+    run has ended."""
+    dispatcher = sched.scheduler.dispatcher
+    waits = []
+    while True:
+        await until(lambda: sleepers(clock) or not dispatcher.pending, what="a backoff sleep or the run's end")
+        if not dispatcher.pending:
+            return waits
+        [wait] = sleepers(clock)
+        waits.append(wait)
+        clock.advance(wait)
+
+
 async def test_retries_with_exponential_backoff(database: Database, clock: ManualClock) -> None:
     sched = Scheduler(database, make_settings(database.url, workflow_max_retries=3,
                                               workflow_retry_base_seconds=2.0), clock)
@@ -213,16 +227,7 @@ async def test_retries_with_exponential_backoff(database: Database, clock: Manua
     s = await sched.service.add_schedule(interval(wf))
     clock.advance(60)
     await loop.run_pass(clock.now())
-    dispatcher = sched.scheduler.dispatcher
-    assert dispatcher is not None
-    waits = []
-    while True:  # each time the run is asleep on its backoff, move the clock to its end
-        await until(lambda: sleepers(clock) or not dispatcher.pending, what="a backoff sleep or the run's end")
-        if not dispatcher.pending:
-            break
-        [wait] = sleepers(clock)
-        waits.append(wait)
-        clock.advance(wait)
+    waits = await backoff_waits(sched, clock)
     assert waits == [2.0, 4.0]  # 2 s, then 4 s: doubling
     runs = await sched.runs(s.schedule_id)
     assert [(r.status, r.attempt) for r in runs] == [("completed", 3)]
@@ -272,16 +277,7 @@ async def test_a_schedules_own_retries_and_backoff_override_the_service_defaults
     own = await sched.service.add_schedule(interval(wf, "own", max_retries=1, retry_backoff_seconds=7))
     clock.advance(60)
     await loop.run_pass(clock.now())
-    dispatcher = sched.scheduler.dispatcher
-    assert dispatcher is not None
-    waits = []
-    while True:
-        await until(lambda: sleepers(clock) or not dispatcher.pending, what="a backoff sleep or the run's end")
-        if not dispatcher.pending:
-            break
-        [wait] = sleepers(clock)
-        waits.append(wait)
-        clock.advance(wait)
+    waits = await backoff_waits(sched, clock)
     assert waits == [7.0]  # one retry (not 3), after 7 s (not 2 s)
     assert [(r.status, r.attempt) for r in await sched.runs(own.schedule_id)] == [("failed", 2)]
     await sched.close()
