@@ -8,7 +8,7 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from ..scheduling.describe import describe
-from ..scheduling.records import Execution, Page, Run, Workflow
+from ..scheduling.records import AuditRecord, Execution, Page, Run, Workflow
 from ..scheduling.schedule import ANSWER_COLUMNS, Column, Schedule
 from ..scheduling.types import iso_z_or_none
 
@@ -70,6 +70,11 @@ def execution_json(e: Execution) -> dict[str, Any]:
         "duration_ms": e.duration_ms, "error": e.error, "step_results": e.step_results,
         "created_at": ts(e.created_at),
     }
+
+
+def audit_json(r: AuditRecord) -> dict[str, Any]:
+    return {"at": ts(r.at), "actor": r.actor, "action": r.action, "entity_type": r.entity_type,
+            "entity_id": r.entity_id, "community_id": r.community_id, "changes": r.changes}
 
 
 def page_json(page: Page[T], item: Callable[[T], dict[str, Any]]) -> dict[str, Any]:
