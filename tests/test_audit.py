@@ -197,3 +197,16 @@ async def test_a_community_key_sees_only_its_own_communitys_rows(client: Any, ap
     assert blue_page["items"][0]["entity_id"] == blue_wf
     _, mine = await audit(client, headers=blue, community_id="blue")
     assert mine == blue_page
+
+
+async def test_openapi_documents_the_audit_page_and_the_deleted_schedule_controls(client: Any) -> None:
+    spec = await (await client.get("/openapi.json")).get_json()
+    audit_op = spec["paths"]["/api/v1/audit"]["get"]
+    assert {p["name"] for p in audit_op["parameters"]} == {
+        "schedule_id", "workflow_id", "community_id", "actor", "action", "since", "until", "limit", "offset"}
+    assert set(spec["components"]["schemas"]["AuditOut"]["properties"]) == AUDIT_KEYS
+    assert {"200", "400"} <= set(audit_op["responses"])
+    assert {"200", "403", "409"} <= set(spec["paths"]["/api/v1/schedules/{schedule_id}/restore"]["post"]["responses"])
+    listing = spec["paths"]["/api/v1/schedules"]["get"]
+    assert "include_deleted" in {p["name"] for p in listing["parameters"]}
+    assert "deleted_at" in spec["components"]["schemas"]["ScheduleListed"]["properties"]

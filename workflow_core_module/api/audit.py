@@ -19,8 +19,10 @@ bp = Blueprint("audit", __name__, url_prefix="/api/v1/audit")
 @document_response(AuditPage)
 @document_response(ErrorOut, 400)
 async def list_audit(query_args: AuditQuery) -> dict[str, Any]:
-    """Who changed what, newest first. A community key sees only its community's rows; a global
-    key sees every row."""
+    """Who changed what, newest first.
+
+    A community key sees only its community's rows; a global key sees every row. `since` is
+    inclusive, `until` exclusive."""
     page = await runtime().audit.list_entries(query_args.filters(), scope=scope(), limit=query_args.limit,
                                               offset=query_args.offset)
     return page_json(page, audit_json)

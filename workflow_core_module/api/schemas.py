@@ -120,6 +120,8 @@ class ScheduleQuery(BaseModel):
     schedule_type: ScheduleTypeName | None = None
     tag: str | None = None
     q: str | None = Field(None, description="part of the name, any case")
+    include_deleted: bool = Field(False, description="global keys only (403 otherwise): list soft-deleted "
+                                                     "schedules too, each with its `deleted_at`")
     limit: int = Field(50, ge=1, le=MAX_PAGE)
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
@@ -306,8 +308,14 @@ class ScheduleDetail(ScheduleOut):
     stats: Stats
 
 
+class ScheduleListed(ScheduleOut):
+    deleted_at: str | None = Field(None, description="only with include_deleted=true: when it was deleted "
+                                                     "(null: not deleted). A deleted schedule keeps the status "
+                                                     "it had; POST .../restore brings it back")
+
+
 class SchedulePage(BaseModel):
-    items: list[ScheduleOut]
+    items: list[ScheduleListed]
     total: int
     limit: int
     offset: int

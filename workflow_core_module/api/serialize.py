@@ -37,13 +37,20 @@ def _encoder(c: Column) -> Callable[[Any], Any] | None:
 _SCHEDULE_ANSWER = tuple((c.name, _encoder(c)) for c in ANSWER_COLUMNS)
 
 
-def schedule_json(s: Schedule, *, stats: bool = False) -> dict[str, Any]:
-    """Every answer column of the declaration (scheduling/schedule.py), and a description of the timing."""
+def schedule_json(s: Schedule, *, stats: bool = False, deleted: bool = False) -> dict[str, Any]:
+    """Every answer column of the declaration (scheduling/schedule.py), and a description of the
+    timing; `deleted` adds `deleted_at` (lists that include deleted schedules)."""
     out = {name: getattr(s, name) if encode is None else encode(getattr(s, name)) for name, encode in _SCHEDULE_ANSWER}
     out["timing_description"] = describe(s.rule())
     if stats:
         out["stats"] = s.stats()
+    if deleted:
+        out["deleted_at"] = ts(s.deleted_at)
     return out
+
+
+def listed_schedule_json(s: Schedule) -> dict[str, Any]:
+    return schedule_json(s, deleted=True)
 
 
 def run_json(r: Run) -> dict[str, Any]:
