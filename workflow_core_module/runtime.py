@@ -20,6 +20,7 @@ from .db.workflow_store import WorkflowStore
 from .engine.engine import WorkflowEngine
 from .logs import system
 from .services.access import Authenticator
+from .services.audit_service import AuditService
 from .services.community_service import CommunityService
 from .services.coordination import Coordinator
 from .services.schedule_service import ScheduleService
@@ -46,6 +47,7 @@ class Runtime:
         self.communities: CommunityService
         self.chat: ChatService
         self.auth: Authenticator
+        self.audit: AuditService
         self.coordinator: Coordinator | None = None
         self.status: StatusReport
         self.chat_replays = Replays(clock)
@@ -61,6 +63,7 @@ class Runtime:
                                    clock=self.clock)
         self.workflows = WorkflowService(self.engine, self.clock)
         self.keys = KeyStore(self.database)
+        self.audit = AuditService(self.database)
         self.communities = CommunityService(self.database, self.clock)
         self.engine.use_community_platforms(self.communities.platform_of)
         self.status = StatusReport(self.settings, self.clock, self.database, self.schedules, self.scheduler)

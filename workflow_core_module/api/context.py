@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ..chat.service import ChatService
     from ..clock import Clock
     from ..services.access import Authenticator
+    from ..services.audit_service import AuditService
     from ..services.community_service import CommunityService
     from ..services.schedule_service import ScheduleService
     from ..services.scheduler import Scheduler
@@ -38,6 +39,7 @@ class Services(Protocol):
     communities: CommunityService
     chat: ChatService
     auth: Authenticator
+    audit: AuditService
     chat_replays: Replays
 
     status: StatusReport

@@ -31,7 +31,7 @@ from .schemas import (
     ScheduleUpdate,
     StatusOut,
 )
-from .serialize import page_json, run_json, schedule_json, ts
+from .serialize import listed_schedule_json, page_json, run_json, schedule_json, ts
 
 bp = Blueprint("schedules", __name__, url_prefix="/api/v1/schedules")
 
@@ -54,9 +54,11 @@ async def create_schedule(data: ScheduleCreate) -> tuple[dict[str, Any], int]:
 @validate_querystring(ScheduleQuery)
 @document_response(SchedulePage)
 async def list_schedules(query_args: ScheduleQuery) -> dict[str, Any]:
-    """List schedules, filtered and paged."""
+    """List schedules, filtered and paged.
+
+    `include_deleted=true` (global keys only) lists soft-deleted ones too, each with its `deleted_at`."""
     page = await _service().list_schedules(scope=scope(), **query_args.model_dump())
-    return page_json(page, schedule_json)
+    return page_json(page, listed_schedule_json if query_args.include_deleted else schedule_json)
 
 
 @bp.get("/status")
@@ -89,7 +91,8 @@ async def preview_schedule(data: SchedulePreview) -> dict[str, Any]:
 async def schedules_of_workflow(workflow_id: str, query_args: ScheduleQuery) -> dict[str, Any]:
     """Schedules that run one workflow."""
     filters = query_args.model_dump() | {"workflow_id": workflow_id}
-    return page_json(await _service().list_schedules(scope=scope(), **filters), schedule_json)
+    page = await _service().list_schedules(scope=scope(), **filters)
+    return page_json(page, listed_schedule_json if query_args.include_deleted else schedule_json)
 
 
 @bp.get("/<schedule_id>")
@@ -121,9 +124,22 @@ async def update_schedule(schedule_id: str, data: ScheduleUpdate) -> dict[str, A
 @bp.delete("/<schedule_id>")
 @validate_querystring(DeleteQuery)
 async def delete_schedule(schedule_id: str, query_args: DeleteQuery) -> Response:
-    """Soft delete (204); `?hard=true` removes the row and its runs."""
+    """Soft delete (204); `?hard=true` removes the row and its runs, also of a soft-deleted schedule."""
     await _service().remove_schedule(schedule_id, actor=actor(), scope=scope(), hard=query_args.hard)
     return Response(status=204)
+
+
+@bp.post("/<schedule_id>/restore")
+@document_response(ScheduleOut)
+@document_response(ErrorOut, 403)
+@document_response(ErrorOut, 409)
+async def restore_schedule(schedule_id: str) -> dict[str, Any]:
+    """Bring back a soft-deleted schedule (global keys only; 403 otherwise).
+
+    One that was active or paused comes back paused (resume it to run again); a completed or
+    expired one as it was. 409 when a live schedule of its community has its name, its workflow
+    is gone or disabled, the community is at its limit, or it is not deleted."""
+    return schedule_json(await _service().restore_schedule(schedule_id, actor=actor(), scope=scope()))
 
 
 @bp.post("/<schedule_id>/pause")

@@ -148,6 +148,8 @@ class ScheduleQuery(BaseModel):
     schedule_type: ScheduleTypeName | None = None
     tag: str | None = None
     q: str | None = Field(None, description="part of the name, any case")
+    include_deleted: bool = Field(False, description="global keys only (403 otherwise): list soft-deleted "
+                                                     "schedules too, each with its `deleted_at`")
     limit: int = Field(50, ge=1, le=MAX_PAGE)
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
@@ -167,6 +169,29 @@ class NextQuery(BaseModel):
 
 class DeleteQuery(BaseModel):
     hard: bool = False
+
+
+class AuditQuery(PageQuery):
+    """The audit log's filters; every one given must hold."""
+
+    schedule_id: str | None = Field(None, description="rows about this schedule (entity_type `schedule`), "
+                                                      "also after it was deleted")
+    workflow_id: str | None = Field(None, description="rows about this workflow (entity_type `workflow`); "
+                                                      "not together with schedule_id")
+    community_id: str | None = Field(None, max_length=100, description="rows of this community (a community key "
+                                                                       "sees only its own anyway)")
+    actor: str | None = Field(None, max_length=200, description="who, exactly: an API key's name, `system`, `cli`, "
+                                                                "or a chat user (`twitch:alice`, `user:<id>`)",
+                              examples=["admin"])
+    action: str | None = Field(None, max_length=64, description="what, exactly as listed, e.g. `schedule.pause`",
+                               examples=["schedule.update"])
+    since: str | None = Field(None, description="ISO 8601 instant, inclusive (without an offset: UTC)",
+                              json_schema_extra={"format": "date-time"})
+    until: str | None = Field(None, description="ISO 8601 instant, exclusive (without an offset: UTC)",
+                              json_schema_extra={"format": "date-time"})
+
+    def filters(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"limit", "offset"})
 
 
 class _DocumentedAs:
@@ -311,8 +336,36 @@ class ScheduleDetail(ScheduleOut):
     stats: Stats
 
 
+class ScheduleListed(ScheduleOut):
+    deleted_at: str | None = Field(None, description="only with include_deleted=true: when it was deleted "
+                                                     "(null: not deleted). A deleted schedule keeps the status "
+                                                     "it had; POST .../restore brings it back")
+
+
 class SchedulePage(BaseModel):
-    items: list[ScheduleOut]
+    items: list[ScheduleListed]
+    total: int
+    limit: int
+    offset: int
+
+
+class AuditOut(BaseModel):
+    at: str = Field(description="when, UTC")
+    actor: str = Field(description="who: an API key's name, `system` for the service's own changes, `cli`, "
+                                   "or a chat user (`<platform>:<username>`, `user:<id>`)")
+    action: str = Field(description="what, `<entity>.<verb>`: schedule.create, schedule.update, schedule.pause, "
+                                    "schedule.resume, schedule.run, schedule.delete, schedule.restore, "
+                                    "workflow.create, workflow.update, workflow.delete, workflow.execute, "
+                                    "key.create, key.revoke, community.managers, ...")
+    entity_type: str = Field(description="schedule, workflow, api_key or community")
+    entity_id: str | None = Field(description="the schedule_id, workflow_id, key name or community_id")
+    community_id: str | None
+    changes: dict[str, Any] = Field(description="an update's changed fields as `field: [old, new]`; what other "
+                                                "actions record (a delete's name, a run's run_id, ...)")
+
+
+class AuditPage(BaseModel):
+    items: list[AuditOut]
     total: int
     limit: int
     offset: int

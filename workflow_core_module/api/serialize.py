@@ -8,7 +8,7 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from ..scheduling.describe import describe
-from ..scheduling.records import Execution, Page, Run, Workflow
+from ..scheduling.records import AuditRecord, Execution, Page, Run, Workflow
 from ..scheduling.schedule import ANSWER_COLUMNS, Column, Schedule
 from ..scheduling.types import iso_z_or_none
 
@@ -37,13 +37,20 @@ def _encoder(c: Column) -> Callable[[Any], Any] | None:
 _SCHEDULE_ANSWER = tuple((c.name, _encoder(c)) for c in ANSWER_COLUMNS)
 
 
-def schedule_json(s: Schedule, *, stats: bool = False) -> dict[str, Any]:
-    """Every answer column of the declaration (scheduling/schedule.py), and a description of the timing."""
+def schedule_json(s: Schedule, *, stats: bool = False, deleted: bool = False) -> dict[str, Any]:
+    """Every answer column of the declaration (scheduling/schedule.py), and a description of the
+    timing; `deleted` adds `deleted_at` (lists that include deleted schedules)."""
     out = {name: getattr(s, name) if encode is None else encode(getattr(s, name)) for name, encode in _SCHEDULE_ANSWER}
     out["timing_description"] = describe(s.rule())
     if stats:
         out["stats"] = s.stats()
+    if deleted:
+        out["deleted_at"] = ts(s.deleted_at)
     return out
+
+
+def listed_schedule_json(s: Schedule) -> dict[str, Any]:
+    return schedule_json(s, deleted=True)
 
 
 def run_json(r: Run) -> dict[str, Any]:
@@ -70,6 +77,11 @@ def execution_json(e: Execution) -> dict[str, Any]:
         "duration_ms": e.duration_ms, "error": e.error, "step_results": e.step_results,
         "created_at": ts(e.created_at),
     }
+
+
+def audit_json(r: AuditRecord) -> dict[str, Any]:
+    return {"at": ts(r.at), "actor": r.actor, "action": r.action, "entity_type": r.entity_type,
+            "entity_id": r.entity_id, "community_id": r.community_id, "changes": r.changes}
 
 
 def page_json(page: Page[T], item: Callable[[T], dict[str, Any]]) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Every method is async and runs its SQL through :class:`Database` on a worker thread; each
 mutation (with its audit row) is one transaction. `scope` restricts rows to one community
-(None: every community), and rows outside the scope behave as if they did not exist.
+(None: every community), and rows outside the scope behave as if they did not exist. So do
+soft-deleted rows, except where a method takes `deleted=True`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class ScheduleFilter:
     schedule_type: str | None = None
     tag: str | None = None
     q: str | None = None
+    include_deleted: bool = False
 
 
 def is_integrity_error(exc: BaseException) -> bool:
@@ -55,11 +57,14 @@ class ScheduleStore:
 
     # ---- reads -------------------------------------------------------------------------
 
-    def _scope_sql(self, scope: Scope) -> tuple[str, list[Any]]:
-        return (_LIVE, []) if scope is None else (f"{_LIVE} AND community_id = ?", [scope])
+    def _scope_sql(self, scope: Scope, *, deleted: bool = False) -> tuple[str, list[Any]]:
+        """Rows in `scope`: live ones only, or soft-deleted ones too with `deleted`."""
+        rows = "1 = 1" if deleted else _LIVE
+        return (rows, []) if scope is None else (f"{rows} AND community_id = ?", [scope])
 
-    def fetch(self, dal: DAL, schedule_id: str, scope: Scope, *, for_update: bool = False) -> Schedule:
-        where, params = self._scope_sql(scope)
+    def fetch(self, dal: DAL, schedule_id: str, scope: Scope, *, for_update: bool = False,
+              deleted: bool = False) -> Schedule:
+        where, params = self._scope_sql(scope, deleted=deleted)
         lock = "FOR UPDATE" if for_update and not self.database.is_sqlite else ""
         rows = self.schedules.select(dal, f"schedule_id = ? AND {where}", [schedule_id, *params], lock)
         if not rows:
@@ -106,7 +111,7 @@ class ScheduleStore:
                  "scheduled_for": as_utc(r[5]), "finished_at": as_utc(r[6]) if r[6] else None} for r in rows]
 
     def _filter_sql(self, f: ScheduleFilter) -> tuple[str, list[Any]]:
-        where, params = self._scope_sql(f.scope)
+        where, params = self._scope_sql(f.scope, deleted=f.include_deleted)
         clauses = [where]
         for column, value in (("workflow_id", f.workflow_id), ("community_id", f.community_id),
                               ("status", f.status), ("schedule_type", f.schedule_type)):
@@ -188,7 +193,8 @@ class ScheduleStore:
             f"a schedule named {name!r} already exists in {where}", {"name": "already in use"}
         )
 
-    def _check_quota(self, dal: DAL, community_id: str | None, quota: int | None) -> None:
+    def check_quota(self, dal: DAL, community_id: str | None, quota: int | None) -> None:
+        """LimitExceeded when the community already has `quota` active or paused schedules."""
         if quota is None or community_id is None:
             return
         live = count(
@@ -220,7 +226,7 @@ class ScheduleStore:
         def run(dal: DAL) -> Schedule:
             if check is not None:
                 check(dal)
-            self._check_quota(dal, values.get("community_id"), quota)
+            self.check_quota(dal, values.get("community_id"), quota)
             try:
                 pk = self.schedules.insert(dal, values)
             except Exception as exc:
@@ -239,15 +245,18 @@ class ScheduleStore:
         scope: Scope,
         change: Callable[[DAL, Schedule], Mapping[str, Any] | None],
         audit: AuditEntry,
+        *,
+        deleted: bool = False,
     ) -> tuple[Schedule, Schedule]:
         """Apply ``change(dal, current)`` (column -> new value) atomically; returns (before, after).
 
         `change` runs inside the transaction against the current row, so concurrent updates
         never overwrite each other; it may raise to abort. An empty change writes nothing.
+        With `deleted`, a soft-deleted row is found too (to restore it).
         """
 
         def run(dal: DAL) -> tuple[Schedule, Schedule]:
-            before = self.fetch(dal, schedule_id, scope, for_update=True)
+            before = self.fetch(dal, schedule_id, scope, for_update=True, deleted=deleted)
             values = change(dal, before)
             if not values:
                 return before, before
@@ -266,10 +275,11 @@ class ScheduleStore:
         return await self.database.write(run)
 
     async def delete(self, schedule_id: str, scope: Scope, audit: AuditEntry, *, hard: bool) -> Schedule:
-        """Soft delete (deleted_at set, inactive) or, with `hard`, remove the row and its runs."""
+        """Soft delete (deleted_at set, inactive) or, with `hard`, remove the row and its runs (a
+        soft-deleted row too: it is still in its community's scope)."""
 
         def run(dal: DAL) -> Schedule:
-            current = self.fetch(dal, schedule_id, scope, for_update=True)
+            current = self.fetch(dal, schedule_id, scope, for_update=True, deleted=hard)
             if hard:
                 forget_runs(dal, self.dialect, current.schedule_id)
                 dal.executesql(self.dialect.params("DELETE FROM workflow_schedules WHERE id = ?"),

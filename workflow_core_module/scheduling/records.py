@@ -105,6 +105,29 @@ class Execution:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One row of the audit log: who (`actor`) did what (`action`) to which entity, when, and
+    what changed (field -> [old, new] for updates; what the action records otherwise)."""
+
+    at: datetime
+    actor: str
+    action: str
+    entity_type: str
+    entity_id: str | None
+    community_id: str | None
+    changes: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> AuditRecord:
+        changes = row.get("changes")
+        if isinstance(changes, (str, bytes)):
+            changes = json.loads(changes)
+        return cls(at=as_utc(row["at"]), actor=row["actor"], action=row["action"], entity_type=row["entity_type"],
+                   entity_id=row.get("entity_id"), community_id=row.get("community_id"),
+                   changes=dict(changes) if isinstance(changes, Mapping) else {})
+
+
+@dataclass(frozen=True, slots=True)
 class Principal:
     """Who is calling: a key's name and the community it is limited to (None: every one)."""
 

@@ -199,6 +199,62 @@ def validate_backfill(data: Mapping[str, Any], *, zone: str, now: datetime) -> t
     return start, end, max_runs or MAX_BACKFILL_RUNS
 
 
+MAX_ACTOR_CHARS = 200  # audit_log.actor
+MAX_ACTION_CHARS = 64  # audit_log.action
+_SPACED_OFFSET = re.compile(r"^(\S+T\S+) (\d{2}(?::?\d{2})?)$")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Which audit rows to list: all the given conditions hold. `since` is inclusive and
+    `until` exclusive, both aware UTC in whole seconds."""
+
+    entity_type: str | None = None
+    entity_id: str | None = None
+    community_id: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def validate_audit_filter(data: Mapping[str, Any]) -> AuditFilter:
+    """The audit log's query: `schedule_id` or `workflow_id` (a UUID; not both), `community_id`,
+    `actor` and `action` (exact), `since` and `until` (ISO instants; without an offset, UTC).
+    Raises ValidationError naming each wrong field."""
+    errors = {name: "unknown field" for name in sorted(set(data) - _AUDIT_FIELDS)}
+    v = _Reader({k: _offset_sign(v) if k in ("since", "until") else v for k, v in data.items()}, errors)
+    schedule_id = v.uuid("schedule_id", required=False)
+    workflow_id = v.uuid("workflow_id", required=False)
+    if data.get("schedule_id") is not None and data.get("workflow_id") is not None:
+        errors.setdefault("workflow_id", "give schedule_id or workflow_id, not both")
+    community_id = v.text("community_id", MAX_COMMUNITY_CHARS)
+    actor = v.text("actor", MAX_ACTOR_CHARS)
+    action = v.text("action", MAX_ACTION_CHARS)
+    # Whole seconds (as stored), each bound widened to the second it falls in.
+    since = v.instant("since", "UTC", bound="to")
+    until = v.instant("until", "UTC", bound="from")
+    if since is not None and until is not None and until <= since:
+        errors.setdefault("until", "must be after since")
+    if errors:
+        raise ValidationError(errors)
+    entity = ("schedule", schedule_id) if schedule_id else ("workflow", workflow_id) if workflow_id else (None, None)
+    return AuditFilter(entity[0], entity[1], community_id or None, actor or None, action or None, since, until)
+
+
+_AUDIT_FIELDS = frozenset({"schedule_id", "workflow_id", "community_id", "actor", "action", "since", "until"})
+
+
+def _offset_sign(value: Any) -> Any:
+    """An instant from a query string whose `+` offset arrived as a space (an unencoded
+    `...T12:00:00+02:00` in a URL), with its `+` back."""
+    if isinstance(value, str):
+        spaced = _SPACED_OFFSET.match(value.strip())
+        if spaced:
+            return f"{spaced[1]}+{spaced[2]}"
+    return value
+
+
 def _require_future(fields: ScheduleFields, now: datetime, anchor: datetime) -> None:
     rule = fields.time_rule(anchor)
     if next_occurrence(rule, now) is not None:

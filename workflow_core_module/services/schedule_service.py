@@ -53,6 +53,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_PREVIEW = 100
+RESTORED_REASON = "restored after deletion; resume it to run again"
 
 
 def _validated(data: Mapping[str, Any], **kwargs: Any) -> ScheduleFields:
@@ -158,14 +159,19 @@ class ScheduleService:
         schedule_type: str | None = None,
         tag: str | None = None,
         q: str | None = None,
+        include_deleted: bool = False,
         limit: int = 50,
         offset: int = 0,
     ) -> Page[Schedule]:
+        """A page of schedules, by id. `include_deleted` (global keys only) lists soft-deleted
+        ones too, so an operator can find one to restore or remove for good."""
+        if include_deleted and scope is not None:
+            raise Forbidden("only a global key may list deleted schedules", {"include_deleted": "global keys only"})
         if not 1 <= limit <= MAX_PAGE:
             raise Invalid({"limit": f"must be between 1 and {MAX_PAGE}"})
         if not 0 <= offset <= MAX_OFFSET:
             raise Invalid({"offset": f"must be between 0 and {MAX_OFFSET}"})
-        filters = ScheduleFilter(scope, workflow_id, community_id, status, schedule_type, tag, q)
+        filters = ScheduleFilter(scope, workflow_id, community_id, status, schedule_type, tag, q, include_deleted)
         return await self.store.list_page(filters, limit, offset)
 
     async def get_history(
@@ -360,7 +366,8 @@ class ScheduleService:
     async def remove_schedule(
         self, schedule_id: str, *, actor: str = "system", scope: Scope = None, hard: bool = False
     ) -> None:
-        """Soft delete (the row stays, hidden) or, with `hard`, delete the row and its runs."""
+        """Soft delete (the row stays, hidden) or, with `hard`, delete the row and its runs; a
+        soft-deleted schedule can still be removed for good by its community (or a global key)."""
         now = self.clock.now()
         removed = await self.store.delete(
             _schedule_id(schedule_id), scope, AuditEntry(actor, "schedule.delete", now), hard=hard
@@ -368,6 +375,41 @@ class ScheduleService:
         self.changes.publish(removed.id, removed.schedule_id, None)
         audit(log, "schedule.delete", f"schedule {removed.name!r} deleted", actor=actor,
               schedule_id=removed.schedule_id, community_id=removed.community_id, hard=hard)
+
+
+    async def restore_schedule(self, schedule_id: str, *, actor: str = "system", scope: Scope = None) -> Schedule:
+        """Bring back a soft-deleted schedule (global keys only). One that was active or paused
+        comes back paused, with no next run and a reason saying so, so nothing fires until someone
+        resumes it; a completed or expired one comes back as it was. Refused (409) when a live
+        schedule of the community has its name, when its workflow is gone or disabled, or when
+        the community is at its limit of schedules; nothing changes then."""
+        if scope is not None:
+            raise Forbidden("only a global key may restore a deleted schedule")
+        now = self.clock.now()
+        quota = self.settings.max_schedules_per_community
+
+        def change(dal: Any, current: Schedule) -> dict[str, Any]:
+            if current.deleted_at is None:
+                raise Conflict("schedule is not deleted", {"deleted_at": None})
+            values: dict[str, Any] = {"deleted_at": None, "updated_at": now}
+            if current.status in (ScheduleStatus.ACTIVE, ScheduleStatus.PAUSED):
+                found = self.store.workflow_scope(dal, current.workflow_id)
+                if found is None or not found[0]:
+                    state = "no longer exists" if found is None else "is disabled"
+                    raise Conflict(f"the schedule's workflow {current.workflow_id} {state}; it cannot be restored",
+                                   {"workflow_id": state})
+                self.store.check_quota(dal, current.community_id, quota)
+                values |= {"status": ScheduleStatus.PAUSED.value, "is_active": False, "next_execution_at": None,
+                           "pause_reason": RESTORED_REASON, "paused_at": now, "paused_by": actor[:200],
+                           "paused_until": None}
+            return values
+
+        entry = AuditEntry(actor, "schedule.restore", now)
+        _, after = await self.store.mutate(_schedule_id(schedule_id), None, change, entry, deleted=True)
+        self._mirror(after)
+        audit(log, "schedule.restore", f"schedule {after.name!r} restored ({after.status.value})", actor=actor,
+              schedule_id=after.schedule_id, community_id=after.community_id)
+        return after
 
 
 def _schedule_id(value: str) -> str:

@@ -1,0 +1,2 @@
+-- 0008 audit by community (PostgreSQL): down.
+DROP INDEX ix_audit_community;
