@@ -284,45 +284,58 @@ def test_an_invalid_cron_shows_the_api_error_next_to_the_field(ui: Ui) -> None:
     expect(cron).not_to_have_attribute("aria-invalid", "")
 
 
-def test_export_then_import_keeps_names_gives_new_ids_and_reports_conflicts(ui: Ui) -> None:
-    first = ui.service.schedule("portable-a", tags=["portable"], context_data={"channel": "ops"})
-    second = ui.service.schedule("portable-b", tags=["portable"], schedule_type="interval", cron_expression=None,
-                                 interval_seconds=3600, timezone="UTC")
-    assert ui.service.call("POST", f"/schedules/{second['schedule_id']}/pause")[0] == 200
+def test_export_takes_every_matching_schedule_and_import_shows_a_dry_run_first(ui: Ui) -> None:
+    made = [ui.service.schedule(f"portable-{n:02}", tags=["portable"], context_data={"n": n}) for n in range(27)]
+    ui.service.schedule("not-portable")
+    assert ui.service.call("POST", f"/schedules/{made[3]['schedule_id']}/pause", {"reason": "on hold"})[0] == 200
     page = ui.sign_in()
+    page.locator("[data-limit]").select_option("25")
     page.get_by_label("Filter by tag").fill("portable")
-    expect(page.locator("tbody[data-rows] tr")).to_have_count(2)
+    expect(page.locator("#schedules [data-range]")).to_have_text("1–25 of 27")
     with page.expect_download() as download:
-        page.get_by_role("button", name="Export").click()
+        page.locator("[data-export]").click()
     exported = json.loads(Path(download.value.path()).read_text())
+    assert sorted(s["name"] for s in exported["schedules"]) == [f"portable-{n:02}" for n in range(27)]  # not a page
+    assert [w["name"] for w in exported["workflows"]] == ["nightly-report"]
     by_name = {s["name"]: s for s in exported["schedules"]}
-    assert set(by_name) == {"portable-a", "portable-b"}
-    assert by_name["portable-a"]["context_data"] == {"channel": "ops"}
-    assert by_name["portable-b"]["interval_seconds"] == 3600 and by_name["portable-b"]["status"] == "paused"
-    assert not any("schedule_id" in s for s in exported["schedules"])
+    assert (by_name["portable-03"]["status"], by_name["portable-03"]["pause_reason"]) == ("paused", "on hold")
+    assert by_name["portable-05"]["context_data"] == {"n": 5}
+    status, result = ui.service.call("POST", "/schedules/bulk", {"action": "delete", "filter": {"tag": "portable"}})
+    assert status == 200 and result["changed"] == 27, result
 
-    ui.row("portable-a").get_by_role("button", name="Delete").click()
-    confirm = page.locator("#confirm-dialog")
-    expect(confirm).to_contain_text("Delete “portable-a”?")
-    confirm.get_by_role("button", name="Delete schedule").click()
-    expect(page.locator("tbody[data-rows] tr")).to_have_count(1)
-    assert ui.service.named("portable-a") == []
-
-    with ui.watch.expect_http_error(409, "/api/v1/schedules"):
-        with page.expect_file_chooser() as chooser:
-            page.get_by_role("button", name="Import").click()
-        chooser.value.set_files(download.value.path())
-        report = page.locator("#import-dialog")
-        expect(report.locator("[data-import-summary]")).to_have_text("1 of 2 imported, 1 not imported.")
-    expect(report.locator("tr", has_text="portable-a")).to_contain_text("created")
-    expect(report.locator("tr", has_text="portable-b")).to_contain_text("conflict")
-    expect(report.locator("tr", has_text="portable-b")).to_contain_text("name: already in use")
+    dialog = page.locator("#import-dialog")
+    summary = dialog.locator("[data-import-summary]")
+    with page.expect_file_chooser() as chooser:
+        page.locator("[data-import]").click()
+    chooser.value.set_files(download.value.path())
+    expect(summary).to_contain_text("Ready: 27 schedules to create, 0 to update, 0 unchanged, 0 skipped.")
+    expect(dialog.locator("tr", has_text="portable-26")).to_contain_text("create")
+    assert ui.service.named("portable-00") == []  # the dry run changed nothing
+    dialog.get_by_role("button", name="Import").click()
+    expect(summary).to_contain_text("Imported: 27 created, 0 updated")
+    expect(dialog.locator("tr", has_text="portable-26")).to_contain_text("created")
+    expect(dialog.get_by_role("button", name="Import")).to_be_hidden()
     screenshot(page, "dashboard-import-1280")
-    report.get_by_role("button", name="Done").click()
-    expect(page.locator("tbody[data-rows] tr")).to_have_count(2)
-    [again] = ui.service.named("portable-a")
-    assert again["schedule_id"] != first["schedule_id"]
-    assert (again["context_data"], again["tags"], again["status"]) == ({"channel": "ops"}, ["portable"], "active")
+    dialog.get_by_role("button", name="Done").click()
+    expect(page.locator("#schedules [data-range]")).to_have_text("1–25 of 27")
+    [again] = ui.service.named("portable-03")
+    assert again["schedule_id"] != made[3]["schedule_id"]
+    assert (again["status"], again["pause_reason"], again["context_data"]) == ("paused", "on hold", {"n": 3})
+
+    # the same file again: the names are in use, which stops it until they may be updated
+    with ui.watch.expect_http_error(400, "/api/v1/schedules/import"):
+        with page.expect_file_chooser() as chooser:
+            page.locator("[data-import]").click()
+        chooser.value.set_files(download.value.path())
+        expect(summary).to_contain_text("Nothing can be imported: 27 problems")
+    expect(dialog.locator("tr", has_text="portable-00")).to_contain_text("already in use")
+    expect(dialog.get_by_role("button", name="Import")).to_be_disabled()
+    dialog.get_by_label("A schedule whose name is already in use").select_option("upsert")
+    expect(summary).to_contain_text("Ready: 0 schedules to create, 0 to update, 27 unchanged")
+    expect(dialog.get_by_role("button", name="Import")).to_be_disabled()
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    assert len(ui.service.named("portable-00")) == 1
 
 
 def test_bulk_disable_and_enable_by_tag(ui: Ui) -> None:

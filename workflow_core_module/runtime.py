@@ -21,11 +21,13 @@ from .engine.engine import WorkflowEngine
 from .logs import system
 from .services.access import Authenticator
 from .services.audit_service import AuditService
+from .services.bulk import BulkService
 from .services.community_service import CommunityService
 from .services.coordination import Coordinator
 from .services.schedule_service import ScheduleService
 from .services.scheduler import Scheduler
 from .services.status import StatusReport
+from .services.transfer import TransferService
 from .services.workflow_service import WorkflowService
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ class Runtime:
         self.schedules: ScheduleService
         self.scheduler: Scheduler
         self.workflows: WorkflowService
+        self.bulk: BulkService
+        self.transfer: TransferService
         self.keys: KeyStore
         self.communities: CommunityService
         self.chat: ChatService
@@ -62,6 +66,8 @@ class Runtime:
         self.scheduler = Scheduler(self.database, self.settings, engine=self.engine, schedules=self.schedules,
                                    clock=self.clock)
         self.workflows = WorkflowService(self.engine, self.clock)
+        self.bulk = BulkService(self.schedules)
+        self.transfer = TransferService(self.schedules, self.workflows)
         self.keys = KeyStore(self.database)
         self.audit = AuditService(self.database)
         self.communities = CommunityService(self.database, self.clock)

@@ -19,10 +19,12 @@ if TYPE_CHECKING:
     from ..clock import Clock
     from ..services.access import Authenticator
     from ..services.audit_service import AuditService
+    from ..services.bulk import BulkService
     from ..services.community_service import CommunityService
     from ..services.schedule_service import ScheduleService
     from ..services.scheduler import Scheduler
     from ..services.status import StatusReport
+    from ..services.transfer import TransferService
     from ..services.workflow_service import WorkflowService
     from .chat import Replays
     from .metrics import Metrics
@@ -36,6 +38,8 @@ class Services(Protocol):
     schedules: ScheduleService
     scheduler: Scheduler
     workflows: WorkflowService
+    bulk: BulkService
+    transfer: TransferService
     communities: CommunityService
     chat: ChatService
     auth: Authenticator

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from quart import Quart, Response, jsonify
+from quart import Quart, Response, jsonify, request
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
@@ -79,7 +79,7 @@ def register_error_handlers(app: Quart) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     async def too_large(exc: RequestEntityTooLarge) -> Response:
-        limit = app.config.get("MAX_CONTENT_LENGTH")
+        limit = request.max_content_length
         return error_response(413, "payload_too_large", f"the body is larger than {limit} bytes", {"limit": limit})
 
     @app.errorhandler(UnicodeDecodeError)

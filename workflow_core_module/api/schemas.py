@@ -488,3 +488,112 @@ class StatusOut(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["healthy", "degraded", "unhealthy"]
     checks: dict[str, Any]
+
+
+# ---- bulk actions, export and import (api/transfer.py) --------------------------------------
+
+MAX_BULK_IDS = 10_000
+
+
+class BulkFilter(Strict):
+    """The list filters a bulk action selects by (all given must match)."""
+
+    tag: StrictStr | None = None
+    status: StatusName | None = None
+    schedule_type: ScheduleTypeName | None = None
+    workflow_id: StrictStr | None = None
+    q: StrictStr | None = Field(None, description="part of the name, any case")
+
+
+class BulkRequest(Strict):
+    """One action on many schedules of the caller's community: give exactly one of `schedule_ids`
+    and `filter`. At most 10,000 schedules per call (a filter matching more is refused, nothing
+    changed)."""
+
+    action: Literal["pause", "resume", "delete"]
+    schedule_ids: list[StrictStr] | None = Field(None, max_length=MAX_BULK_IDS)
+    filter: BulkFilter | None = None
+    reason: StrictStr | None = Field(None, max_length=500, description="pause only: why", examples=["raid night"])
+
+
+class BulkError(BaseModel):
+    schedule_id: str
+    error: str
+
+
+class BulkOut(BaseModel):
+    matched: int = Field(description="schedules the ids or the filter found (in your community)")
+    changed: int = Field(description="those the action changed (pausing a paused one changes nothing)")
+    errors: list[BulkError] = Field(description="ids not found, and schedules the action could not change, with why")
+
+
+class ExportQuery(BaseModel):
+    """The list endpoint's filters (no paging: every matching schedule, at most 10,000)."""
+
+    workflow_id: str | None = None
+    community_id: str | None = None
+    status: StatusName | None = None
+    schedule_type: ScheduleTypeName | None = None
+    tag: str | None = None
+    q: str | None = Field(None, description="part of the name, any case")
+
+
+class ImportQuery(BaseModel):
+    mode: Literal["create", "upsert"] = Field("create", description="create: a name in use is a problem; upsert: "
+                                              "a schedule (and workflow) of the same name is updated")
+    dry_run: bool = Field(False, description="answer what would be done, change nothing")
+
+
+if TYPE_CHECKING:
+    ExportedSchedule: TypeAlias = Strict
+else:
+    ExportedSchedule = create_model(
+        "ExportedSchedule", __base__=ScheduleCreate,
+        __doc__="A schedule's spec (every field POST /schedules takes), its status and its pause reason. "
+                "`workflow_id` is the exported workflow's id; an import maps it to the target's workflow.",
+        status=(Literal["active", "paused", "completed", "expired"],
+                Field("active", description="completed and expired ones are skipped on import")),
+        pause_reason=(StrictStr | None, None))
+
+
+class ExportedWorkflow(Strict):
+    workflow_id: StrictStr = Field(description="the id the document's schedules name it by")
+    name: StrictStr
+    description: StrictStr | None = None
+    community_id: StrictStr | None = None
+    steps: list[Step]
+    is_active: StrictBool | None = None
+
+
+class ExportDocument(BaseModel):
+    version: Literal[1]
+    exported_at: str
+    schedules: list[ExportedSchedule]
+    workflows: list[ExportedWorkflow]
+
+
+class ImportDocument(Strict):
+    """An export document. Each entry is checked by the import itself, which names every problem
+    by its place (`schedules[3].cron_expression`) and changes nothing while any is left."""
+
+    version: Literal[1]
+    exported_at: StrictStr | None = None
+    schedules: list[Annotated[dict[str, Any], _DocumentedAs(ExportedSchedule)]] = Field(max_length=10_000)
+    workflows: list[Annotated[dict[str, Any], _DocumentedAs(ExportedWorkflow)]] = Field([], max_length=1_000)
+
+
+class ImportSkipped(BaseModel):
+    index: int
+    name: str | None
+    reason: str
+
+
+class ImportOut(BaseModel):
+    mode: Literal["create", "upsert"]
+    dry_run: bool
+    created: list[str] = Field(description="names of the schedules created (or that would be)")
+    updated: list[str]
+    unchanged: list[str] = Field(description="upsert: schedules that already matched the document")
+    skipped: list[ImportSkipped] = Field(description="completed and expired entries, which are not imported")
+    workflows_created: list[str]
+    workflows_updated: list[str]

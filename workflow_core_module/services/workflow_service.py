@@ -65,6 +65,12 @@ class WorkflowService:
         values["steps"] = self.engine.validate_steps(data.get("steps"), community_id=community_id)
         return values
 
+    def validate(self, data: Mapping[str, Any], community_id: str | None) -> dict[str, Any]:
+        """A workflow's name, description, is_active and steps, checked (Invalid naming each problem).
+        `community_id` is the community of whoever writes it (None: a global key). CPU work for
+        many templates: call it off the event loop."""
+        return self._values(data, community_id)
+
     async def _checked(self, data: Mapping[str, Any], community_id: str | None) -> dict[str, Any]:
         """:meth:`_values` off the event loop: compiling up to a hundred templates is CPU work."""
         return await asyncio.to_thread(self._values, data, community_id)

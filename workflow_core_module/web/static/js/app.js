@@ -7,7 +7,7 @@ import { createScheduleForm } from "./form.js";
 import { createHistory } from "./history.js";
 import { createScheduleList } from "./list.js";
 import { confirmAction, guarded, toast } from "./notify.js";
-import { ImportFileError, exportSchedules, importSchedules, showImportReport } from "./portability.js";
+import { ImportFileError, createImporter, exportSchedules, readDocument } from "./portability.js";
 import { createSchedulerWidget } from "./scheduler.js";
 import { hideSignIn, setUpSignIn, showSignIn } from "./signin.js";
 import { countdown } from "./time.js";
@@ -118,28 +118,27 @@ $("[data-new]").addEventListener("click", guarded(async () => {
   await loadWorkflows();
   await form.open("create");
 }));
-$("[data-export]").addEventListener("click", () => {
-  const shown = list.visible();
-  exportSchedules(shown);
-  toast(`Exported ${shown.length} schedule${shown.length === 1 ? "" : "s"}`, "ok");
-});
+$("[data-export]").addEventListener("click", guarded(async () => {
+  const { schedules } = await exportSchedules(list.filters());
+  toast(`Exported ${schedules.length} schedule${schedules.length === 1 ? "" : "s"} (every one the filters match)`, "ok");
+}));
+const importer = createImporter($("#import-dialog"), { afterImport: refreshAll });
 const importInput = $("[data-import-file]");
 $("[data-import]").addEventListener("click", () => importInput.click());
 importInput.addEventListener("change", guarded(async () => {
   const [file] = importInput.files;
   importInput.value = "";
   if (!file) return;
+  let document_;
   try {
-    showImportReport($("#import-dialog"), await importSchedules(file));
+    document_ = await readDocument(file);
   } catch (error) {
     if (!(error instanceof ImportFileError)) throw error;
     toast(`Nothing imported: ${error.message}`, "error");
     return;
   }
-  await refreshAll();
+  await importer.open(document_);
 }));
-const importDialog = $("#import-dialog");
-for (const close of $$("[data-close]", importDialog)) close.addEventListener("click", () => importDialog.close());
 
 if (session.key) {
   guarded(async () => start(await request("GET", "/whoami")))();

@@ -120,5 +120,8 @@ export function createScheduleList(root, { workflowName, selection, actions }) {
     if (crossed && now - loadedAt > 2000) guarded(load)();
   }
 
-  return { load, tick, syncSelection, visible: () => page.items };
+  /** The filters the list shows (what an export takes). */
+  const shownFilters = () => ({ q: state.q, status: state.status, schedule_type: state.schedule_type, tag: state.tag });
+
+  return { load, tick, syncSelection, filters: shownFilters };
 }
