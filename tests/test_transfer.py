@@ -251,7 +251,7 @@ async def varied(client: Any) -> dict[str, dict[str, Any]]:
         "shared-space": await make(client, shared, "shared-space", cron_expression="*/5 * * * *"),
     }
     await call(client, "post", f"/api/v1/schedules/{made['every-hour']['schedule_id']}/pause",
-               {"reason": "quiet week"}, expect=200)
+               {"reason": "quiet week", "until": iso(START + timedelta(days=7))}, expect=200)
     return made
 
 
@@ -266,8 +266,8 @@ async def test_export_delete_all_import_restores_equal_schedules(app: Quart, cli
         "shared-ping": {"name": "shared-ping", "description": "", "community_id": None, "is_active": True,
                         "steps": [{"action": "delay", "seconds": 1}]}}
     entry = _by_name(exported)["every-hour"]
-    assert (entry["status"], entry["pause_reason"], entry["start_date"]) == (
-        "paused", "quiet week", iso(START + timedelta(minutes=7)))
+    assert (entry["status"], entry["pause_reason"], entry["paused_until"], entry["start_date"]) == (
+        "paused", "quiet week", iso(START + timedelta(days=7)), iso(START + timedelta(minutes=7)))
     assert "schedule_id" not in entry and "next_execution_at" not in entry
 
     _, result = await call(client, "post", "/api/v1/schedules/bulk", {"action": "delete", "filter": {}}, expect=200)

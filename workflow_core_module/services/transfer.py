@@ -4,7 +4,7 @@ workflows they use, and such a document applied back, all or nothing.
 The document (version 1)::
 
     {"version": 1, "exported_at": "...Z",
-     "schedules": [{<every field of ScheduleFields>, "status": "active"|"paused", "pause_reason": ...}],
+     "schedules": [{<every field of ScheduleFields>, "status": "active"|"paused", "pause_reason", "paused_until"}],
      "workflows": [{"workflow_id", "name", "description", "community_id", "steps", "is_active"}]}
 
 A schedule names its workflow by the *exported* workflow_id; an import finds or creates that
@@ -34,7 +34,7 @@ from ..db.schedule_store import ScheduleFilter, Scope, is_integrity_error
 from ..db.transfer_store import TransferStore
 from ..errors import Conflict, Forbidden, Invalid, LimitExceeded
 from ..logs import audit
-from ..scheduling import ScheduleStatus, next_occurrence, status_for_next
+from ..scheduling import ScheduleStatus, as_utc, next_occurrence, status_for_next
 from ..scheduling.records import Workflow
 from ..scheduling.schedule import Schedule, ScheduleFields
 from ..scheduling.types import iso_z, iso_z_or_none
@@ -52,7 +52,7 @@ MODES = ("create", "upsert")
 
 _DOCUMENT_KEYS = frozenset({"version", "exported_at", "schedules", "workflows"})
 _WORKFLOW_KEYS = frozenset({"workflow_id", "name", "description", "community_id", "steps", "is_active"})
-_STATE_KEYS = ("status", "pause_reason")  # what a schedule entry holds beside its spec
+_STATE_KEYS = ("status", "pause_reason", "paused_until")  # what a schedule entry holds beside its spec
 _FINISHED = (ScheduleStatus.COMPLETED.value, ScheduleStatus.EXPIRED.value)
 
 
@@ -92,6 +92,7 @@ class _ScheduleEntry:
     fields: ScheduleFields  # checked; workflow_id still the document's
     paused: bool
     pause_reason: str | None
+    paused_until: datetime | None = None  # the pause lifts itself then
 
 
 class _DryRun(Exception):
@@ -278,13 +279,15 @@ class TransferService:
                     forbidden[f"{where}.community_id"] = "outside your community"
                     continue
             problems: dict[str, str] = {}
-            reason = entry.get("pause_reason")
+            reason, until = entry.get("pause_reason"), entry.get("paused_until")
             if status == ScheduleStatus.PAUSED.value:
                 try:
-                    reason, _ = validate_pause({"reason": reason}, zone="UTC", now=now)
+                    reason, until = validate_pause({"reason": reason, "until": _still_ahead(until, now)},
+                                                   zone="UTC", now=now)
                 except ValidationError as exc:
-                    problems |= {f"{where}.pause_reason": v for v in exc.errors.values()}
-            elif reason not in (None, ""):
+                    problems |= {f"{where}.{'pause_reason' if k == 'reason' else 'paused_until'}": v
+                                 for k, v in exc.errors.items()}
+            elif reason not in (None, "") or until is not None:
                 problems[f"{where}.pause_reason"] = "only for a paused schedule"
             try:
                 fields = validate_schedule(spec, limits=limits, now=now)
@@ -302,7 +305,7 @@ class TransferService:
             if problems:
                 errors |= problems
                 continue
-            entries.append(_ScheduleEntry(index, fields, status == ScheduleStatus.PAUSED.value, reason))
+            entries.append(_ScheduleEntry(index, fields, status == ScheduleStatus.PAUSED.value, reason, until))
         return entries, skipped
 
     def _apply(self, dal: DAL, result: ImportResult, workflows: list[_WorkflowEntry],
@@ -403,7 +406,8 @@ def _new_values(fields: ScheduleFields, entry: _ScheduleEntry, actor: str, now: 
 
 def _paused(entry: _ScheduleEntry, actor: str, now: datetime) -> dict[str, Any]:
     return {"status": ScheduleStatus.PAUSED.value, "is_active": False, "next_execution_at": None,
-            "pause_reason": entry.pause_reason, "paused_at": now, "paused_by": actor[:200], "paused_until": None}
+            "pause_reason": entry.pause_reason, "paused_at": now, "paused_by": actor[:200],
+            "paused_until": entry.paused_until}
 
 
 _UNPAUSED = {"pause_reason": None, "paused_at": None, "paused_by": None, "paused_until": None}
@@ -422,6 +426,8 @@ def _changed_values(current: Schedule, fields: ScheduleFields, entry: _ScheduleE
     if was_paused and entry.paused:
         if entry.pause_reason != current.pause_reason:
             values["pause_reason"] = entry.pause_reason
+        if entry.paused_until != current.paused_until:
+            values["paused_until"] = entry.paused_until
     else:
         status, nxt = current.status, current.next_execution_at
         if retimed or was_paused:
@@ -447,7 +453,20 @@ def _exported_schedule(s: Schedule) -> dict[str, Any]:
     spec = s.as_dict()
     for name in ("scheduled_time", "start_date", "end_date"):
         spec[name] = iso_z_or_none(spec[name])
-    return spec | {"status": s.status.value, "pause_reason": s.pause_reason}
+    return spec | {"status": s.status.value, "pause_reason": s.pause_reason,
+                   "paused_until": iso_z_or_none(s.paused_until)}
+
+
+def _still_ahead(until: Any, now: datetime) -> Any:
+    """An exported pause end, left out when it has passed (the pause would have lifted by now; a
+    paused entry whose end passed is imported paused with no end)."""
+    if isinstance(until, str):
+        try:
+            if as_utc(datetime.fromisoformat(until.strip())) <= now:
+                return None
+        except ValueError:
+            return until  # validation names it
+    return until
 
 
 def _exported_workflow(w: Workflow) -> dict[str, Any]:
