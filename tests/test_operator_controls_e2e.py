@@ -95,3 +95,37 @@ def test_backfill_of_six_hours_runs_seven_in_order_and_again_none(tmp_path: Path
         assert finished == sorted(finished), "backfill runs ran out of order"
         assert call(server, "POST", f"/schedules/{s['schedule_id']}/backfill", body, expect=202)["runs"] == 0
         assert len(rows(db_path, sql)) == 7
+
+
+def test_bulk_export_import_and_the_audit_page_through_a_real_serve(tmp_path: Path) -> None:
+    with ServeProcess(env_for(tmp_path / "ops.sqlite"), cwd=tmp_path) as server:
+        wf = call(server, "POST", "/workflows", {"name": "ping", "steps": [{"action": "log", "message": "x"}]},
+                  expect=201)
+        for name, tags in (("raid-1", ["raid"]), ("raid-2", ["raid", "eu"]), ("daily", ["daily"]), ("raider", [])):
+            call(server, "POST", "/schedules", {"workflow_id": wf["workflow_id"], "name": name, "tags": tags,
+                                                "schedule_type": "cron", "cron_expression": "0 19 * * 5"}, expect=201)
+        bulk = call(server, "POST", "/schedules/bulk", {"action": "pause", "filter": {"tag": "raid"},
+                                                        "reason": "raid week"}, expect=200)
+        assert (bulk["matched"], bulk["changed"], bulk["errors"]) == (2, 2, [])
+        listed = {s["name"]: s for s in call(server, "GET", "/schedules", expect=200)["items"]}
+        assert {n: (s["status"], s["pause_reason"]) for n, s in listed.items()} == {
+            "raid-1": ("paused", "raid week"), "raid-2": ("paused", "raid week"), "daily": ("active", None),
+            "raider": ("active", None)}
+
+        exported = call(server, "GET", "/schedules/export", expect=200)
+        assert call(server, "POST", "/schedules/bulk", {"action": "delete", "filter": {}}, expect=200)["changed"] == 4
+        broken = {**exported, "schedules": [*exported["schedules"][:-1],
+                                            {**exported["schedules"][-1], "cron_expression": "61 * * * *"}]}
+        status, err = http_json("POST", server.url + "/api/v1/schedules/import", KEY, broken)
+        assert status == 400 and any(k.endswith(".cron_expression") for k in err["error"]["details"]), err
+        assert call(server, "GET", "/schedules", expect=200)["total"] == 0  # all or nothing
+        call(server, "POST", "/schedules/import?mode=upsert", exported, expect=200)
+        again = call(server, "GET", "/schedules/export", expect=200)
+        assert sorted(again["schedules"], key=lambda s: s["name"]) == sorted(exported["schedules"],
+                                                                             key=lambda s: s["name"])
+
+        audit = call(server, "GET", "/audit?action=schedule.pause&limit=50", expect=200)
+        assert sorted(r["entity_id"] for r in audit["items"]) == sorted(
+            listed[n]["schedule_id"] for n in ("raid-1", "raid-2"))
+        assert {r["actor"] for r in audit["items"]} == {"admin"}
+        assert call(server, "GET", "/audit?action=schedule.delete", expect=200)["total"] == 4
