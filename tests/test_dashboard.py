@@ -347,7 +347,11 @@ def test_bulk_disable_and_enable_by_tag(ui: Ui) -> None:
     expect(bulk.locator("[data-bulk-count]")).to_have_text("3 selected")
     for n in range(3):
         expect(ui.row(f"bulk-{n}").locator("[data-select]")).to_be_checked()
-    bulk.get_by_role("button", name="Disable selected").click()
+    with page.expect_request("**/api/v1/schedules/bulk") as sent:  # one request for all three
+        bulk.get_by_role("button", name="Disable selected").click()
+    body = json.loads(sent.value.post_data or "{}")
+    assert (body["action"], sorted(body["schedule_ids"])) == ("pause", sorted(m["schedule_id"] for m in made))
+    expect(page.locator(".toast").last).to_contain_text("Disabled 3 of 3")
     expect(bulk.locator("[data-bulk-count]")).to_have_text("0 selected")
     for n in range(3):
         expect(ui.row(f"bulk-{n}").locator("[data-label=Status] .badge")).to_have_text("paused")

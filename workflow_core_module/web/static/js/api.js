@@ -62,22 +62,3 @@ export async function all(path, query = {}, max = 10000) {
   }
   return items;
 }
-
-/** Runs `task` over `items` with at most `width` at once; answers [{item, value} | {item, error}]. */
-export async function eachLimited(items, width, task) {
-  const results = new Array(items.length);
-  let next = 0;
-  async function worker() {
-    while (next < items.length) {
-      const index = next++;
-      try {
-        results[index] = { item: items[index], value: await task(items[index]) };
-      } catch (error) {
-        if (error instanceof ApiError && error.status === 401) throw error;
-        results[index] = { item: items[index], error };
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
-  return results;
-}

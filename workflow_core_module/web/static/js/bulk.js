@@ -1,6 +1,6 @@
 // Selecting schedules (checkboxes, or everything with a tag) and enabling/disabling them at once.
 
-import { all, eachLimited, post } from "./api.js";
+import { all, post } from "./api.js";
 import { $ } from "./dom.js";
 import { guarded, toast } from "./notify.js";
 
@@ -30,15 +30,18 @@ export function createSelection(onChange) {
 
 /** Wires the bulk bar in `bar`; `afterChange()` reloads what the page shows. */
 export function setUpBulk(bar, { selection, afterChange }) {
-  async function apply(verb, label) {
+  async function apply(action, label) {
     const targets = selection.entries().filter((s) => !FINISHED.has(s.status));
-    const results = await eachLimited(targets, 6, (s) => post(`/schedules/${s.id}/${verb}`));
-    const failed = results.filter((r) => r.error);
+    const names = new Map(targets.map((s) => [s.id, s.name]));
+    // One request for them all (POST /schedules/bulk): each change audited, the rest go on when one fails.
+    const result = targets.length
+      ? await post("/schedules/bulk", { action, schedule_ids: targets.map((s) => s.id) })
+      : { matched: 0, changed: 0, errors: [] };
     const finished = selection.size - targets.length;
-    const notes = [`${label} ${results.length - failed.length} of ${selection.size}`];
+    const notes = [`${label} ${targets.length - result.errors.length} of ${selection.size}`];
     if (finished) notes.push(`${finished} completed or expired left as they are`);
-    for (const { item, error } of failed) notes.push(`${item.name}: ${error.message}`);
-    toast(notes.join("; "), failed.length ? "error" : "ok");
+    for (const e of result.errors) notes.push(`${names.get(e.schedule_id) || e.schedule_id}: ${e.error}`);
+    toast(notes.join("; "), result.errors.length ? "error" : "ok");
     selection.clear();
     await afterChange();
   }

@@ -2,14 +2,6 @@
 
 import { LOCAL_ZONE, toZoneInput } from "./time.js";
 
-/** Every field POST /schedules accepts, in the order of the API description. */
-export const SPEC_FIELDS = [
-  "workflow_id", "name", "schedule_type", "description", "community_id", "cron_expression", "interval_seconds",
-  "scheduled_time", "timezone", "start_date", "end_date", "max_executions", "grace_period_seconds",
-  "overlap_policy", "jitter_seconds", "context_data", "tags", "callback_url", "catchup_policy", "catchup_max",
-  "timeout_seconds", "max_retries", "retry_backoff_seconds", "pause_after_failures",
-];
-
 /** The fields that shape when a schedule fires (what the preview needs), plus the workflow for overlaps. */
 export const TIMING_FIELDS = [
   "workflow_id", "schedule_type", "cron_expression", "interval_seconds", "scheduled_time", "timezone",
@@ -27,12 +19,6 @@ const UNITS = [86400, 3600, 60, 1];
 const INTEGERS = ["max_executions", "grace_period_seconds", "jitter_seconds", "catchup_max", "timeout_seconds",
   "max_retries", "retry_backoff_seconds", "pause_after_failures"];
 const DATES = ["start_date", "end_date"];
-
-/** The stored schedule's fields that POST would accept (nulls left out): for export and clone. */
-export function specOf(schedule) {
-  return Object.fromEntries(SPEC_FIELDS.filter((f) => schedule[f] !== null && schedule[f] !== undefined)
-    .map((f) => [f, schedule[f]]));
-}
 
 const naive = (value) => (value.length === 16 ? `${value}:00` : value);
 
