@@ -580,3 +580,17 @@ async def test_preview_reports_same_minute_overlaps_and_whoami(client: Any) -> N
     _, me = await call(client, "get", "/api/v1/whoami", expect=200)
     assert me == {"name": "admin", "community_id": None, "is_global": True}
     assert (await call(client, "get", "/api/v1/whoami", headers={}))[0] == 401
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/schedules?q=%00", "/api/v1/schedules?tag=a%00b", "/api/v1/schedules?workflow_id=%00",
+    "/api/v1/schedules?community_id=%01", "/api/v1/schedules/export?q=%00", "/api/v1/schedules?q=" + "x" * 201,
+])
+async def test_a_list_filter_with_a_control_character_or_too_long_is_400(client: Any, path: str) -> None:
+    status, err = await call(client, "get", path)
+    assert status == 400 and err["error"]["code"] == "invalid_input", err
+
+
+async def test_a_bulk_filter_with_a_nul_is_400(client: Any) -> None:
+    status, err = await call(client, "post", "/api/v1/schedules/bulk", {"action": "pause", "filter": {"q": "\x00"}})
+    assert status == 400 and "q" in err["error"]["details"], err

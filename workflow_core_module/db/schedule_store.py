@@ -16,7 +16,7 @@ from typing import Any
 
 from pydal import DAL
 
-from ..errors import Conflict, LimitExceeded, NotFound
+from ..errors import Conflict, Invalid, LimitExceeded, NotFound
 from ..scheduling import as_utc
 from ..scheduling.records import Page, Run
 from ..scheduling.schedule import Schedule
@@ -30,6 +30,9 @@ Scope = str | None
 _LIVE = "deleted_at IS NULL"
 
 
+MAX_FILTER_CHARS = 200
+
+
 @dataclass(frozen=True, slots=True)
 class ScheduleFilter:
     scope: Scope = None
@@ -40,6 +43,17 @@ class ScheduleFilter:
     tag: str | None = None
     q: str | None = None
     include_deleted: bool = False
+
+    def __post_init__(self) -> None:
+        """Text filters are bounded and printable: a NUL would reach the driver (PostgreSQL refuses
+        it with an error, not an empty answer)."""
+        wrong = {}
+        for name in ("workflow_id", "community_id", "status", "schedule_type", "tag", "q"):
+            value = getattr(self, name)
+            if value is not None and (len(value) > MAX_FILTER_CHARS or any(ord(c) < 32 for c in value)):
+                wrong[name] = f"at most {MAX_FILTER_CHARS} printable characters"
+        if wrong:
+            raise Invalid(wrong)
 
 
 def is_integrity_error(exc: BaseException) -> bool:
