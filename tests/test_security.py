@@ -356,6 +356,8 @@ def _raw(service: Service, method: str, path: str, key: str, raw: str) -> tuple[
     ('{"name": "sur\\ud800x", "steps": [{"action": "log", "message": "hi"}]}', "name"),
     ('{"name": "ok", "steps": [{"action": "log", "message": "a\\udfffb"}]}', "steps[0].message"),
     ('{"name": "ok", "steps": [{"action": "log", "message": "hi", "\\ud800": 1}]}', "steps[0]"),
+    ('{"name": "nul\\u0000x", "steps": [{"action": "log", "message": "hi"}]}', "name"),
+    ('{"name": "ok", "steps": [{"action": "log", "message": "hi", "x\\u0000": 1}]}', "steps[0]"),
     ('{"name": "deep", "steps": [{"action": "log", "message": "hi", "x": ' + '[' * 40 + ']' * 40 + '}]}',
      "steps[0].x"),
     ('{"name": "deeper", "steps": ' + '[' * 5000 + ']' * 5000 + '}', "steps"),

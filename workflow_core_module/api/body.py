@@ -2,8 +2,8 @@
 
 Python's json module accepts what the rest of the service cannot: a lone surrogate such as
 ``"\\ud800"`` (valid JSON, but not encodable as UTF-8, so it fails at the database or in the
-answer), and nesting deep enough to exhaust the recursion limit. Both are refused here, before
-any view sees the body.
+answer), a NUL character (which PostgreSQL refuses in text and JSONB), and nesting deep enough
+to exhaust the recursion limit. All are refused here, before any view sees the body.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ def _path(parent: str, key: str | int) -> str:
 
 
 def _check_text(text: str, where: str) -> None:
+    if "\x00" in text:  # PostgreSQL holds no NUL in text or JSONB: it would fail at the database
+        raise BodyRejected(where, "contains a NUL character")
     if not text.isascii():
         try:
             text.encode("utf-8")
