@@ -84,7 +84,7 @@ async def test_list_info_next_pause_resume_remove_by_name_and_number(app: Quart)
     await reply(client, "add in 10 minutes say Break is over")
     listed = await reply(client, "list")
     assert listed.startswith("2 schedules: #1 evening (every day at 18:00; next Sun 22 Nov 18:00) · #2 break-is-over")
-    assert (await reply(client, "info #2")).startswith('#2 "break-is-over": in 10 minutes, next Sun 22 Nov 12:10')
+    assert (await reply(client, "info #2")).startswith('#2 "break-is-over": once, next Sun 22 Nov 12:10')
     assert await reply(client, "next evening") == "Next for \"evening\": Sun 22 Nov 18:00, Mon 23 Nov 18:00, " \
                                                   "Tue 24 Nov 18:00 (UTC)."
     assert await reply(client, "pause #1") == 'Paused "evening". Start it again with: !schedule resume evening'
@@ -95,6 +95,61 @@ async def test_list_info_next_pause_resume_remove_by_name_and_number(app: Quart)
     assert await reply(client, "remove nightly") == 'Removed "nightly".'
     assert await reply(client, "list") == "No schedules here yet. Add one: !schedule add every day at 18:00 say Stream starts soon!"
     assert await reply(client, "info #9") == "I can't find a schedule #9 here. See the numbered list: !schedule list"
+
+
+async def test_how_people_write_times_becomes_what_they_meant(app: Quart) -> None:
+    """The phrases of the "Everyday use" issue, through the router's envelope, in Berlin."""
+    client = app.test_client()
+    await reply(client, "timezone Europe/Berlin")
+    expected = {
+        "daily at 9am": 'Scheduled "a": every day at 09:00 (Europe/Berlin), next Mon 23 Nov 09:00.',
+        "every morning at 8": 'Scheduled "b": every day at 08:00 (Europe/Berlin), next Mon 23 Nov 08:00.',
+        "every other day at 10:00": 'Scheduled "c": every other day at 10:00 (Europe/Berlin), next Mon 23 Nov 10:00. '
+                                    "It repeats every 48 hours exactly, so after the clock change it runs at 11:00 "
+                                    "from Mon 29 Mar.",
+        "tonight at 8pm": 'Scheduled "d" for Sun 22 Nov 20:00 (Europe/Berlin).',
+        "on 24/12": 'Scheduled "e" for Thu 24 Dec 09:00 (Europe/Berlin). No time was given, so 09:00.',
+        "every hour at :30": 'Scheduled "f": every hour at :30 (Europe/Berlin), next Sun 22 Nov 13:30.',
+    }
+    for (when, answer), name in zip(expected.items(), "abcdef", strict=True):
+        assert await reply(client, f"add {when} as {name} say  It's {when}!  ") == answer
+    schedules = {s.name: s for s in (await app.extensions["runtime"].schedules.list_schedules(scope="c1")).items}
+    plants = schedules["c"]
+    assert (plants.schedule_type.value, plants.interval_seconds) == ("interval", 172800)
+    assert plants.start_date == plants.next_execution_at == START + timedelta(hours=21)  # Mon 10:00 CET
+    assert plants.description == "every other day at 10:00" and schedules["d"].description == "once"
+    assert schedules["e"].context_data["message"] == "It's on 24/12!"  # the message, as typed (trimmed)
+    assert await reply(client, "next c") == (
+        'Next for "c": Mon 23 Nov 10:00, Wed 25 Nov 10:00, Fri 27 Nov 10:00 (Europe/Berlin).')
+    assert await reply(client, "add every morning say hi") == (
+        'At what time in the morning? Add at <time> before "say". '
+        "Try: !schedule add every morning at 8 say Good morning!")
+
+
+async def test_date_order_for_dates_that_read_both_ways(app: Quart) -> None:
+    client = app.test_client()
+    assert await reply(client, "dateorder") == (
+        "Dates like 01/02 get a question back here: UTC has no single usual order. "
+        "Set one: !schedule dateorder dmy (01/02 is 1 Feb) or mdy (Jan 2)")
+    assert await reply(client, "add on 01/02 at 9 say hi") == (
+        'Is "01/02" 1 Feb or Jan 2? Write the month as a word (1 feb), or set how dates are read here once: '
+        "!schedule dateorder dmy (day first) or mdy (month first). Try: !schedule dateorder dmy")
+    assert (await reply(client, "add on 24/12 at 18:00 say hi")).startswith('Scheduled "hi" for Thu 24 Dec 18:00')
+    assert await reply(client, "dateorder mdy") == "Dates like 01/02 are now read month first (01/02 is Jan 2) here."
+    assert await reply(client, "add on 01/02 at 9 as jan say hi") == 'Scheduled "jan" for Sat 02 Jan 09:00 (UTC).'
+    assert await reply(client, "dateorder") == (
+        "Dates like 01/02 are read month first (01/02 is Jan 2) here, as set here. 24/12 and 12/24 read one way "
+        "anyway. Change it with: !schedule dateorder dmy")
+    await reply(client, "timezone Europe/Berlin")
+    assert await reply(client, "dateorder auto") == (
+        "Dates like 01/02 now follow the time zone Europe/Berlin: day first (01/02 is 1 Feb).")
+    assert (await reply(client, "add on 01/02 at 9 as feb say hi")).startswith('Scheduled "feb" for Mon 01 Feb 09:00')
+    runtime = app.extensions["runtime"]
+    assert (await runtime.communities.get("c1")).date_order is None
+    actions = await runtime.database.read(lambda dal: dal.executesql(
+        "SELECT action, changes FROM audit_log WHERE action = 'community.date_order' ORDER BY id"))
+    assert [(r[0], json.loads(r[1]) if isinstance(r[1], str) else r[1]) for r in actions] == [
+        ("community.date_order", {"date_order": "mdy"}), ("community.date_order", {"date_order": None})]
 
 
 async def test_pause_for_a_while_because_of_something(app: Quart) -> None:

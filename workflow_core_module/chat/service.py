@@ -39,11 +39,12 @@ from .parser import parse_command, schedule_spec
 log = logging.getLogger(__name__)
 
 SAY_WORKFLOW = "chat-messages"
-MUTATING = (c.Add, c.Pause, c.Resume, c.Remove, c.RunNow, c.Rename, c.SetTimezone, c.AddManagers,
+MUTATING = (c.Add, c.Pause, c.Resume, c.Remove, c.RunNow, c.Rename, c.SetTimezone, c.SetDateOrder, c.AddManagers,
             c.RemoveManagers, c.SetPlatform)
 MANAGER_CHANGES = (c.AddManagers, c.RemoveManagers)
 CLI_MANAGERS = "python -m workflow_core_module communities managers"
 _LIST_LIMIT = 500
+_ORDER_WORDS = {"dmy": "day first (01/02 is 1 Feb)", "mdy": "month first (01/02 is Jan 2)"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,8 @@ class ChatService:
         self._handlers: dict[type, Callable[..., Any]] = {
             c.Help: self._help, c.List: self._list, c.Info: self._info, c.Next: self._next, c.Add: self._add,
             c.Pause: self._pause, c.Resume: self._resume, c.Remove: self._remove, c.RunNow: self._run,
-            c.Rename: self._rename, c.SetTimezone: self._timezone, c.Managers: self._managers,
+            c.Rename: self._rename, c.SetTimezone: self._timezone, c.DateOrder: self._date_order,
+            c.SetDateOrder: self._set_date_order, c.Managers: self._managers,
             c.AddManagers: self._add_managers, c.RemoveManagers: self._remove_managers, c.Platform: self._platform,
             c.SetPlatform: self._set_platform,
         }
@@ -117,7 +119,8 @@ class ChatService:
         """The reply to one command line (the text after `!schedule`)."""
         community = await self.communities.get(ctx.community_id)
         try:
-            command = parse_command(text, now=self.clock.now(), timezone=community.timezone)
+            command = parse_command(text, now=self.clock.now(), timezone=community.timezone,
+                                    date_order=community.date_order)
         except ChatParseError as exc:
             return self._fit(exc.message)
         if isinstance(command, MUTATING):
@@ -228,9 +231,14 @@ class ChatService:
     async def _help(self, command: c.Help, ctx: ChatContext, community: Community) -> str:
         topic = command.topic
         if topic == "when":
-            return ("When can be: every 30 minutes, every day at 18:00, every weekday at 9am, every mon,thu at 20:30, "
-                    "every first monday of the month at 19:00, in 10 minutes, at 18:30, tomorrow at 9, "
-                    f'on dec 24 at 18:00, or a cron in quotes ("0 9 * * 1-5"). Times are {community.timezone}.')
+            return ("When can be: every 30 minutes, every hour at :30, daily at 9am, weekdays at 9am, "
+                    "every thursday 8pm, every morning at 8, every other day at 10:00, every 1st of the month "
+                    "at 12:00, every year on dec 24, in 10 minutes, tonight at 8pm, tomorrow at 9, next friday "
+                    'at 17:00, on 24/12 at 18:00, or a cron in quotes ("0 9 * * 1-5"). '
+                    f"Times are {community.timezone}.")
+        if topic == "dateorder":
+            return (f"dateorder: {EXAMPLES['dateorder']} reads 01/02 as 1 Feb (dmy) or Jan 2 (mdy); auto follows the "
+                    "time zone; !schedule dateorder shows it. 24/12 and 12/24 need no setting.")
         if topic == "managers":
             return ("managers: !schedule managers shows who may change schedules here (when the bot sends no roles); "
                     f"a manager adds or removes one by chat user id: {EXAMPLES['managers']} or "
@@ -242,9 +250,9 @@ class ChatService:
             key = "run_now" if topic == "run" else topic
             return f"{topic}: {EXAMPLES.get(key, EXAMPLES['add'])} — more: !schedule help when"
         return ("!schedule add <when> say <message> | add <when> run <workflow> | list | info/next/pause/resume/"
-                "remove/run <name or #n> | rename <old> <new> | timezone <zone> | managers [add/remove <user id>] "
-                f"| platform [<name>]. Example: {EXAMPLES['add']} (times in {community.timezone}; "
-                "help <command> for more)")
+                "remove/run <name or #n> | rename <old> <new> | timezone <zone> | dateorder [dmy/mdy] | "
+                f"managers [add/remove <user id>] | platform [<name>]. Example: {EXAMPLES['add']} (times in "
+                f"{community.timezone}; help <command> for more)")
 
     async def _list(self, command: c.List, ctx: ChatContext, community: Community) -> str:
         items = await self._all(ctx.community_id)
@@ -347,16 +355,20 @@ class ChatService:
                 return f'I can\'t find a workflow named "{command.run}" in this community. Check its exact name.'
             workflow_id, context, base = workflow.workflow_id, {"community_id": ctx.community_id}, workflow.name
         name = command.name or await self._free_name(base, ctx.community_id)
+        # A one-time schedule is described as "once": its time is shown beside it, and words like
+        # "today at 20:00" or "in 10 minutes" would be wrong by tomorrow.
+        description = "once" if command.when.schedule_type == "one_time" else command.when.text
         spec = schedule_spec(command) | {"workflow_id": workflow_id, "name": name, "context_data": context,
-                                         "description": command.when.text, "community_id": ctx.community_id}
+                                         "description": description, "community_id": ctx.community_id}
         created = await self.schedules.add_schedule(spec, actor=ctx.actor, scope=ctx.community_id)
         zone = community.timezone
         limits = "".join([f", until {self._at(command.until, zone)}" if command.until else "",
                           f", {command.times} times" if command.times else ""])
         when = command.when.text + (f" ({zone})" if zone != "UTC" else "")
+        note = f" {command.when.note}" if command.when.note else ""
         if created.schedule_type.value == "one_time":
-            return f'Scheduled "{created.name}" for {self._at(created.scheduled_time, zone)} ({zone}).'
-        return f'Scheduled "{created.name}": {when}{limits}, next {self._at(created.next_execution_at, zone)}.'
+            return f'Scheduled "{created.name}" for {self._at(created.scheduled_time, zone)} ({zone}).{note}'
+        return f'Scheduled "{created.name}": {when}{limits}, next {self._at(created.next_execution_at, zone)}.{note}'
 
     async def _on(self, target: c.Target, ctx: ChatContext,
                   act: Callable[[Schedule], Awaitable[str]]) -> str:
@@ -410,6 +422,26 @@ class ChatService:
         now = to_local(self.clock.now(), command.zone)
         return (f"Times here are now read in {command.zone} (it is {now:%H:%M} there). "
                 "Existing schedules keep their own zone.")
+
+    async def _date_order(self, command: c.DateOrder, ctx: ChatContext, community: Community) -> str:
+        order = community.reads_dates
+        if order is None:
+            return (f"Dates like 01/02 get a question back here: {community.timezone} has no single usual order. "
+                    "Set one: !schedule dateorder dmy (01/02 is 1 Feb) or mdy (Jan 2)")
+        source = "as set here" if community.date_order else f"as usual in {community.timezone}"
+        other = "mdy" if order == "dmy" else "dmy"
+        return (f"Dates like 01/02 are read {_ORDER_WORDS[order]} here, {source}. 24/12 and 12/24 read one way "
+                f"anyway. Change it with: !schedule dateorder {other}")
+
+    async def _set_date_order(self, command: c.SetDateOrder, ctx: ChatContext, community: Community) -> str:
+        updated = await self.communities.set_date_order(ctx.community_id, command.order, actor=ctx.actor)
+        order = updated.reads_dates
+        if command.order is not None:
+            return f"Dates like 01/02 are now read {_ORDER_WORDS[command.order]} here."
+        if order is None:
+            return (f"Dates like 01/02 now follow the time zone {updated.timezone}, which has no single usual "
+                    "order, so they get a question back.")
+        return f"Dates like 01/02 now follow the time zone {updated.timezone}: {_ORDER_WORDS[order]}."
 
     # ---- community settings ---------------------------------------------------------------
 
