@@ -42,8 +42,13 @@ SAY_WORKFLOW = "chat-messages"
 MUTATING = (c.Add, c.Pause, c.Resume, c.Remove, c.RunNow, c.Rename, c.SetTimezone, c.SetDateOrder, c.AddManagers,
             c.RemoveManagers, c.SetPlatform)
 MANAGER_CHANGES = (c.AddManagers, c.RemoveManagers)
+# Changes a manager may make without counting toward the rate limit: how this community reads times and
+# dates. They touch no schedule, and setting them up is where people try a few values in a row.
+NOT_RATE_LIMITED = (c.SetTimezone, c.SetDateOrder)
 CLI_MANAGERS = "python -m workflow_core_module communities managers"
 _LIST_LIMIT = 500
+LIST_PAGE_SIZE = 5
+_MIN_SHOWN = 8  # the fewest characters of a description worth showing in a list
 _ORDER_WORDS = {"dmy": "day first (01/02 is 1 Feb)", "mdy": "month first (01/02 is Jan 2)"}
 
 
@@ -136,7 +141,8 @@ class ChatService:
     # ---- who may, and how often ------------------------------------------------------------
 
     def _refuse(self, ctx: ChatContext, community: Community, command: c.Command) -> str | None:
-        """Why `ctx` may not make this change (None: allowed, and counted against the rate limit).
+        """Why `ctx` may not make this change (None: allowed, and counted against the rate limit unless it
+        is a setting of NOT_RATE_LIMITED).
 
         With roles from the router, a role in CHAT_MANAGER_ROLES decides; without, the user id must be
         one of the community's managers. With no managers yet, only the operator can add the first.
@@ -155,6 +161,8 @@ class ChatService:
             look = "!schedule managers" if isinstance(command, MANAGER_CHANGES) else "!schedule list"
             return (f"{ctx.sorry()} only the community's schedule managers can change schedules here. "
                     f"Anyone can look: {look}")
+        if isinstance(command, NOT_RATE_LIMITED):
+            return None
         wait = self.limiter.wait_seconds((ctx.community_id, ctx.user_id))
         if wait:
             return (f"Slow down: at most {self.limiter.per_minute} schedule changes a minute per person. "
@@ -207,17 +215,24 @@ class ChatService:
         page = await self.schedules.list_schedules(scope=community_id, limit=_LIST_LIMIT)
         return page.items
 
-    async def _find(self, target: c.Target, community_id: str) -> tuple[int, Schedule]:
+    async def _numbered(self, community_id: str) -> list[tuple[int, Schedule]]:
+        """The community's schedules, oldest first, each with its number: the n-th schedule made in
+        the community, removed ones counted. A number never moves to another schedule, so `remove #3`
+        typed from an old list removes what that list called #3, or nothing."""
         items = await self._all(community_id)
-        if target.number is not None:
-            if 1 <= target.number <= len(items):
-                return target.number, items[target.number - 1]
-            raise NotFound("schedule", f"#{target.number}")
+        numbers = await self.schedules.creation_numbers(community_id)
+        return [(numbers[s.schedule_id], s) for s in items if s.schedule_id in numbers]
+
+    async def _find(self, target: c.Target, community_id: str) -> tuple[int, Schedule]:
+        numbered = await self._numbered(community_id)
         wanted = (target.name or "").lower()
-        for index, schedule in enumerate(items, 1):
-            if schedule.name.lower() == wanted:
-                return index, schedule
-        raise NotFound("schedule", target.name or "")
+        for number, schedule in numbered:
+            if target.number is not None:
+                if number == target.number:
+                    return number, schedule
+            elif schedule.name.lower() == wanted:
+                return number, schedule
+        raise NotFound("schedule", f"#{target.number}" if target.number is not None else target.name or "")
 
     async def _target(self, target: c.Target, ctx: ChatContext) -> tuple[int, Schedule] | str:
         try:
@@ -239,6 +254,9 @@ class ChatService:
         if topic == "dateorder":
             return (f"dateorder: {EXAMPLES['dateorder']} reads 01/02 as 1 Feb (dmy) or Jan 2 (mdy); auto follows the "
                     "time zone; !schedule dateorder shows it. 24/12 and 12/24 need no setting.")
+        if topic == "list":
+            return (f"list: !schedule list shows {LIST_PAGE_SIZE} schedules a page, oldest first; "
+                    f"{EXAMPLES['list_page']} shows the next ones. #n stays with its schedule.")
         if topic == "managers":
             return ("managers: !schedule managers shows who may change schedules here (when the bot sends no roles); "
                     f"a manager adds or removes one by chat user id: {EXAMPLES['managers']} or "
@@ -249,24 +267,30 @@ class ChatService:
         if topic:
             key = "run_now" if topic == "run" else topic
             return f"{topic}: {EXAMPLES.get(key, EXAMPLES['add'])} — more: !schedule help when"
-        return ("!schedule add <when> say <message> | add <when> run <workflow> | list | info/next/pause/resume/"
-                "remove/run <name or #n> | rename <old> <new> | timezone <zone> | dateorder [dmy/mdy] | "
+        return ("!schedule add <when> say <message> | add <when> run <workflow> | list [page] | info/next/pause/"
+                "resume/remove/run <name or #n> | rename <old> <new> | timezone <zone> | dateorder [dmy/mdy] | "
                 f"managers [add/remove <user id>] | platform [<name>]. Example: {EXAMPLES['add']} (times in "
                 f"{community.timezone}; help <command> for more)")
 
     async def _list(self, command: c.List, ctx: ChatContext, community: Community) -> str:
-        items = await self._all(ctx.community_id)
-        if not items:
+        numbered = await self._numbered(ctx.community_id)
+        if not numbered:
             return f"No schedules here yet. Add one: {EXAMPLES['add']}"
-        parts: list[str] = []
-        budget = self.settings.chat_reply_max_chars - 40
-        for index, s in enumerate(items, 1):
+        total = len(numbered)
+        pages = -(-total // LIST_PAGE_SIZE)
+        if command.page > pages:
+            return (f"There {'is' if pages == 1 else 'are'} only {pages} page{'s' if pages != 1 else ''} of schedules "
+                    f"here ({total}). Try: !schedule list{f' {pages}' if pages > 1 else ''}")
+        shown = numbered[(command.page - 1) * LIST_PAGE_SIZE: command.page * LIST_PAGE_SIZE]
+        head = f"{total} schedule{'s' if total != 1 else ''}"
+        head += f", page {command.page} of {pages}: " if pages > 1 else ": "
+        tail = f" · more: !schedule list {command.page + 1}" if command.page < pages else ""
+        entries = []
+        for number, s in shown:
             state = f"next {self._at(s.next_execution_at, community.timezone)}" if s.is_active else s.status.value
-            part = f"#{index} {s.name} ({s.description or describe(s.rule())}; {state})"
-            if sum(len(p) + 3 for p in parts) + len(part) > budget:
-                return f"{len(items)} schedules: " + " · ".join(parts) + f" · …and {len(items) - len(parts)} more"
-            parts.append(part)
-        return f"{len(items)} schedule{'s' if len(items) != 1 else ''}: " + " · ".join(parts)
+            entries.append((f"#{number} {s.name} (", s.description or describe(s.rule()), f"; {state})"))
+        room = self.settings.chat_reply_max_chars - 2 - len(head) - len(tail) - 3 * (len(entries) - 1)
+        return head + " · ".join(_fit_entries(entries, room)) + tail
 
     async def _info(self, command: c.Info, ctx: ChatContext, community: Community) -> str:
         found = await self._target(command.target, ctx)
@@ -281,7 +305,7 @@ class ChatService:
             state += f" ({s.pause_reason[:100]})"
         last = (f"; last ran {self._at(s.last_run_at, community.timezone)} ({s.last_run_status.value})"
                 if s.last_run_status else "")
-        return f'#{index} "{s.name}": {self._timing(s)}, {state}; {what}; {s.total_runs} runs{last}.'
+        return f'"{s.name}" (#{index}): {self._timing(s)}, {state}; {what}; {s.total_runs} runs{last}.'
 
     async def _next(self, command: c.Next, ctx: ChatContext, community: Community) -> str:
         async def act(s: Schedule) -> str:
@@ -503,3 +527,30 @@ class ChatService:
         if len(user_ids) == 1:
             return f"{user_ids[0]} is {word} a schedule manager"
         return f"{', '.join(user_ids)} are {word} schedule managers"
+
+
+def _fit_entries(entries: list[tuple[str, str, str]], room: int) -> list[str]:
+    """`head + description + tail` for each entry, fitting `room` characters in all: the longest
+    entries give up the end of their description first (marked "…"), down to the same length for
+    all; a description that cannot keep a few characters is left out. Heads (number and name) and
+    tails (the next run) are kept whole."""
+    fixed = [len(head) + len(tail) for head, _, tail in entries]
+    full = [f + len(text) for f, (_, text, _) in zip(fixed, entries, strict=True)]
+
+    def length(i: int, cap: int) -> int:
+        if full[i] <= cap:
+            return full[i]
+        return cap if cap - fixed[i] >= _MIN_SHOWN else fixed[i]
+
+    cap = max(full, default=0)
+    while cap > 0 and sum(length(i, cap) for i in range(len(entries))) > room:
+        cap -= 1
+    out = []
+    for i, (head, text, tail) in enumerate(entries):
+        if full[i] <= cap:
+            out.append(head + text + tail)
+        elif cap - fixed[i] >= _MIN_SHOWN:
+            out.append(head + text[: cap - fixed[i] - 1].rstrip() + "…" + tail)
+        else:
+            out.append(head + tail.removeprefix("; "))
+    return out
