@@ -105,7 +105,7 @@ async def test_how_people_write_times_becomes_what_they_meant(app: Quart) -> Non
         "daily at 9am": 'Scheduled "a": every day at 09:00 (Europe/Berlin), next Mon 23 Nov 09:00.',
         "every morning at 8": 'Scheduled "b": every day at 08:00 (Europe/Berlin), next Mon 23 Nov 08:00.',
         "every other day at 10:00": 'Scheduled "c": every other day at 10:00 (Europe/Berlin), next Mon 23 Nov 10:00. '
-                                    "It repeats every 48 hours exactly, so after the clock change it runs at 11:00 "
+                                    "It repeats every 2 days (48 hours) exactly, so after the clock change it runs at 11:00 "
                                     "from Mon 29 Mar.",
         "tonight at 8pm": 'Scheduled "d" for Sun 22 Nov 20:00 (Europe/Berlin).',
         "on 24/12": 'Scheduled "e" for Thu 24 Dec 09:00 (Europe/Berlin). No time was given, so 09:00.',

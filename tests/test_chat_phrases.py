@@ -73,10 +73,10 @@ ISSUE = [
     # 10:00 has passed today in UTC and Berlin: the first run is tomorrow's 10:00, then every 48 h
     phrase("every other day at 10:00", every(DAYS_2, "2026-11-23T10:00:00Z"), "every other day at 10:00"),
     phrase("every other day at 10:00", every(DAYS_2, "2026-11-23T09:00:00Z"), "every other day at 10:00", BERLIN,
-           note="It repeats every 48 hours exactly, so after the clock change it runs at 11:00 from Mon 29 Mar."),
+           note="It repeats every 2 days (48 hours) exactly, so after the clock change it runs at 11:00 from Mon 29 Mar."),
     # in New York it is 07:00: today's 10:00 is still ahead; 14 Mar 2027 is run 57, a Sunday of summer time
     phrase("every other day at 10:00", every(DAYS_2, "2026-11-22T15:00:00Z"), "every other day at 10:00", NY,
-           note="It repeats every 48 hours exactly, so after the clock change it runs at 11:00 from Sun 14 Mar."),
+           note="It repeats every 2 days (48 hours) exactly, so after the clock change it runs at 11:00 from Sun 14 Mar."),
     phrase("every 1st of the month at 12:00", cron("0 12 1 * *"), "every month on the 1st at 12:00"),
     phrase("every 1st of the month at 12:00", cron("0 12 1 * *"), "every month on the 1st at 12:00", BERLIN),
     phrase("on the 1st at 9", once("2026-12-01T09:00:00Z"), "on Tue 1 Dec at 09:00"),
@@ -107,7 +107,7 @@ ISSUE = [
     phrase("every hour at :30", cron("30 * * * *"), "every hour at :30", NY),
     phrase("every 2 days at 10:00", every(DAYS_2, "2026-11-23T10:00:00Z"), "every other day at 10:00"),
     phrase("every 2 days at 10:00", every(DAYS_2, "2026-11-23T09:00:00Z"), "every other day at 10:00", BERLIN,
-           note="It repeats every 48 hours exactly, so after the clock change it runs at 11:00 from Mon 29 Mar."),
+           note="It repeats every 2 days (48 hours) exactly, so after the clock change it runs at 11:00 from Mon 29 Mar."),
 ]
 
 # ---- more of how people write ----------------------------------------------------------------
@@ -241,14 +241,14 @@ DST = [
     # Berlin springs forward on Sun 28 Mar 2027 02:00 -> 03:00; now is Sat 27 Mar 13:00 CET
     phrase("every other day at 10:00", every(DAYS_2, "2027-03-28T08:00:00Z"), "every other day at 10:00", BERLIN,
            now=utc(2027, 3, 27, 12),
-           note="It repeats every 48 hours exactly, so after the clock change it runs at 09:00 from Mon 1 Nov."),
+           note="It repeats every 2 days (48 hours) exactly, so after the clock change it runs at 09:00 from Mon 1 Nov."),
     # 02:30 does not exist on the 28th: the grid starts on the 29th at 02:30 CEST, not at 03:00
     phrase("every other day at 2:30", every(DAYS_2, "2027-03-29T00:30:00Z"), "every other day at 02:30", BERLIN,
            now=utc(2027, 3, 27, 12),
-           note="It repeats every 48 hours exactly, so after the clock change it runs at 01:30 from Tue 2 Nov."),
+           note="It repeats every 2 days (48 hours) exactly, so after the clock change it runs at 01:30 from Tue 2 Nov."),
     phrase("every other sunday at 2:30", every(WEEKS_2, "2027-04-04T00:30:00Z"), "every other Sunday at 02:30", BERLIN,
            now=utc(2027, 3, 27, 12),
-           note="It repeats every 336 hours exactly, so after the clock change it runs at 01:30 from Sun 14 Nov."),
+           note="It repeats every 14 days (336 hours) exactly, so after the clock change it runs at 01:30 from Sun 14 Nov."),
     phrase("every morning at 2:30", cron("30 2 * * *"), "every day at 02:30", BERLIN, now=utc(2027, 3, 27, 12)),
     phrase("every morning at 12:30", cron("30 0 * * *"), "every day at 00:30"),
     phrase("tomorrow at 2:30", once("2027-03-28T01:00:00Z"), "tomorrow at 03:00", BERLIN, now=utc(2027, 3, 27, 12)),
@@ -259,12 +259,12 @@ DST = [
     # an interval does not start in the repeated hour: it starts the next day, 01:30 EST, as all winter
     phrase("every other day at 1:30", every(DAYS_2, "2027-11-08T06:30:00Z"), "every other day at 01:30", NY,
            now=utc(2027, 11, 6, 22),
-           note="It repeats every 48 hours exactly, so after the clock change it runs at 02:30 from Mon 13 Mar."),
+           note="It repeats every 2 days (48 hours) exactly, so after the clock change it runs at 02:30 from Mon 13 Mar."),
     # tonight at 1, typed after midnight, is in an hour, not the next night
     phrase("tonight at 1", once("2026-11-23T01:00:00Z"), "today at 01:00", now=utc(2026, 11, 23, 0, 10)),
     # Sydney is in summer time in November and falls back on Sun 4 Apr 2027
     phrase("every other day at 10:00", every(DAYS_2, "2026-11-22T23:00:00Z"), "every other day at 10:00", SYDNEY,
-           note="It repeats every 48 hours exactly, so after the clock change it runs at 09:00 from Sun 4 Apr."),
+           note="It repeats every 2 days (48 hours) exactly, so after the clock change it runs at 09:00 from Sun 4 Apr."),
     # a zone without daylight saving: no note
     phrase("every other day at 10:00", every(DAYS_2, "2026-11-23T01:00:00Z"), "every other day at 10:00",
            "Asia/Tokyo"),

@@ -570,8 +570,8 @@ def _drift_note(seconds: int, anchor: datetime, clock: TimeOfDay, ctx: Ctx) -> s
         local = (anchor + timedelta(seconds=k * seconds)).astimezone(ctx.zone)
         if (local.hour, local.minute, local.second) != (clock.hour, clock.minute, clock.second):
             wall = TimeOfDay(local.hour, local.minute, local.second).text
-            return (f"It repeats every {seconds // 3600} hours exactly, so after the clock change it runs at "
-                    f"{wall} from {local:%a} {local.day} {local:%b}.")
+            return (f"It repeats every {seconds // _DAY} days ({seconds // 3600} hours) exactly, so after the clock "
+                    f"change it runs at {wall} from {local:%a} {local.day} {local:%b}.")
     return None
 
 
@@ -1339,8 +1339,8 @@ def _in_period(said: Said, period: str | None, example: str) -> TimeOfDay:
                 return replace(clock, hour=hour)
     elif clock.hour in hours:
         return clock
-    raise fail(f"{show(said.word)} is not {_PERIOD_PHRASES[period]}; give the time as 8am or 20:00.", example,
-               said.word)
+    raise fail(f"{show(said.word)} is not {_PERIOD_PHRASES[period]}; leave out the part of the day, or give a time "
+               f"{_PERIOD_PHRASES[period]}.", example, said.word)
 
 
 def _clock(stream: TokenStream, example: str) -> TimeOfDay:
