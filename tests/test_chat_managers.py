@@ -402,25 +402,25 @@ async def test_migration_0004_up_down_up_keeps_the_rows(database_url: str) -> No
         await database.close()
 
 
-async def test_migration_0011_date_order_up_down_up_keeps_the_rows(database_url: str) -> None:
+async def test_migration_0012_date_order_up_down_up_keeps_the_rows(database_url: str) -> None:
     database = await Database.connect(database_url)
     try:
         await migrate(database, 0)
-        await migrate(database, 10)
+        await migrate(database, 11)
         assert "date_order" not in await _community_columns(database)
         mark = database.dialect.params
         await database.write(lambda dal: dal.executesql(mark(
             "INSERT INTO communities (community_id, timezone, managers, platform, updated_by, updated_at) "
             "VALUES (?, 'America/New_York', ?, 'kick', 'test', ?)"),
             placeholders=("c1", '["42"]', database.dialect.ts(NOW))))
-        assert await migrate(database, 11) == ["up 0011_community_date_order"]
+        assert await migrate(database, 12) == ["up 0012_community_date_order"]
         assert await _community_value(database, "date_order") is None  # the zone's default, for every community
         await database.write(lambda dal: dal.executesql("UPDATE communities SET date_order = 'dmy'"))
-        assert await migrate_down_one(database) == ["down 0011_community_date_order"]
-        assert await current_version(database) == 10
+        assert await migrate_down_one(database) == ["down 0012_community_date_order"]
+        assert await current_version(database) == 11
         assert "date_order" not in await _community_columns(database)
         assert await _community_value(database, "platform") == "kick"
-        assert await migrate(database, 11) == ["up 0011_community_date_order"]
+        assert await migrate(database, 12) == ["up 0012_community_date_order"]
         await migrate(database)
         store = CommunityStore(database)
         assert await store.get("c1") == Community("c1", "America/New_York", ("42",), "kick", None)

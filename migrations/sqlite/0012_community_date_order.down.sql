@@ -1,2 +1,2 @@
--- 0011 community date order (SQLite): down.
+-- 0012 community date order (SQLite): down.
 ALTER TABLE communities DROP COLUMN date_order;

@@ -1,2 +1,0 @@
--- 0011 community date order (PostgreSQL): down.
-ALTER TABLE communities DROP COLUMN date_order;
