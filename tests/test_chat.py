@@ -84,7 +84,7 @@ async def test_list_info_next_pause_resume_remove_by_name_and_number(app: Quart)
     await reply(client, "add in 10 minutes say Break is over")
     listed = await reply(client, "list")
     assert listed.startswith("2 schedules: #1 evening (every day at 18:00; next Sun 22 Nov 18:00) · #2 break-is-over")
-    assert (await reply(client, "info #2")).startswith('#2 "break-is-over": in 10 minutes, next Sun 22 Nov 12:10')
+    assert (await reply(client, "info #2")).startswith('"break-is-over" (#2): once, next Sun 22 Nov 12:10')
     assert await reply(client, "next evening") == "Next for \"evening\": Sun 22 Nov 18:00, Mon 23 Nov 18:00, " \
                                                   "Tue 24 Nov 18:00 (UTC)."
     assert await reply(client, "pause #1") == 'Paused "evening". Start it again with: !schedule resume evening'
@@ -95,6 +95,130 @@ async def test_list_info_next_pause_resume_remove_by_name_and_number(app: Quart)
     assert await reply(client, "remove nightly") == 'Removed "nightly".'
     assert await reply(client, "list") == "No schedules here yet. Add one: !schedule add every day at 18:00 say Stream starts soon!"
     assert await reply(client, "info #9") == "I can't find a schedule #9 here. See the numbered list: !schedule list"
+
+
+async def test_how_people_write_times_becomes_what_they_meant(app: Quart) -> None:
+    """The phrases of the "Everyday use" issue, through the router's envelope, in Berlin."""
+    client = app.test_client()
+    await reply(client, "timezone Europe/Berlin")
+    expected = {
+        "daily at 9am": 'Scheduled "a": every day at 09:00 (Europe/Berlin), next Mon 23 Nov 09:00.',
+        "every morning at 8": 'Scheduled "b": every day at 08:00 (Europe/Berlin), next Mon 23 Nov 08:00.',
+        "every other day at 10:00": 'Scheduled "c": every other day at 10:00 (Europe/Berlin), next Mon 23 Nov 10:00. '
+                                    "It repeats every 2 days (48 hours) exactly, so after the clock change it runs at 11:00 "
+                                    "from Mon 29 Mar.",
+        "tonight at 8pm": 'Scheduled "d" for Sun 22 Nov 20:00 (Europe/Berlin).',
+        "on 24/12": 'Scheduled "e" for Thu 24 Dec 09:00 (Europe/Berlin). No time was given, so 09:00.',
+        "every hour at :30": 'Scheduled "f": every hour at :30 (Europe/Berlin), next Sun 22 Nov 13:30.',
+    }
+    for (when, answer), name in zip(expected.items(), "abcdef", strict=True):
+        assert await reply(client, f"add {when} as {name} say  It's {when}!  ") == answer
+    schedules = {s.name: s for s in (await app.extensions["runtime"].schedules.list_schedules(scope="c1")).items}
+    plants = schedules["c"]
+    assert (plants.schedule_type.value, plants.interval_seconds) == ("interval", 172800)
+    assert plants.start_date == plants.next_execution_at == START + timedelta(hours=21)  # Mon 10:00 CET
+    assert plants.description == "every other day at 10:00" and schedules["d"].description == "once"
+    assert schedules["e"].context_data["message"] == "It's on 24/12!"  # the message, as typed (trimmed)
+    assert await reply(client, "next c") == (
+        'Next for "c": Mon 23 Nov 10:00, Wed 25 Nov 10:00, Fri 27 Nov 10:00 (Europe/Berlin).')
+    assert await reply(client, "add every morning say hi") == (
+        'At what time in the morning? Add at <time> before "say". '
+        "Try: !schedule add every morning at 8 say Good morning!")
+
+
+async def test_numbers_stay_with_their_schedule_so_an_old_number_removes_nothing_else(app: Quart) -> None:
+    client = app.test_client()
+    for name in ("first", "second", "third"):
+        await reply(client, f"add every day at 18:00 as {name} say {name}")
+    assert await reply(client, "remove #1") == 'Removed "first".'
+    # someone who listed before that still reads #1 as "first": the number finds nothing now
+    assert await reply(client, "remove #1") == "I can't find a schedule #1 here. See the numbered list: !schedule list"
+    assert (await reply(client, "info #3")).startswith('"third" (#3): every day at 18:00')
+    await reply(client, "add every day at 19:00 as fourth say fourth")
+    await reply(client, "rename #2 second-renamed")
+    assert await reply(client, "list") == (
+        "3 schedules: #2 second-renamed (every day at 18:00; next Sun 22 Nov 18:00) · "
+        "#3 third (every day at 18:00; next Sun 22 Nov 18:00) · #4 fourth (every day at 19:00; next Sun 22 Nov 19:00)")
+    assert await reply(client, "remove #3") == 'Removed "third".'
+    assert await reply(client, "next #4") == 'Next for "fourth": Sun 22 Nov 19:00, Mon 23 Nov 19:00, Tue 24 Nov 19:00 (UTC).'
+    assert await reply(client, "list", community="c2") == (
+        "No schedules here yet. Add one: !schedule add every day at 18:00 say Stream starts soon!")
+
+
+async def test_list_pages(app: Quart) -> None:
+    client = app.test_client()
+    for i in range(6):  # the fixture's most per community
+        await reply(client, f"add every day at 1{i}:00 as s{i} say m{i}")
+    assert await reply(client, "list") == (
+        "6 schedules, page 1 of 2: #1 s0 (every day at 10:00; next Mon 23 Nov 10:00) · "
+        "#2 s1 (every day at 11:00; next Mon 23 Nov 11:00) · #3 s2 (every day at 12:00; next Mon 23 Nov 12:00) · "
+        "#4 s3 (every day at 13:00; next Sun 22 Nov 13:00) · #5 s4 (every day at 14:00; next Sun 22 Nov 14:00) · "
+        "more: !schedule list 2")
+    assert await reply(client, "list 2") == "6 schedules, page 2 of 2: #6 s5 (every day at 15:00; next Sun 22 Nov 15:00)"
+    assert await reply(client, "list page 3") == "There are only 2 pages of schedules here (6). Try: !schedule list 2"
+    await reply(client, "pause s5")
+    assert (await reply(client, "list 2")).endswith("#6 s5 (every day at 15:00; paused)")
+    await reply(client, "remove s0")
+    assert (await reply(client, "list")).startswith("5 schedules: #2 s1")
+    assert await reply(client, "list 2") == "There is only 1 page of schedules here (5). Try: !schedule list"
+
+
+async def test_a_long_list_page_shortens_descriptions_not_names_or_the_pointer(app: Quart) -> None:
+    client = app.test_client()
+    for i in range(6):
+        await reply(client, f'add "{i} 9 * * 1-5" as a-rather-long-schedule-name-number-{i} say m{i}')
+    first = await reply(client, "list")
+    assert first.endswith(" · more: !schedule list 2")
+    for i in range(5):  # no room for "at 09:0i, Monday through Friday": the name and the next run stay
+        assert f"#{i + 1} a-rather-long-schedule-name-number-{i} (next Mon 23 Nov 09:0{i})" in first
+    await reply(client, "remove #1")
+    await reply(client, "rename #2 short")
+    shorter = await reply(client, "list")  # now there is room for some of each description
+    assert "#2 short (at 09:01, Monday through Friday; next Mon 23 Nov 09:01)" in shorter
+    assert "…; next Mon 23 Nov 09:05)" in shorter and not shorter.endswith("list 2")
+
+
+async def test_zone_and_date_order_are_not_rate_limited_but_need_a_manager(app: Quart) -> None:
+    client = app.test_client()
+    app.extensions["runtime"].chat.limiter.per_minute = 3
+    await reply(client, "add every day at 18:00 as evening say hi")
+    for zone in ("Europe/Berlin", "America/New_York", "Asia/Tokyo", "UTC"):
+        assert (await reply(client, f"timezone {zone}")).startswith(f"Times here are now read in {zone}")
+    for order in ("dmy", "mdy", "auto"):
+        assert (await reply(client, f"dateorder {order}")).startswith("Dates like 01/02")
+    assert (await reply(client, "pause evening")).startswith("Paused")
+    assert (await reply(client, "resume evening")).startswith("Resumed")
+    assert (await reply(client, "pause evening")).startswith("Slow down: at most 3 schedule changes a minute")
+    assert (await reply(client, "timezone Europe/Berlin")).startswith("Times here are now read")  # still fine
+    refused = await reply(client, "dateorder dmy", roles=["viewer"])
+    assert refused.startswith("Sorry name-u1, only owner, admin, moderator can change schedules here.")
+    assert (await reply(client, "dateorder", roles=["viewer"])).startswith("Dates like 01/02")  # anyone may look
+
+
+async def test_date_order_for_dates_that_read_both_ways(app: Quart) -> None:
+    client = app.test_client()
+    assert await reply(client, "dateorder") == (
+        "Dates like 01/02 get a question back here: UTC has no single usual order. "
+        "Set one: !schedule dateorder dmy (01/02 is 1 Feb) or mdy (Jan 2)")
+    assert await reply(client, "add on 01/02 at 9 say hi") == (
+        'Is "01/02" 1 Feb or Jan 2? Write the month as a word (1 feb), or set how dates are read here once: '
+        "!schedule dateorder dmy (day first) or mdy (month first). Try: !schedule dateorder dmy")
+    assert (await reply(client, "add on 24/12 at 18:00 say hi")).startswith('Scheduled "hi" for Thu 24 Dec 18:00')
+    assert await reply(client, "dateorder mdy") == "Dates like 01/02 are now read month first (01/02 is Jan 2) here."
+    assert await reply(client, "add on 01/02 at 9 as jan say hi") == 'Scheduled "jan" for Sat 02 Jan 09:00 (UTC).'
+    assert await reply(client, "dateorder") == (
+        "Dates like 01/02 are read month first (01/02 is Jan 2) here, as set here. 24/12 and 12/24 read one way "
+        "anyway. Change it with: !schedule dateorder dmy")
+    await reply(client, "timezone Europe/Berlin")
+    assert await reply(client, "dateorder auto") == (
+        "Dates like 01/02 now follow the time zone Europe/Berlin: day first (01/02 is 1 Feb).")
+    assert (await reply(client, "add on 01/02 at 9 as feb say hi")).startswith('Scheduled "feb" for Mon 01 Feb 09:00')
+    runtime = app.extensions["runtime"]
+    assert (await runtime.communities.get("c1")).date_order is None
+    actions = await runtime.database.read(lambda dal: dal.executesql(
+        "SELECT action, changes FROM audit_log WHERE action = 'community.date_order' ORDER BY id"))
+    assert [(r[0], json.loads(r[1]) if isinstance(r[1], str) else r[1]) for r in actions] == [
+        ("community.date_order", {"date_order": "mdy"}), ("community.date_order", {"date_order": None})]
 
 
 async def test_pause_for_a_while_because_of_something(app: Quart) -> None:

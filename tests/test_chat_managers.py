@@ -38,6 +38,7 @@ from workflow_core_module.scheduling.community import (
     PLATFORMS,
     Community,
     check_platform,
+    default_date_order,
     user_id_problem,
 )
 from workflow_core_module.services.community_service import CommunityService
@@ -364,6 +365,14 @@ async def _community_columns(database: Database) -> set[str]:
     return {row[0] for row in rows}
 
 
+async def _community_value(database: Database, column: str) -> Any:
+    rows = await database.read(lambda dal: dal.executesql(
+        f"SELECT {column} FROM communities WHERE community_id = 'c1'"))
+    return rows[0][0]
+
+
+# Each step is checked with SQL of its own time: the store reads the newest columns, which an
+# older schema does not have yet.
 async def test_migration_0004_up_down_up_keeps_the_rows(database_url: str) -> None:
     database = await Database.connect(database_url)
     try:
@@ -376,20 +385,77 @@ async def test_migration_0004_up_down_up_keeps_the_rows(database_url: str) -> No
             "VALUES (?, 'Europe/Berlin', ?, 'test', ?)"), placeholders=("c1", '["42"]', database.dialect.ts(NOW))))
         assert await migrate(database, 4) == ["up 0004_community_platform"]
         assert "platform" in await _community_columns(database)
-        store = CommunityStore(database)
-        assert await store.get("c1") == Community("c1", "Europe/Berlin", ("42",), None)
-        await store.update("c1", AuditEntry("test", "community.platform", NOW), platform="slack")
+        assert await _community_value(database, "platform") is None
+        await database.write(lambda dal: dal.executesql("UPDATE communities SET platform = 'slack'"))
         assert await migrate_down_one(database) == ["down 0004_community_platform"]
         assert await current_version(database) == 3
         assert "platform" not in await _community_columns(database)
         rows = await database.read(lambda dal: dal.executesql("SELECT community_id, managers FROM communities"))
         assert [r[0] for r in rows] == ["c1"]
         assert await migrate(database, 4) == ["up 0004_community_platform"]
-        assert await store.get("c1") == Community("c1", "Europe/Berlin", ("42",), None)
+        assert await _community_value(database, "platform") is None
+        await migrate(database)
+        assert await CommunityStore(database).get("c1") == Community("c1", "Europe/Berlin", ("42",), None)
     finally:
         await migrate(database, 0)
         await migrate(database)
         await database.close()
+
+
+async def test_migration_0012_date_order_up_down_up_keeps_the_rows(database_url: str) -> None:
+    database = await Database.connect(database_url)
+    try:
+        await migrate(database, 0)
+        await migrate(database, 11)
+        assert "date_order" not in await _community_columns(database)
+        mark = database.dialect.params
+        await database.write(lambda dal: dal.executesql(mark(
+            "INSERT INTO communities (community_id, timezone, managers, platform, updated_by, updated_at) "
+            "VALUES (?, 'America/New_York', ?, 'kick', 'test', ?)"),
+            placeholders=("c1", '["42"]', database.dialect.ts(NOW))))
+        assert await migrate(database, 12) == ["up 0012_community_date_order"]
+        assert await _community_value(database, "date_order") is None  # the zone's default, for every community
+        await database.write(lambda dal: dal.executesql("UPDATE communities SET date_order = 'dmy'"))
+        assert await migrate_down_one(database) == ["down 0012_community_date_order"]
+        assert await current_version(database) == 11
+        assert "date_order" not in await _community_columns(database)
+        assert await _community_value(database, "platform") == "kick"
+        assert await migrate(database, 12) == ["up 0012_community_date_order"]
+        await migrate(database)
+        store = CommunityStore(database)
+        assert await store.get("c1") == Community("c1", "America/New_York", ("42",), "kick", None)
+        assert (await store.get("c1")).reads_dates == "mdy"
+        saved = await store.set_date_order("c1", AuditEntry("test", "community.date_order", NOW), "DMY")
+        assert saved == Community("c1", "America/New_York", ("42",), "kick", "dmy") and saved.reads_dates == "dmy"
+        cleared = await store.set_date_order("c1", AuditEntry("test", "community.date_order", NOW), None)
+        assert cleared.date_order is None and cleared.reads_dates == "mdy"
+        with pytest.raises(Invalid):
+            await store.set_date_order("c1", AuditEntry("test", "community.date_order", NOW), "ymd")
+    finally:
+        await migrate(database, 0)
+        await migrate(database)
+        await database.close()
+
+
+@pytest.mark.parametrize(("zone", "order"), [
+    ("America/New_York", "mdy"), ("America/Los_Angeles", "mdy"), ("America/Indiana/Knox", "mdy"), ("US/Eastern", "mdy"),
+    ("Pacific/Honolulu", "mdy"), ("Asia/Manila", "mdy"), ("Asia/Tokyo", "mdy"), ("Asia/Shanghai", "mdy"),
+    ("America/Mexico_City", "dmy"), ("America/Sao_Paulo", "dmy"), ("America/Argentina/Buenos_Aires", "dmy"),
+    ("Europe/Berlin", "dmy"), ("Europe/London", "dmy"), ("Australia/Sydney", "dmy"), ("Asia/Kolkata", "dmy"),
+    ("America/Toronto", None), ("America/Vancouver", None), ("America/Puerto_Rico", None), ("UTC", None),
+    ("Etc/GMT+5", None),
+])
+def test_a_zone_gives_the_usual_date_order_or_none(zone: str, order: str | None) -> None:
+    assert default_date_order(zone) == order
+    assert Community("c1", zone).reads_dates == order
+    assert Community("c1", zone, date_order="dmy").reads_dates == "dmy"
+
+
+def test_every_zone_named_for_a_date_order_exists() -> None:
+    from zoneinfo import available_timezones
+
+    from workflow_core_module.scheduling import community
+    assert (community._MONTH_FIRST | community._ASK) <= available_timezones()
 
 
 # ---- the CLI, as a subprocess on a SQLite file --------------------------------------------------

@@ -34,7 +34,7 @@ from workflow_core_module.chat import (
     parse_command,
     schedule_spec,
 )
-from workflow_core_module.chat.commands import AddManagers, RemoveManagers, SetPlatform
+from workflow_core_module.chat.commands import AddManagers, RemoveManagers, SetDateOrder, SetPlatform
 from workflow_core_module.scheduling import ScheduleType, TimeRule, next_occurrence, occurrences, parse_cron
 
 UTC = timezone.utc
@@ -238,13 +238,17 @@ def _check_add_invariants(command: Add, now: datetime) -> None:
         parse_cron(when.cron_expression)
     if when.interval_seconds is not None:
         assert when.interval_seconds >= 1
+    if when.start is not None:  # an interval anchored on a wall time: its first run
+        assert when.interval_seconds is not None and when.interval_seconds % 86400 == 0
+        assert when.start.tzinfo is UTC and when.start.microsecond == 0 and when.start > now
     if when.scheduled_time is not None:
         assert when.scheduled_time.tzinfo is UTC and when.scheduled_time.microsecond == 0
         assert when.scheduled_time > now
     if command.until is not None:
         assert command.until.tzinfo is UTC and command.until > now
         rule = TimeRule(ScheduleType(when.schedule_type), when.timezone, when.cron_expression, when.interval_seconds,
-                        when.scheduled_time, end_date=command.until, anchor=now.replace(microsecond=0))
+                        when.scheduled_time, start_date=when.start, end_date=command.until,
+                        anchor=when.start or now.replace(microsecond=0))
         assert next_occurrence(rule, now) is not None
     if command.times is not None:
         assert command.times >= 1 and when.schedule_type != "one_time"
@@ -370,8 +374,8 @@ ERROR_CASES = [
     ("add on 2026-02-30 at 9 say x", "UTC", r'"2026-02-30" is not a date', "2026-02-30"),
     ("add on 24 decembre at 9 say x", "UTC", r'Which month\? "decembre" is not one', "decembre"),
     ("add on someday at 9 say x", "UTC", r'I don\'t know "someday"', "someday"),
-    ("add on 24 december say x", "UTC", r"At what time\? Add at <time>\.", None),
-    ("add tomorrow say x", "UTC", r"At what time\? Add at <time>\. Try: !schedule add tomorrow at 9", None),
+    ("add today say x", "UTC", r"At what time today\? Add at <time>\.", None),
+    ("add tomorrow morning say x", "UTC", r"At what time tomorrow morning\? .* Try: !schedule add tomorrow at 9", None),
     ("add at 9 at 10 say x", "UTC", r"You gave the time twice", "at"),
     ("add every 0 minutes say x", "UTC", r'"0" is too short', "0"),
     ("add every 400 days say x", "UTC", r"too long; the longest is 366 days", "400"),
@@ -389,7 +393,9 @@ ERROR_CASES = [
     ("info #0", "UTC", r'There is no schedule "#0"; numbers start at #1', "#0"),
     ("info #abc", "UTC", r'"#abc" is not a number', "#abc"),
     ("info a b", "UTC", r'I didn\'t expect "b" here', "b"),
-    ("list all", "UTC", r'I didn\'t expect "all" here\. Try: !schedule list', "all"),
+    ("list all", "UTC", r'I didn\'t expect "all" here; list takes a page number\. Try: !schedule list 2', "all"),
+    ("list 0", "UTC", r'I didn\'t expect "0" here', "0"),
+    ("list 2 3", "UTC", r'I didn\'t expect "3" here', "3"),
     ("rename a", "UTC", r"Rename to what\?", None),
     ("rename a b c", "UTC", r'I didn\'t expect "c" here', "c"),
     ("timezone", "UTC", r"Which time zone\?", None),
@@ -452,6 +458,12 @@ EXAMPLE_MEANS: dict[str, Any] = {
     "every": _add("every Monday and Thursday at 20:30", cron("30 20 * * 1,4"), say="Raid night!"),
     "every_nth": _add("every first Monday of the month at 19:00", cron("0 19 * * 1#1"), say="Community meeting"),
     "every_month": _add("every month on the 15th at 12:00", cron("0 12 15 * *"), say="Half-time!"),
+    # the next 10:00 in Berlin (today's has passed at 13:00), then every 48 hours
+    "every_other": _add("every other day at 10:00", {**interval(172800), "start_date": "2026-11-23T09:00:00Z"},
+                        say="Water the plants"),
+    "morning": _add("every day at 08:00", cron("0 8 * * *"), say="Good morning!"),
+    "hourly": _add("every hour at :30", cron("30 * * * *"), say="Stretch break"),
+    "yearly": _add("every year on 24 Dec at 18:00", cron("0 18 24 12 *"), say="Merry Christmas!"),
     "interval": _add("every 30 minutes", cron("*/30 * * * *"), say="Drink some water"),
     "in": _add("in 10 minutes", {"schedule_type": "one_time", "scheduled_time": "2026-11-22T12:10:00Z"},
                say="Break is over"),
@@ -469,6 +481,8 @@ EXAMPLE_MEANS: dict[str, Any] = {
     "say": _add("every day at 18:00", cron("0 18 * * *"), say="Stream starts soon!"),
     "run": _add("every day at 03:00", cron("0 3 * * *"), run="nightly-backup"),
     "list": List(),
+    "list_page": List(2),
+    "dateorder": SetDateOrder("dmy"),
     "info": Info(Target("nightly", None)),
     "next": Next(Target(None, 2)),
     "pause": Pause(Target("nightly", None), NOW + timedelta(hours=2), "raid"),
@@ -522,16 +536,19 @@ GRAMMAR_WORDS = [
     "mon-fri", "first", "last", "second", "of", "the", "month", "and", ",", "&", "to", "hour", "minutes", "30m",
     "2h", "1h30m", "10s", "9", "18:00", "9:15pm", "noon", "midnight", "am", "pm", "dec", "24", "24th", "2026-12-24",
     "2027", "#3", "3", "x", "a", "an", '"0 9 * * 1-5"', "'", '"', "“", "@daily", "Europe/Berlin", "0", "-1",
-    "99999999999", "1.5", "29", "feb", "L", "#", "!schedule",
+    "99999999999", "1.5", "29", "feb", "L", "#", "!schedule", "daily", "hourly", "weekly", "monthly", "yearly",
+    "nightly", "weekdays", "mondays", "morning", "evening", "night", "mornings", "tonight", "this", "next", "other",
+    "third", "2nd", "15th", "1st", "year", "week", "days", "past", "half", "quarter", ":30", ":75", "24/12", "12/24",
+    "01/02", "0/0", "24.12.", "12/24/26", "2026/12/24", "dateorder", "dmy", "mdy", "page", "each", "in the", "at night",
 ]
 FUZZ = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 FUZZ_ZONES = st.sampled_from(["UTC", BERLIN, NY])
 FUZZ_NOWS = st.sampled_from([NOW, utc(2027, 3, 13, 12), utc(2027, 11, 7, 5, 59, 59), utc(2028, 2, 28, 23, 30)])
 
 
-def _parse_or_error(text: str, now: datetime, zone: str) -> None:
+def _parse_or_error(text: str, now: datetime, zone: str, order: str | None = None) -> None:
     try:
-        command = parse_command(text, now=now, timezone=zone)
+        command = parse_command(text, now=now, timezone=zone, date_order=order)
     except ChatParseError as error:
         _check_message(error)
         return
@@ -574,11 +591,12 @@ grammar_mix = st.lists(
 
 
 @FUZZ
-@given(words=grammar_mix, head=st.sampled_from(["", "add ", "add every ", "add on ", "add in ", "add at "]),
-       now=FUZZ_NOWS, zone=FUZZ_ZONES)
-def test_fuzz_grammar_words(words: str, head: str, now: datetime, zone: str) -> None:
-    _parse_or_error(head + words, now, zone)
-    _parse_or_error(head + words + " say hi", now, zone)
+@given(words=grammar_mix, head=st.sampled_from(["", "add ", "add every ", "add on ", "add in ", "add at ", "add daily ",
+                                                "add every other ", "add tonight ", "add next ", "add every year on "]),
+       now=FUZZ_NOWS, zone=FUZZ_ZONES, order=st.sampled_from([None, "dmy", "mdy"]))
+def test_fuzz_grammar_words(words: str, head: str, now: datetime, zone: str, order: str | None) -> None:
+    _parse_or_error(head + words, now, zone, order)
+    _parse_or_error(head + words + " say hi", now, zone, order)
 
 
 clocks = st.one_of(
@@ -590,6 +608,18 @@ day_lists = st.lists(st.sampled_from(["monday", "tue", "wednesdays", "thu", "fri
                                       "weekend", "mon-fri"]), min_size=1, max_size=3).map(" and ".join)
 repeating = st.one_of(
     st.builds("every {} at {}".format, day_lists, clocks),
+    st.builds("{} at {}".format, st.sampled_from(["daily", "weekdays", "mondays", "weekends", "mon-fri"]), clocks),
+    st.builds("at {} {}".format, clocks, st.sampled_from(["every day", "daily", "on weekdays", "every monday"])),
+    # without "at", a bare number could be the n of "n times": only times that can't be
+    st.builds("every {} {}".format, st.sampled_from(["thursday", "day", "weekday"]),
+              clocks.filter(lambda c: not c.isdigit())),
+    st.builds("every {} days at {}".format, st.integers(2, 30), clocks),
+    st.builds("every other {} at {}".format, st.sampled_from(["day", "monday", "week on friday"]), clocks),
+    st.builds("every {} hours at :{:02d}".format, st.sampled_from([1, 2, 3, 4, 6, 8, 12]), st.integers(0, 59)),
+    st.builds("every {} at {}".format, st.sampled_from(["1st of the month", "15th", "last day of the month"]), clocks),
+    st.builds("every year on {} {}".format, st.sampled_from(["jan", "june", "dec"]), st.integers(1, 28)),
+    st.builds("every {} at {}".format, st.sampled_from(["morning", "evening", "night"]),
+              st.sampled_from(["8", "10", "11:30"])),
     st.builds("every {} {} at {}".format, st.sampled_from(["first", "2nd", "last"]), st.sampled_from(["mon", "friday"]),
               clocks),
     st.builds("every {} {}".format, st.integers(1, 300), st.sampled_from(["seconds", "minutes", "hours", "days"])),
@@ -597,6 +627,12 @@ repeating = st.one_of(
 )
 one_time = st.one_of(
     st.builds("in {} {}".format, st.integers(1, 300), st.sampled_from(["seconds", "minutes", "hours", "days"])),
+    st.builds("next {} at {}".format, st.sampled_from(["monday", "fri", "sunday"]), clocks),
+    st.builds("on {}/{} at {}".format, st.integers(13, 28), st.integers(1, 12), clocks),
+    st.builds("on {}/{}".format, st.integers(1, 12), st.integers(13, 28)),
+    st.builds("on the {}th at {}".format, st.integers(4, 28), clocks),
+    st.builds("{} {}".format, st.sampled_from(["tomorrow morning at", "tomorrow evening at"]),
+              st.sampled_from(["8", "9:30", "10"])),
     st.builds("at {}".format, clocks),
     st.builds("tomorrow at {}".format, clocks),
     st.builds("on {} {} at {}".format, st.sampled_from(["jan", "march", "nov", "dec"]), st.integers(1, 28), clocks),

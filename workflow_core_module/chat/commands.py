@@ -17,6 +17,8 @@ class When:
     scheduled_time: datetime | None  # aware UTC, whole seconds
     timezone: str  # the community zone the times were read in
     text: str  # how a person says it: "every weekday at 09:00", "in 10 minutes"
+    start: datetime | None = None  # aware UTC: an interval's first run, the grid's anchor (every other day)
+    note: str | None = None  # what the reply should add: a time filled in, a daylight-saving drift
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +41,7 @@ class Add:
 
 @dataclass(frozen=True, slots=True)
 class List:
-    pass
+    page: int = 1  # `list 2`: the second page
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,16 @@ class SetTimezone:
 
 
 @dataclass(frozen=True, slots=True)
+class DateOrder:
+    """Show how dates like 01/02 are read here."""
+
+
+@dataclass(frozen=True, slots=True)
+class SetDateOrder:
+    order: str | None  # "dmy" or "mdy"; None: back to the default of the community's zone
+
+
+@dataclass(frozen=True, slots=True)
 class Managers:
     """Show the community's schedule managers."""
 
@@ -116,6 +128,6 @@ class Help:
 
 
 Command: TypeAlias = (
-    Add | List | Info | Next | Pause | Resume | Remove | RunNow | Rename | SetTimezone
+    Add | List | Info | Next | Pause | Resume | Remove | RunNow | Rename | SetTimezone | DateOrder | SetDateOrder
     | Managers | AddManagers | RemoveManagers | Platform | SetPlatform | Help
 )

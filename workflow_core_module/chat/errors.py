@@ -23,6 +23,10 @@ EXAMPLES: dict[str, str] = {
     "every": "!schedule add every monday,thursday at 20:30 say Raid night!",
     "every_nth": "!schedule add every first monday of the month at 19:00 say Community meeting",
     "every_month": "!schedule add every month on the 15th at 12:00 say Half-time!",
+    "every_other": "!schedule add every other day at 10:00 say Water the plants",
+    "morning": "!schedule add every morning at 8 say Good morning!",
+    "hourly": "!schedule add every hour at :30 say Stretch break",
+    "yearly": "!schedule add every year on dec 24 at 18:00 say Merry Christmas!",
     "interval": "!schedule add every 30 minutes say Drink some water",
     "in": "!schedule add in 10 minutes say Break is over",
     "at": "!schedule add at 18:30 say Going live soon!",
@@ -34,6 +38,7 @@ EXAMPLES: dict[str, str] = {
     "say": "!schedule add every day at 18:00 say Stream starts soon!",
     "run": "!schedule add every day at 03:00 run nightly-backup",
     "list": "!schedule list",
+    "list_page": "!schedule list 2",
     "info": "!schedule info nightly",
     "next": "!schedule next #2",
     "pause": "!schedule pause nightly for 2 hours because raid",
@@ -42,6 +47,7 @@ EXAMPLES: dict[str, str] = {
     "run_now": "!schedule run nightly",
     "rename": "!schedule rename nightly evening-reminder",
     "timezone": "!schedule timezone Europe/Berlin",
+    "dateorder": "!schedule dateorder dmy",
     "managers": "!schedule managers add 123456789",
     "managers_remove": "!schedule managers remove 123456789",
     "platform": "!schedule platform twitch",
@@ -88,7 +94,8 @@ def suggestion(word: str, vocabulary: Iterable[str]) -> str:
     """' (did you mean "every"?)' when `word` is a likely typo of one word of `vocabulary`."""
     if not word or len(word) > _MAX_SUGGESTED_WORD:
         return ""
-    matches = difflib.get_close_matches(word.lower(), list(vocabulary), n=1, cutoff=0.6)
+    candidates = [known for known in vocabulary if known != word.lower()]  # never itself
+    matches = difflib.get_close_matches(word.lower(), candidates, n=1, cutoff=0.6)
     return f" (did you mean {show(matches[0])}?)" if matches else ""
 
 

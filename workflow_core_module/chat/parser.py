@@ -3,17 +3,19 @@
 The bot's router hands us the text after the command word; a leading ``!schedule`` or ``!sched``
 is stripped as well. Empty text is ``help``. Command words are case-insensitive.
 
-Grammar (``<target>`` is a name or ``#n``, the number shown by ``list``)::
+Grammar (``<target>`` is a name or ``#n``, the number ``list`` shows: the n-th schedule made in
+the community, removed ones counted, so a number never moves to another schedule)::
 
     add <when> [options] say <message>       post <message> (verbatim, trimmed, 1-400 chars)
     add <when> [options] run <workflow name> schedule an existing workflow (rest of the line)
         options, in any order, before or after <when>:
             as <name>        until <date> [at <time>] | until <time>        times <n> | <n> times
-    list | ls
+    list | ls [<page>]                             five schedules a page: list 2, list page 3
     info | show <target>      next <target>       pause <target>       resume <target>
     remove | delete | rm <target>                 run <target>   (now)
     rename <target> [to] <new name>
     timezone | tz <IANA zone>                      (case-insensitive: europe/berlin works)
+    dateorder [dmy | mdy | auto]                   how 01/02 reads: 1 Feb, Jan 2, or as the zone does
     managers                                       who may change schedules (without router roles)
     managers add <user id> [<user id> ...]         user ids separated by spaces or commas;
     managers remove | rm | delete <user id> [...]  a Discord/Slack mention <@123> means 123
@@ -49,10 +51,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from ..scheduling.community import MAX_MANAGERS, PLATFORMS, user_id_problem
+from ..scheduling.community import DATE_ORDERS, MAX_MANAGERS, PLATFORMS, default_date_order, user_id_problem
 from ..scheduling.occurrences import next_occurrence
 from ..scheduling.types import ScheduleType, TimeRule, as_utc, iso_z
 from ..scheduling.validation import MAX_PAUSE_REASON_CHARS
@@ -61,6 +64,7 @@ from .commands import (
     Add,
     AddManagers,
     Command,
+    DateOrder,
     Help,
     Info,
     List,
@@ -73,6 +77,7 @@ from .commands import (
     Rename,
     Resume,
     RunNow,
+    SetDateOrder,
     SetPlatform,
     SetTimezone,
     Target,
@@ -101,15 +106,32 @@ COMMAND_ALIASES: dict[str, str] = {
     "add": "add", "list": "list", "ls": "list", "info": "info", "show": "info", "next": "next",
     "pause": "pause", "resume": "resume", "remove": "remove", "delete": "remove", "rm": "remove",
     "run": "run", "rename": "rename", "timezone": "timezone", "tz": "timezone", "help": "help",
-    "managers": "managers", "manager": "managers", "platform": "platform",
+    "managers": "managers", "manager": "managers", "platform": "platform", "dateorder": "dateorder",
+    "date-order": "dateorder",
 }
-HELP_TOPICS = ("add", "list", "info", "next", "pause", "resume", "remove", "run", "rename", "timezone", "managers",
-               "platform", "help", "when")
+HELP_TOPICS = ("add", "list", "info", "next", "pause", "resume", "remove", "run", "rename", "timezone", "dateorder",
+               "managers", "platform", "help", "when")
+_DATE_ORDER_WORDS = {"dmy": "dmy", "d/m": "dmy", "dd/mm": "dmy", "day-first": "dmy", "mdy": "mdy", "m/d": "mdy",
+                     "mm/dd": "mdy", "month-first": "mdy", "auto": None, "default": None}
+MAX_PAGE = 1000
 _HELP_TOPIC_ALIASES = {**COMMAND_ALIASES, "when": "when"}
 
 
-def parse_command(text: str, *, now: datetime, timezone: str = "UTC") -> Command:
-    """Parse the text of one `!schedule` command. Raises only :class:`ChatParseError`."""
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """What a command is read against: the instant, the community's zone and its date order."""
+
+    now: datetime
+    timezone: str
+    date_order: str | None
+
+
+def parse_command(text: str, *, now: datetime, timezone: str = "UTC", date_order: str | None = None) -> Command:
+    """Parse the text of one `!schedule` command. Raises only :class:`ChatParseError`.
+
+    `timezone` is the community's zone; `date_order` its setting for dates like 01/02 (``dmy``
+    or ``mdy``; None: the usual order of the zone, and a question back where it has none).
+    """
     if not isinstance(text, str):
         raise fail("I can only read text.", "help")
     if len(text) > MAX_TEXT_CHARS:
@@ -122,7 +144,7 @@ def parse_command(text: str, *, now: datetime, timezone: str = "UTC") -> Command
     command = None if token.quoted else COMMAND_ALIASES.get(token.low)
     if command is None:
         raise unknown(token.text, "help", COMMAND_ALIASES)
-    return _PARSERS[command](stream, now, timezone)
+    return _PARSERS[command](stream, _Where(now, timezone, date_order))
 
 
 def schedule_spec(add: Add) -> dict[str, object]:
@@ -137,6 +159,8 @@ def schedule_spec(add: Add) -> dict[str, object]:
         assert when.scheduled_time is not None
         spec["scheduled_time"] = iso_z(when.scheduled_time)
     spec["timezone"] = when.timezone
+    if when.start is not None:
+        spec["start_date"] = iso_z(when.start)
     if add.until is not None:
         spec["end_date"] = iso_z(add.until)
     if add.times is not None:
@@ -158,8 +182,8 @@ class _Options:
         self.seen: set[str] = set()
 
 
-def _parse_add(stream: TokenStream, now: datetime, timezone: str) -> Add:
-    ctx = _context(now, timezone)
+def _parse_add(stream: TokenStream, where: _Where) -> Add:
+    ctx = _context(where)
     options = _Options()
     _read_options(stream, ctx, options)
     when = parse_when(stream, ctx)
@@ -181,11 +205,12 @@ def _parse_add(stream: TokenStream, now: datetime, timezone: str) -> Add:
     return Add(when, say, run, options.name, options.until, options.times)
 
 
-def _context(now: datetime, timezone: str) -> Ctx:
-    zone = _load_zone(timezone)
+def _context(where: _Where) -> Ctx:
+    zone = _load_zone(where.timezone)
     if zone is None:
-        raise fail(f"This community's time zone {show(str(timezone))} is not valid; set one first.", "timezone")
-    return Ctx(as_utc(now), zone, timezone)
+        raise fail(f"This community's time zone {show(str(where.timezone))} is not valid; set one first.", "timezone")
+    order = where.date_order if where.date_order in DATE_ORDERS else default_date_order(where.timezone)
+    return Ctx(as_utc(where.now), zone, where.timezone, order)
 
 
 def _read_options(stream: TokenStream, ctx: Ctx, options: _Options) -> None:
@@ -290,7 +315,8 @@ def _check_until(when: When, until: datetime, ctx: Ctx) -> None:
         cron_expression=when.cron_expression,
         interval_seconds=when.interval_seconds,
         scheduled_time=when.scheduled_time,
-        anchor=ctx.now.replace(microsecond=0),
+        start_date=when.start,
+        anchor=when.start or ctx.now.replace(microsecond=0),
     )
     first = next_occurrence(rule, ctx.now)
     if first is None or first > until:
@@ -338,8 +364,8 @@ def _no_more(stream: TokenStream, example: str) -> None:
         raise fail(f"I didn't expect {show(token.text)} here.", example, token.text)
 
 
-def _target_command(make: Callable[[Target], Command], example: str) -> Callable[[TokenStream, datetime, str], Command]:
-    def parse(stream: TokenStream, now: datetime, timezone: str) -> Command:
+def _target_command(make: Callable[[Target], Command], example: str) -> Callable[[TokenStream, _Where], Command]:
+    def parse(stream: TokenStream, where: _Where) -> Command:
         target = _target(stream, example)
         _no_more(stream, example)
         return make(target)
@@ -351,15 +377,23 @@ def _target_command(make: Callable[[Target], Command], example: str) -> Callable
 # The other commands
 
 
-def _parse_list(stream: TokenStream, now: datetime, timezone: str) -> Command:
-    _no_more(stream, "list")
-    return List()
+def _parse_list(stream: TokenStream, where: _Where) -> Command:
+    """list | list 2 | list page 2"""
+    stream.accept("page", "p")
+    token = stream.next()
+    if token is None:
+        return List()
+    match = None if token.quoted else re.fullmatch(r"\d{1,4}", token.text)
+    if match is None or not 1 <= int(token.text) <= MAX_PAGE:
+        raise fail(f"I didn't expect {show(token.text)} here; list takes a page number.", "list_page", token.text)
+    _no_more(stream, "list_page")
+    return List(int(token.text))
 
 
-def _parse_pause(stream: TokenStream, now: datetime, timezone: str) -> Command:
+def _parse_pause(stream: TokenStream, where: _Where) -> Command:
     """pause <target> [for <duration> | until <when>] [because <reason>]"""
     target = _target(stream, "pause")
-    until = parse_pause_end(stream, _context(now, timezone)) if stream.peek_word() in ("for", "until") else None
+    until = parse_pause_end(stream, _context(where)) if stream.peek_word() in ("for", "until") else None
     if not stream.accept("because"):
         _no_more(stream, "pause")
         return Pause(target, until)
@@ -371,7 +405,7 @@ def _parse_pause(stream: TokenStream, now: datetime, timezone: str) -> Command:
     return Pause(target, until, reason)
 
 
-def _parse_rename(stream: TokenStream, now: datetime, timezone: str) -> Command:
+def _parse_rename(stream: TokenStream, where: _Where) -> Command:
     target = _target(stream, "rename")
     if stream.peek_word() == "to" and stream.peek(1) is not None:
         stream.next()
@@ -383,7 +417,7 @@ def _parse_rename(stream: TokenStream, now: datetime, timezone: str) -> Command:
     return Rename(target, new_name)
 
 
-def _parse_timezone(stream: TokenStream, now: datetime, timezone: str) -> Command:
+def _parse_timezone(stream: TokenStream, where: _Where) -> Command:
     token = stream.next()
     if token is None:
         raise fail("Which time zone? Give an IANA name.", "timezone")
@@ -398,7 +432,22 @@ def _parse_timezone(stream: TokenStream, now: datetime, timezone: str) -> Comman
     return SetTimezone(zone)
 
 
-def _parse_managers(stream: TokenStream, now: datetime, timezone: str) -> Command:
+def _parse_dateorder(stream: TokenStream, where: _Where) -> Command:
+    """dateorder | dateorder dmy | mdy | auto"""
+    token = stream.next()
+    if token is None:
+        return DateOrder()
+    if token.quoted or token.low not in _DATE_ORDER_WORDS:
+        raise fail(
+            f"I don't know the date order {show(token.text)}{suggestion(token.text, ('dmy', 'mdy', 'auto'))}; "
+            "use dmy (24/12 is 24 Dec), mdy (12/24 is Dec 24) or auto (what the time zone uses).",
+            "dateorder", token.text,
+        )
+    _no_more(stream, "dateorder")
+    return SetDateOrder(_DATE_ORDER_WORDS[token.low])
+
+
+def _parse_managers(stream: TokenStream, where: _Where) -> Command:
     token = stream.next()
     if token is None:
         return Managers()
@@ -441,7 +490,7 @@ def _user_id(token: Token, example: str) -> str:
     return text
 
 
-def _parse_platform(stream: TokenStream, now: datetime, timezone: str) -> Command:
+def _parse_platform(stream: TokenStream, where: _Where) -> Command:
     token = stream.next()
     if token is None:
         return Platform()
@@ -456,7 +505,7 @@ def _parse_platform(stream: TokenStream, now: datetime, timezone: str) -> Comman
     return SetPlatform(name)
 
 
-def _parse_help(stream: TokenStream, now: datetime, timezone: str) -> Command:
+def _parse_help(stream: TokenStream, where: _Where) -> Command:
     token = stream.next()
     if token is None:
         return Help(None)
@@ -481,7 +530,7 @@ def _zone_suggestion(text: str) -> str:
     return f" (did you mean {show(suggested)}?)" if suggested else ""
 
 
-_PARSERS: dict[str, Callable[[TokenStream, datetime, str], Command]] = {
+_PARSERS: dict[str, Callable[[TokenStream, _Where], Command]] = {
     "add": _parse_add,
     "list": _parse_list,
     "info": _target_command(Info, "info"),
@@ -492,6 +541,7 @@ _PARSERS: dict[str, Callable[[TokenStream, datetime, str], Command]] = {
     "run": _target_command(RunNow, "run_now"),
     "rename": _parse_rename,
     "timezone": _parse_timezone,
+    "dateorder": _parse_dateorder,
     "managers": _parse_managers,
     "platform": _parse_platform,
     "help": _parse_help,

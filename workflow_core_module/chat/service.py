@@ -39,11 +39,17 @@ from .parser import parse_command, schedule_spec
 log = logging.getLogger(__name__)
 
 SAY_WORKFLOW = "chat-messages"
-MUTATING = (c.Add, c.Pause, c.Resume, c.Remove, c.RunNow, c.Rename, c.SetTimezone, c.AddManagers,
+MUTATING = (c.Add, c.Pause, c.Resume, c.Remove, c.RunNow, c.Rename, c.SetTimezone, c.SetDateOrder, c.AddManagers,
             c.RemoveManagers, c.SetPlatform)
 MANAGER_CHANGES = (c.AddManagers, c.RemoveManagers)
+# Changes a manager may make without counting toward the rate limit: how this community reads times and
+# dates. They touch no schedule, and setting them up is where people try a few values in a row.
+NOT_RATE_LIMITED = (c.SetTimezone, c.SetDateOrder)
 CLI_MANAGERS = "python -m workflow_core_module communities managers"
 _LIST_LIMIT = 500
+LIST_PAGE_SIZE = 5
+_MIN_SHOWN = 8  # the fewest characters of a description worth showing in a list
+_ORDER_WORDS = {"dmy": "day first (01/02 is 1 Feb)", "mdy": "month first (01/02 is Jan 2)"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +114,8 @@ class ChatService:
         self._handlers: dict[type, Callable[..., Any]] = {
             c.Help: self._help, c.List: self._list, c.Info: self._info, c.Next: self._next, c.Add: self._add,
             c.Pause: self._pause, c.Resume: self._resume, c.Remove: self._remove, c.RunNow: self._run,
-            c.Rename: self._rename, c.SetTimezone: self._timezone, c.Managers: self._managers,
+            c.Rename: self._rename, c.SetTimezone: self._timezone, c.DateOrder: self._date_order,
+            c.SetDateOrder: self._set_date_order, c.Managers: self._managers,
             c.AddManagers: self._add_managers, c.RemoveManagers: self._remove_managers, c.Platform: self._platform,
             c.SetPlatform: self._set_platform,
         }
@@ -117,7 +124,8 @@ class ChatService:
         """The reply to one command line (the text after `!schedule`)."""
         community = await self.communities.get(ctx.community_id)
         try:
-            command = parse_command(text, now=self.clock.now(), timezone=community.timezone)
+            command = parse_command(text, now=self.clock.now(), timezone=community.timezone,
+                                    date_order=community.date_order)
         except ChatParseError as exc:
             return self._fit(exc.message)
         if isinstance(command, MUTATING):
@@ -133,7 +141,8 @@ class ChatService:
     # ---- who may, and how often ------------------------------------------------------------
 
     def _refuse(self, ctx: ChatContext, community: Community, command: c.Command) -> str | None:
-        """Why `ctx` may not make this change (None: allowed, and counted against the rate limit).
+        """Why `ctx` may not make this change (None: allowed, and counted against the rate limit unless it
+        is a setting of NOT_RATE_LIMITED).
 
         With roles from the router, a role in CHAT_MANAGER_ROLES decides; without, the user id must be
         one of the community's managers. With no managers yet, only the operator can add the first.
@@ -152,6 +161,8 @@ class ChatService:
             look = "!schedule managers" if isinstance(command, MANAGER_CHANGES) else "!schedule list"
             return (f"{ctx.sorry()} only the community's schedule managers can change schedules here. "
                     f"Anyone can look: {look}")
+        if isinstance(command, NOT_RATE_LIMITED):
+            return None
         wait = self.limiter.wait_seconds((ctx.community_id, ctx.user_id))
         if wait:
             return (f"Slow down: at most {self.limiter.per_minute} schedule changes a minute per person. "
@@ -204,17 +215,24 @@ class ChatService:
         page = await self.schedules.list_schedules(scope=community_id, limit=_LIST_LIMIT)
         return page.items
 
-    async def _find(self, target: c.Target, community_id: str) -> tuple[int, Schedule]:
+    async def _numbered(self, community_id: str) -> list[tuple[int, Schedule]]:
+        """The community's schedules, oldest first, each with its number: the n-th schedule made in
+        the community, removed ones counted. A number never moves to another schedule, so `remove #3`
+        typed from an old list removes what that list called #3, or nothing."""
         items = await self._all(community_id)
-        if target.number is not None:
-            if 1 <= target.number <= len(items):
-                return target.number, items[target.number - 1]
-            raise NotFound("schedule", f"#{target.number}")
+        numbers = await self.schedules.creation_numbers(community_id)
+        return [(numbers[s.schedule_id], s) for s in items if s.schedule_id in numbers]
+
+    async def _find(self, target: c.Target, community_id: str) -> tuple[int, Schedule]:
+        numbered = await self._numbered(community_id)
         wanted = (target.name or "").lower()
-        for index, schedule in enumerate(items, 1):
-            if schedule.name.lower() == wanted:
-                return index, schedule
-        raise NotFound("schedule", target.name or "")
+        for number, schedule in numbered:
+            if target.number is not None:
+                if number == target.number:
+                    return number, schedule
+            elif schedule.name.lower() == wanted:
+                return number, schedule
+        raise NotFound("schedule", f"#{target.number}" if target.number is not None else target.name or "")
 
     async def _target(self, target: c.Target, ctx: ChatContext) -> tuple[int, Schedule] | str:
         try:
@@ -228,9 +246,17 @@ class ChatService:
     async def _help(self, command: c.Help, ctx: ChatContext, community: Community) -> str:
         topic = command.topic
         if topic == "when":
-            return ("When can be: every 30 minutes, every day at 18:00, every weekday at 9am, every mon,thu at 20:30, "
-                    "every first monday of the month at 19:00, in 10 minutes, at 18:30, tomorrow at 9, "
-                    f'on dec 24 at 18:00, or a cron in quotes ("0 9 * * 1-5"). Times are {community.timezone}.')
+            return ("When can be: every 30 minutes, every hour at :30, daily at 9am, weekdays at 9am, "
+                    "every thursday 8pm, every morning at 8, every other day at 10:00, every 1st of the month "
+                    "at 12:00, every year on dec 24, in 10 minutes, tonight at 8pm, tomorrow at 9, next friday "
+                    'at 17:00, on 24/12 at 18:00, or a cron in quotes ("0 9 * * 1-5"). '
+                    f"Times are {community.timezone}.")
+        if topic == "dateorder":
+            return (f"dateorder: {EXAMPLES['dateorder']} reads 01/02 as 1 Feb (dmy) or Jan 2 (mdy); auto follows the "
+                    "time zone; !schedule dateorder shows it. 24/12 and 12/24 need no setting.")
+        if topic == "list":
+            return (f"list: !schedule list shows {LIST_PAGE_SIZE} schedules a page, oldest first; "
+                    f"{EXAMPLES['list_page']} shows the next ones. #n stays with its schedule.")
         if topic == "managers":
             return ("managers: !schedule managers shows who may change schedules here (when the bot sends no roles); "
                     f"a manager adds or removes one by chat user id: {EXAMPLES['managers']} or "
@@ -241,24 +267,30 @@ class ChatService:
         if topic:
             key = "run_now" if topic == "run" else topic
             return f"{topic}: {EXAMPLES.get(key, EXAMPLES['add'])} — more: !schedule help when"
-        return ("!schedule add <when> say <message> | add <when> run <workflow> | list | info/next/pause/resume/"
-                "remove/run <name or #n> | rename <old> <new> | timezone <zone> | managers [add/remove <user id>] "
-                f"| platform [<name>]. Example: {EXAMPLES['add']} (times in {community.timezone}; "
-                "help <command> for more)")
+        return ("!schedule add <when> say <message> | add <when> run <workflow> | list [page] | info/next/pause/"
+                "resume/remove/run <name or #n> | rename <old> <new> | timezone <zone> | dateorder [dmy/mdy] | "
+                f"managers [add/remove <user id>] | platform [<name>]. Example: {EXAMPLES['add']} (times in "
+                f"{community.timezone}; help <command> for more)")
 
     async def _list(self, command: c.List, ctx: ChatContext, community: Community) -> str:
-        items = await self._all(ctx.community_id)
-        if not items:
+        numbered = await self._numbered(ctx.community_id)
+        if not numbered:
             return f"No schedules here yet. Add one: {EXAMPLES['add']}"
-        parts: list[str] = []
-        budget = self.settings.chat_reply_max_chars - 40
-        for index, s in enumerate(items, 1):
+        total = len(numbered)
+        pages = -(-total // LIST_PAGE_SIZE)
+        if command.page > pages:
+            return (f"There {'is' if pages == 1 else 'are'} only {pages} page{'s' if pages != 1 else ''} of schedules "
+                    f"here ({total}). Try: !schedule list{f' {pages}' if pages > 1 else ''}")
+        shown = numbered[(command.page - 1) * LIST_PAGE_SIZE: command.page * LIST_PAGE_SIZE]
+        head = f"{total} schedule{'s' if total != 1 else ''}"
+        head += f", page {command.page} of {pages}: " if pages > 1 else ": "
+        tail = f" · more: !schedule list {command.page + 1}" if command.page < pages else ""
+        entries = []
+        for number, s in shown:
             state = f"next {self._at(s.next_execution_at, community.timezone)}" if s.is_active else s.status.value
-            part = f"#{index} {s.name} ({s.description or describe(s.rule())}; {state})"
-            if sum(len(p) + 3 for p in parts) + len(part) > budget:
-                return f"{len(items)} schedules: " + " · ".join(parts) + f" · …and {len(items) - len(parts)} more"
-            parts.append(part)
-        return f"{len(items)} schedule{'s' if len(items) != 1 else ''}: " + " · ".join(parts)
+            entries.append((f"#{number} {s.name} (", s.description or describe(s.rule()), f"; {state})"))
+        room = self.settings.chat_reply_max_chars - 2 - len(head) - len(tail) - 3 * (len(entries) - 1)
+        return head + " · ".join(_fit_entries(entries, room)) + tail
 
     async def _info(self, command: c.Info, ctx: ChatContext, community: Community) -> str:
         found = await self._target(command.target, ctx)
@@ -273,7 +305,7 @@ class ChatService:
             state += f" ({s.pause_reason[:100]})"
         last = (f"; last ran {self._at(s.last_run_at, community.timezone)} ({s.last_run_status.value})"
                 if s.last_run_status else "")
-        return f'#{index} "{s.name}": {self._timing(s)}, {state}; {what}; {s.total_runs} runs{last}.'
+        return f'"{s.name}" (#{index}): {self._timing(s)}, {state}; {what}; {s.total_runs} runs{last}.'
 
     async def _next(self, command: c.Next, ctx: ChatContext, community: Community) -> str:
         async def act(s: Schedule) -> str:
@@ -347,16 +379,20 @@ class ChatService:
                 return f'I can\'t find a workflow named "{command.run}" in this community. Check its exact name.'
             workflow_id, context, base = workflow.workflow_id, {"community_id": ctx.community_id}, workflow.name
         name = command.name or await self._free_name(base, ctx.community_id)
+        # A one-time schedule is described as "once": its time is shown beside it, and words like
+        # "today at 20:00" or "in 10 minutes" would be wrong by tomorrow.
+        description = "once" if command.when.schedule_type == "one_time" else command.when.text
         spec = schedule_spec(command) | {"workflow_id": workflow_id, "name": name, "context_data": context,
-                                         "description": command.when.text, "community_id": ctx.community_id}
+                                         "description": description, "community_id": ctx.community_id}
         created = await self.schedules.add_schedule(spec, actor=ctx.actor, scope=ctx.community_id)
         zone = community.timezone
         limits = "".join([f", until {self._at(command.until, zone)}" if command.until else "",
                           f", {command.times} times" if command.times else ""])
         when = command.when.text + (f" ({zone})" if zone != "UTC" else "")
+        note = f" {command.when.note}" if command.when.note else ""
         if created.schedule_type.value == "one_time":
-            return f'Scheduled "{created.name}" for {self._at(created.scheduled_time, zone)} ({zone}).'
-        return f'Scheduled "{created.name}": {when}{limits}, next {self._at(created.next_execution_at, zone)}.'
+            return f'Scheduled "{created.name}" for {self._at(created.scheduled_time, zone)} ({zone}).{note}'
+        return f'Scheduled "{created.name}": {when}{limits}, next {self._at(created.next_execution_at, zone)}.{note}'
 
     async def _on(self, target: c.Target, ctx: ChatContext,
                   act: Callable[[Schedule], Awaitable[str]]) -> str:
@@ -410,6 +446,26 @@ class ChatService:
         now = to_local(self.clock.now(), command.zone)
         return (f"Times here are now read in {command.zone} (it is {now:%H:%M} there). "
                 "Existing schedules keep their own zone.")
+
+    async def _date_order(self, command: c.DateOrder, ctx: ChatContext, community: Community) -> str:
+        order = community.reads_dates
+        if order is None:
+            return (f"Dates like 01/02 get a question back here: {community.timezone} has no single usual order. "
+                    "Set one: !schedule dateorder dmy (01/02 is 1 Feb) or mdy (Jan 2)")
+        source = "as set here" if community.date_order else f"as usual in {community.timezone}"
+        other = "mdy" if order == "dmy" else "dmy"
+        return (f"Dates like 01/02 are read {_ORDER_WORDS[order]} here, {source}. 24/12 and 12/24 read one way "
+                f"anyway. Change it with: !schedule dateorder {other}")
+
+    async def _set_date_order(self, command: c.SetDateOrder, ctx: ChatContext, community: Community) -> str:
+        updated = await self.communities.set_date_order(ctx.community_id, command.order, actor=ctx.actor)
+        order = updated.reads_dates
+        if command.order is not None:
+            return f"Dates like 01/02 are now read {_ORDER_WORDS[command.order]} here."
+        if order is None:
+            return (f"Dates like 01/02 now follow the time zone {updated.timezone}, which has no single usual "
+                    "order, so they get a question back.")
+        return f"Dates like 01/02 now follow the time zone {updated.timezone}: {_ORDER_WORDS[order]}."
 
     # ---- community settings ---------------------------------------------------------------
 
@@ -471,3 +527,30 @@ class ChatService:
         if len(user_ids) == 1:
             return f"{user_ids[0]} is {word} a schedule manager"
         return f"{', '.join(user_ids)} are {word} schedule managers"
+
+
+def _fit_entries(entries: list[tuple[str, str, str]], room: int) -> list[str]:
+    """`head + description + tail` for each entry, fitting `room` characters in all: the longest
+    entries give up the end of their description first (marked "…"), down to the same length for
+    all; a description that cannot keep a few characters is left out. Heads (number and name) and
+    tails (the next run) are kept whole."""
+    fixed = [len(head) + len(tail) for head, _, tail in entries]
+    full = [f + len(text) for f, (_, text, _) in zip(fixed, entries, strict=True)]
+
+    def length(i: int, cap: int) -> int:
+        if full[i] <= cap:
+            return full[i]
+        return cap if cap - fixed[i] >= _MIN_SHOWN else fixed[i]
+
+    cap = max(full, default=0)
+    while cap > 0 and sum(length(i, cap) for i in range(len(entries))) > room:
+        cap -= 1
+    out = []
+    for i, (head, text, tail) in enumerate(entries):
+        if full[i] <= cap:
+            out.append(head + text + tail)
+        elif cap - fixed[i] >= _MIN_SHOWN:
+            out.append(head + text[: cap - fixed[i] - 1].rstrip() + "…" + tail)
+        else:
+            out.append(head + tail.removeprefix("; "))
+    return out

@@ -1,4 +1,5 @@
-"""Per-community settings for chat: the default time zone, the platform and the managers (chat user ids).
+"""Per-community settings for chat: the default time zone, the platform, the managers (chat user ids)
+and the order chat reads a date like 01/02 in.
 
 The rules for these values live in ``scheduling/community.py``, once: the API, the CLI and the
 chat commands all check with them, and the store checks again.
@@ -11,7 +12,14 @@ from typing import Any
 
 from pydal import DAL
 
-from ..scheduling.community import Community, check_community_id, check_managers, check_platform, check_user_ids
+from ..scheduling.community import (
+    Community,
+    check_community_id,
+    check_date_order,
+    check_managers,
+    check_platform,
+    check_user_ids,
+)
 from .audit import AuditEntry, AuditLog
 from .database import Database
 from .sql import TableCodec
@@ -29,7 +37,8 @@ class CommunityStore:
         if not rows:
             return Community(community_id)
         row = rows[0]
-        return Community(community_id, row["timezone"] or "UTC", tuple(row["managers"] or ()), row["platform"])
+        return Community(community_id, row["timezone"] or "UTC", tuple(row["managers"] or ()), row["platform"],
+                         row["date_order"])
 
     async def get(self, community_id: str) -> Community:
         return await self.database.read(self._fetch, community_id)
@@ -46,6 +55,12 @@ class CommunityStore:
         if platform is not None:
             changes["platform"] = check_platform(platform)
         return await self._change(community_id, entry, lambda current: changes)
+
+    async def set_date_order(self, community_id: str, entry: AuditEntry, date_order: str | None) -> Community:
+        """Set the date order (one of :data:`DATE_ORDERS`), or clear it with None (the zone's default
+        then), with an audit row."""
+        value = None if date_order is None else check_date_order(date_order)
+        return await self._change(community_id, entry, lambda current: {"date_order": value})
 
     async def change_managers(self, community_id: str, entry: AuditEntry, *, add: Sequence[str] = (),
                               remove: Sequence[str] = ()) -> Community:

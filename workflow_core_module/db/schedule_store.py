@@ -113,6 +113,16 @@ class ScheduleStore:
         return await self.database.read(
             lambda dal: count(dal, self.dialect, f"SELECT COUNT(*) FROM workflow_schedules WHERE {where}", params))
 
+    async def creation_numbers(self, community_id: str) -> list[tuple[str, int]]:
+        """(schedule_id, n) of the community's live schedules, oldest first, where n counts every
+        schedule made in the community, removed ones included: a number stays with its schedule
+        and is never given to another (only a hard delete, which removes the row, renumbers)."""
+        sql = self.dialect.params(
+            "SELECT schedule_id, n FROM (SELECT schedule_id, deleted_at, ROW_NUMBER() OVER (ORDER BY id) AS n "
+            "FROM workflow_schedules WHERE community_id = ?) numbered WHERE deleted_at IS NULL ORDER BY n")
+        rows = await self.database.read(lambda dal: dal.executesql(sql, placeholders=[community_id]))
+        return [(str(r[0]), int(r[1])) for r in rows]
+
     async def recent_failures(self, scope: Scope, limit: int = 10) -> list[dict[str, Any]]:
         """The newest failed or timed-out runs, with their schedule's name."""
         where, params = ("", []) if scope is None else ("AND s.community_id = ?", [scope])

@@ -119,6 +119,7 @@ def define_tables(db: DAL) -> None:
         Field("timezone", "string", length=64),
         Field("managers", "json"),
         Field("platform", "string", length=16),
+        Field("date_order", "string", length=3),
         Field("updated_by", "string", length=200),
         Field("updated_at", "datetime"),
         migrate=False,

@@ -1,6 +1,6 @@
 """A community's settings for chat and the rules for their values: the platform, the managers
-(chat user ids), the community id. Pure; the store, the API, the CLI and the chat commands all
-check with these."""
+(chat user ids), the community id, the order of a date like 01/02. Pure; the store, the API, the
+CLI and the chat commands all check with these."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ PLATFORMS = CHAT_PLATFORMS  # the platforms WaddleBot's router knows
 MAX_MANAGERS = 500
 MAX_USER_ID_CHARS = 100
 MAX_COMMUNITY_ID_CHARS = 100
+DATE_ORDERS = ("dmy", "mdy")
+"""How chat reads a numeric date whose two numbers could both be a month: 01/02 is 1 February
+(``dmy``) or January 2 (``mdy``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +27,13 @@ class Community:
     timezone: str = "UTC"
     managers: tuple[str, ...] = ()
     platform: str | None = None  # one of PLATFORMS, or None when nobody has set it
+    date_order: str | None = None  # one of DATE_ORDERS, or None: the default of the zone
+
+    @property
+    def reads_dates(self) -> str | None:
+        """The date order chat reads 01/02 with: the one set here, else the zone's usual one
+        (None: the zone has no single usual order, so chat asks)."""
+        return self.date_order or default_date_order(self.timezone)
 
 
 def check_platform(value: str) -> str:
@@ -64,3 +74,56 @@ def check_managers(managers: Sequence[str]) -> tuple[str, ...]:
         raise LimitExceeded(f"a community has at most {MAX_MANAGERS} managers",
                                      {"limit": MAX_MANAGERS, "field": "managers"})
     return unique
+
+
+def check_date_order(value: str) -> str:
+    """`value` as one of :data:`DATE_ORDERS` (any case, outer spaces ignored), else Invalid."""
+    name = value.strip().lower() if isinstance(value, str) else ""
+    if name not in DATE_ORDERS:
+        raise Invalid({"date_order": f"must be one of {', '.join(DATE_ORDERS)}"})
+    return name
+
+
+# Zones of the countries that write the month first: the United States and the places that follow
+# its usage (Philippines, Belize, the freely associated states, the US territories), and the
+# countries that write year-month-day, whose short form (12/24) is month/day too: China, Japan,
+# Korea, Taiwan, Mongolia. Legacy aliases included, since a community keeps the name it was given.
+_MONTH_FIRST_PREFIXES = ("America/Indiana/", "America/Kentucky/", "America/North_Dakota/", "US/")
+_MONTH_FIRST = frozenset({
+    "America/New_York", "America/Detroit", "America/Chicago", "America/Menominee", "America/Denver",
+    "America/Boise", "America/Phoenix", "America/Los_Angeles", "America/Anchorage", "America/Juneau",
+    "America/Sitka", "America/Metlakatla", "America/Yakutat", "America/Nome", "America/Adak",
+    "America/Fort_Wayne", "America/Indianapolis", "America/Louisville", "America/Knox_IN", "America/Shiprock",
+    "America/Atka", "America/Belize", "America/St_Thomas", "America/Virgin",
+    "Pacific/Honolulu", "Pacific/Johnston", "Pacific/Guam", "Pacific/Saipan", "Pacific/Pago_Pago",
+    "Pacific/Samoa", "Pacific/Midway", "Pacific/Wake", "Pacific/Majuro", "Pacific/Kwajalein", "Pacific/Palau",
+    "Pacific/Chuuk", "Pacific/Truk", "Pacific/Yap", "Pacific/Pohnpei", "Pacific/Ponape", "Pacific/Kosrae",
+    "Kwajalein", "Navajo", "EST5EDT", "CST6CDT", "MST7MDT", "PST8PDT", "EST", "MST", "HST",
+    "Asia/Manila", "Asia/Tokyo", "Japan", "Asia/Seoul", "ROK", "Asia/Pyongyang", "Asia/Shanghai", "PRC",
+    "Asia/Chongqing", "Asia/Chungking", "Asia/Harbin", "Asia/Urumqi", "Asia/Kashgar", "Asia/Taipei", "ROC",
+    "Asia/Ulaanbaatar", "Asia/Ulan_Bator", "Asia/Choibalsan", "Asia/Hovd",
+})
+# Zones with no single usual order: Canada writes all three, Puerto Rico both; UTC and the Etc/
+# zones say nothing about where the community is (UTC is also what an unset zone reads as).
+_ASK_PREFIXES = ("Canada/", "Etc/")
+_ASK = frozenset({
+    "UTC", "UCT", "GMT", "GMT0", "GMT+0", "GMT-0", "Greenwich", "Universal", "Zulu",
+    "America/St_Johns", "America/Halifax", "America/Glace_Bay", "America/Moncton", "America/Goose_Bay",
+    "America/Toronto", "America/Montreal", "America/Nipigon", "America/Thunder_Bay", "America/Iqaluit",
+    "America/Pangnirtung", "America/Winnipeg", "America/Rainy_River", "America/Resolute", "America/Rankin_Inlet",
+    "America/Regina", "America/Swift_Current", "America/Edmonton", "America/Cambridge_Bay", "America/Yellowknife",
+    "America/Inuvik", "America/Dawson_Creek", "America/Fort_Nelson", "America/Whitehorse", "America/Dawson",
+    "America/Vancouver", "America/Atikokan", "America/Coral_Harbour", "America/Blanc-Sablon", "America/Creston",
+    "America/Puerto_Rico",
+})
+
+
+def default_date_order(zone: str) -> str | None:
+    """The order a date like 01/02 is usually read in where `zone` is: ``mdy`` (the United States
+    and the places above), ``dmy`` (most of the world, Latin America included), or None where
+    there is no single usual order (Canada, Puerto Rico, UTC): chat then asks."""
+    if zone in _MONTH_FIRST or zone.startswith(_MONTH_FIRST_PREFIXES):
+        return "mdy"
+    if zone in _ASK or zone.startswith(_ASK_PREFIXES):
+        return None
+    return "dmy"

@@ -1,5 +1,5 @@
-"""A community's chat settings (managers, default time zone, chat platform): what the API, chat
-and the CLI change, each change audited with who made it."""
+"""A community's chat settings (managers, default time zone, chat platform, date order): what the
+API, chat and the CLI change, each change audited with who made it."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from ..clock import Clock
 from ..db.audit import AuditEntry
 from ..db.community_store import CommunityStore
 from ..db.database import Database
-from ..scheduling.community import MAX_MANAGERS, PLATFORMS, Community
+from ..scheduling.community import DATE_ORDERS, MAX_MANAGERS, PLATFORMS, Community
 
-__all__ = ["MAX_MANAGERS", "PLATFORMS", "Community", "CommunityService"]
+__all__ = ["DATE_ORDERS", "MAX_MANAGERS", "PLATFORMS", "Community", "CommunityService"]
 
 
 class CommunityService:
@@ -44,3 +44,7 @@ class CommunityService:
 
     async def set_platform(self, community_id: str, platform: str, *, actor: str) -> Community:
         return await self.store.update(community_id, self._entry(actor, "community.platform"), platform=platform)
+
+    async def set_date_order(self, community_id: str, date_order: str | None, *, actor: str) -> Community:
+        """`dmy` or `mdy`; None goes back to the default of the community's zone."""
+        return await self.store.set_date_order(community_id, self._entry(actor, "community.date_order"), date_order)

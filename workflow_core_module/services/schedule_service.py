@@ -190,6 +190,11 @@ class ScheduleService:
         remaining = _remaining(schedule.max_executions, schedule.execution_count)
         return occurrences(schedule.rule(), self.clock.now(), min(_count(count), remaining))
 
+    async def creation_numbers(self, community_id: str) -> dict[str, int]:
+        """schedule_id -> its number in the community: the n-th schedule ever made there (removed
+        ones count, so numbers never move to another schedule). Chat's ``#n``."""
+        return dict(await self.store.creation_numbers(community_id))
+
     def preview(self, spec: Mapping[str, Any], count: int = 10) -> tuple[ScheduleFields, list[datetime]]:
         """Validate a spec (workflow and name optional) and list its next times; saves nothing."""
         now = self.clock.now()
