@@ -79,7 +79,7 @@ def timed_failure(source: str) -> tuple[float, TemplateRenderError]:
             render(source, context())
         errors.append(caught.value)
 
-    return median_seconds(once), errors[-1]
+    return min(seconds_taken(once, 5)), errors[-1]  # the fastest try: the work, not a busy machine's pauses
 
 
 # ---- attacks -----------------------------------------------------------------------------------
