@@ -382,7 +382,7 @@ def test_deep_context_data_on_a_schedule_is_a_400(service: Service) -> None:
 def test_crlf_in_headers_is_refused_at_creation(service: Service, headers: dict[str, str]) -> None:
     status, data = service.call("POST", "/workflows", service.red, {"name": "hdr", "steps": [
         {"action": "http_request", "url": "https://example.com/hook", "headers": headers}]})
-    assert status == 400 and "steps[0].headers" in data["error"]["details"], data
+    assert status == 400 and [k for k in data["error"]["details"] if k.startswith("steps[0].headers")], data
 
 
 def test_a_long_id_is_not_echoed_back(service: Service) -> None:
