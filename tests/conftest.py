@@ -158,12 +158,18 @@ ADMIN_KEY = "admin-secret"
 
 
 @pytest.fixture
-async def app(database: Database, clock: ManualClock) -> AsyncIterator[Any]:
-    """The app on conftest's `database` (emptied before it starts and after it stopped) and the
-    manual `clock`, with the global key ADMIN_KEY. Test files that need other settings define
-    their own `app`."""
+def app_settings() -> dict[str, Any]:
+    """Settings of `app` beyond the defaults; a test file overrides this fixture to change them."""
+    return {}
+
+
+@pytest.fixture
+async def app(database: Database, clock: ManualClock, app_settings: dict[str, Any]) -> AsyncIterator[Any]:
+    """The app on conftest's `database` (emptied before it starts and after it stopped, never under
+    its scheduler: see _truncate) and the manual `clock`, with the global key ADMIN_KEY."""
     from workflow_core_module.app import create_app
 
-    application = create_app(make_settings(database.url, admin_api_key=ADMIN_KEY, log_level="WARNING"), clock=clock)
+    settings = make_settings(database.url, **{"admin_api_key": ADMIN_KEY, "log_level": "WARNING", **app_settings})
+    application = create_app(settings, clock=clock)
     async with application.test_app():
         yield application

@@ -3,28 +3,16 @@ community. Runs on SQLite and PostgreSQL, on the manual clock (conftest.START)."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
 from quart import Quart
 
-from workflow_core_module.app import create_app
 from workflow_core_module.clock import ManualClock
-from workflow_core_module.db.database import Database
 
-from .conftest import START, make_settings
+from .conftest import START
 from .test_api import call, cron_body, iso, workflow
-
-
-@pytest.fixture
-async def app(database: Database, clock: ManualClock) -> AsyncIterator[Quart]:
-    """The app on conftest's empty database and manual clock (as in test_api)."""
-    application = create_app(make_settings(database.url, admin_api_key="admin-secret", log_level="WARNING"),
-                             clock=clock)
-    async with application.test_app():
-        yield application
 
 
 @pytest.fixture

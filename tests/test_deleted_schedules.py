@@ -5,30 +5,22 @@ still remove one for good (`?hard=true`). SQLite and PostgreSQL, manual clock.""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from quart import Quart
 
-from workflow_core_module.app import create_app
 from workflow_core_module.clock import ManualClock
-from workflow_core_module.db.database import Database
 
-from .conftest import make_settings, table_snapshot
+from .conftest import table_snapshot
 from .test_api import SCHEDULE_KEYS, call, cron_body, runs_ended, sql, workflow
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 
 
 @pytest.fixture
-async def app(database: Database, clock: ManualClock) -> AsyncIterator[Quart]:
-    """The app on conftest's empty database and manual clock, at most 3 schedules a community."""
-    settings = make_settings(database.url, admin_api_key="admin-secret", max_schedules_per_community=3,
-                             log_level="WARNING")
-    application = create_app(settings, clock=clock)
-    async with application.test_app():
-        yield application
+def app_settings() -> dict[str, Any]:
+    return {"max_schedules_per_community": 3}
 
 
 @pytest.fixture

@@ -8,32 +8,25 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from quart import Quart
 
-from workflow_core_module.app import create_app
 from workflow_core_module.clock import ManualClock
-from workflow_core_module.db.database import Database
 from workflow_core_module.services import bulk as bulk_module
 from workflow_core_module.services import transfer as transfer_module
 
-from .conftest import START, make_settings, table_snapshot
+from .conftest import START, table_snapshot
 from .test_api import ADMIN, call, cron_body, iso, sql, workflow
 
 TABLES = ("workflow_schedules", "workflows", "audit_log")
 
 
 @pytest.fixture
-async def app(database: Database, clock: ManualClock) -> AsyncIterator[Quart]:
-    settings = make_settings(database.url, admin_api_key="admin-secret", max_schedules_per_community=20,
-                             log_level="WARNING")
-    application = create_app(settings, clock=clock)
-    async with application.test_app():
-        yield application
+def app_settings() -> dict[str, Any]:
+    return {"max_schedules_per_community": 20}
 
 
 @pytest.fixture
