@@ -20,6 +20,7 @@ from workflow_core_module.clock import ManualClock
 from workflow_core_module.db.database import Database
 
 from .conftest import make_settings
+from .harness import until
 from .processes import ROOT
 
 ADMIN = {"X-API-Key": "admin-secret"}
@@ -37,6 +38,7 @@ async def app(database: Database, clock: ManualClock) -> AsyncIterator[Quart]:
         loop = application.extensions["runtime"].scheduler.loop
         assert loop is not None
         await loop.heartbeat()  # listed among the replicas before the first request
+        await until(lambda: loop.last_pass_at is not None, what="the loop's first pass")  # healthy from then on
         yield application
 
 
@@ -360,7 +362,8 @@ def _past_one_time(wf: str, now: datetime) -> Any:
 @pytest.mark.parametrize(
     ("body", "fields"),
     [
-        (lambda wf, now: {"workflow_id": wf}, {"name", "schedule_type"}),
+        (lambda wf, now: {"workflow_id": wf}, {"name"}),
+        (lambda wf, now: {"workflow_id": wf, "name": "x"}, {"schedule_type"}),  # or `when`, in words
         (lambda wf, now: cron_body(wf, "x", interval_seconds="60"), {"interval_seconds"}),
         (lambda wf, now: cron_body(wf, "x", surprise=True), {"surprise"}),
         (lambda wf, now: cron_body(wf, "x", cron_expression="0 25 * * *"), {"cron_expression"}),
@@ -371,7 +374,7 @@ def _past_one_time(wf: str, now: datetime) -> Any:
         (lambda wf, now: [1, 2, 3], {"body"}),
         (lambda wf, now: "just a string", {"body"}),
     ],
-    ids=["missing-fields", "string-for-int", "unknown-field", "bad-cron", "unknown-zone", "interval-too-short",
+    ids=["missing-name", "missing-type", "string-for-int", "unknown-field", "bad-cron", "unknown-zone", "interval-too-short",
          "one-time-in-the-past", "array-body", "string-body"],
 )
 async def test_a_wrong_schedule_body_is_400_naming_each_field_and_writes_nothing(
@@ -451,7 +454,7 @@ async def test_unauthenticated_probes_and_docs(client: Any) -> None:
             "/api/v1/executions/{execution_id}"} <= set(spec["paths"])
     create = spec["paths"]["/api/v1/schedules"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert create["title"] == "ScheduleCreate" and create["additionalProperties"] is False
-    assert set(create["required"]) == {"workflow_id", "name", "schedule_type"}
+    assert set(create["required"]) == {"workflow_id", "name"}  # schedule_type, or `when` in words
     page = (await (await client.get("/docs")).get_data()).decode()
     assert "/api/v1/schedules/{schedule_id}/run" in page and "<script" not in page
     assert "cron_expression" in page and "ScheduleCreate" in page  # request bodies are described

@@ -32,6 +32,7 @@ from .schemas import (
     StatusOut,
 )
 from .serialize import listed_schedule_json, page_json, run_json, schedule_json, ts
+from .when import expand_when
 
 bp = Blueprint("schedules", __name__, url_prefix="/api/v1/schedules")
 
@@ -46,7 +47,8 @@ def _service() -> ScheduleService:
 @document_response(ErrorOut, 400)
 async def create_schedule(data: ScheduleCreate) -> tuple[dict[str, Any], int]:
     """Create a schedule; it is active at once and answers with its next_execution_at."""
-    created = await _service().add_schedule(payload(data), actor=actor(), scope=scope())
+    spec = expand_when(payload(data), runtime().clock.now())
+    created = await _service().add_schedule(spec, actor=actor(), scope=scope())
     return schedule_json(created), 201
 
 
@@ -74,7 +76,7 @@ async def scheduler_status() -> dict[str, Any]:
 @document_response(ErrorOut, 400)
 async def preview_schedule(data: SchedulePreview) -> dict[str, Any]:
     """Validate a spec without saving it: its next times and a human description."""
-    spec = payload(data)
+    spec = expand_when(payload(data), runtime().clock.now())
     count = spec.pop("count", 10)
     editing = spec.pop("schedule_id", None)
     service = _service()
@@ -108,7 +110,8 @@ async def get_schedule(schedule_id: str) -> dict[str, Any]:
 @document_response(ScheduleOut)
 async def replace_schedule(schedule_id: str, data: ScheduleCreate) -> dict[str, Any]:
     """Replace a schedule's spec (fields not given take their defaults); next_execution_at is recomputed."""
-    updated = await _service().update_schedule(schedule_id, payload(data), actor=actor(), scope=scope(), replace=True)
+    spec = expand_when(payload(data), runtime().clock.now())
+    updated = await _service().update_schedule(schedule_id, spec, actor=actor(), scope=scope(), replace=True)
     return schedule_json(updated)
 
 

@@ -82,14 +82,20 @@ def _answer_field(c: Column) -> tuple[Any, Any]:
 
 
 _SETTABLE = [c for c in COLUMNS if c.settable]
+_WHEN: Any = (StrictStr | None, Field(
+    None, max_length=200, examples=["every weekday at 9am"],
+    description="when it runs, in plain words as the chat reads them (every weekday at 9am, every 2 days at 10:00, "
+                "on dec 24 at 18:00, in 10 minutes; until ... and ... times too), read in `timezone`; instead of "
+                "schedule_type and its timing fields"))
 if TYPE_CHECKING:
     ScheduleCreate: TypeAlias = Strict
     ScheduleUpdate: TypeAlias = Strict
     SchedulePreview: TypeAlias = Strict
     ScheduleOut: TypeAlias = Strict
 else:
-    ScheduleCreate = create_model(
-        "ScheduleCreate", __base__=Strict, **{c.name: _request_field(c, optional=False) for c in _SETTABLE})
+    ScheduleCreate = create_model(  # schedule_type may come from `when` (the domain rules require one of them)
+        "ScheduleCreate", __base__=Strict, when=_WHEN,
+        **{c.name: _request_field(c, optional=c.name == "schedule_type") for c in _SETTABLE})
     ScheduleUpdate = create_model(
         "ScheduleUpdate", __base__=Strict, __doc__="PATCH: only the fields given change (null clears an optional one).",
         **{c.name: _request_field(c, optional=True) for c in _SETTABLE})
@@ -97,7 +103,7 @@ else:
         "SchedulePreview", __base__=ScheduleUpdate,
         __doc__="A spec to try. With `workflow_id`, the answer also lists same-minute overlaps with the workflow's "
                 "other active schedules in the next 7 days (`schedule_id` leaves one out).",
-        schedule_type=(ScheduleTypeName, ...),
+        when=_WHEN,
         count=(StrictInt, Field(10, ge=1, le=100)),
         schedule_id=(StrictStr | None, Field(None, description="the schedule being edited, left out of overlaps")))
     ScheduleOut = create_model(

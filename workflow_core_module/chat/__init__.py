@@ -23,7 +23,7 @@ from .commands import (
     When,
 )
 from .errors import EXAMPLES, ChatParseError
-from .parser import COMMAND_ALIASES, HELP_TOPICS, parse_command, schedule_spec
+from .parser import COMMAND_ALIASES, HELP_TOPICS, parse_command, read_when, schedule_spec
 
 __all__ = [
     "COMMAND_ALIASES",
@@ -45,5 +45,6 @@ __all__ = [
     "Target",
     "When",
     "parse_command",
+    "read_when",
     "schedule_spec",
 ]

@@ -147,6 +147,30 @@ def parse_command(text: str, *, now: datetime, timezone: str = "UTC", date_order
     return _PARSERS[command](stream, _Where(now, timezone, date_order))
 
 
+MAX_WHEN_CHARS = 200
+
+
+def read_when(text: str, *, now: datetime, timezone: str = "UTC", date_order: str | None = None) -> dict[str, object]:
+    """A phrase saying when, read as chat reads the `<when>` of `add` (with its `until` and
+    `times` options): `every weekday at 9am`, `every 2 days at 10:00 until dec 31`, `in 10
+    minutes`. The timing fields of a schedule spec; raises :class:`ChatParseError` with the hint."""
+    if not isinstance(text, str) or not text.strip():
+        raise fail("When should it run?", "add")
+    if len(text) > MAX_WHEN_CHARS:
+        raise fail(f"That is too long ({len(text)} characters; at most {MAX_WHEN_CHARS}).", "add")
+    stream, ctx, options = TokenStream(text), _context(_Where(now, timezone, date_order)), _Options()
+    _read_options(stream, ctx, options)
+    when = parse_when(stream, ctx)
+    _read_options(stream, ctx, options)
+    _no_more(stream, "add")
+    if options.name is not None:
+        raise fail("Give the schedule's name in its name field, not with as.", "add", "as")
+    _check_times(when.schedule_type, options.times)
+    if options.until is not None:
+        _check_until(when, options.until, ctx)
+    return schedule_spec(Add(when, None, None, None, options.until, options.times))
+
+
 def schedule_spec(add: Add) -> dict[str, object]:
     """The timing fields of `add` for the schedule service (instants as ISO 8601 with Z)."""
     when = add.when
