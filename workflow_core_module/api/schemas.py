@@ -147,13 +147,18 @@ class MaintenanceOut(BaseModel):
     by: str | None = Field(description="who paused it")
 
 
-class ScheduleQuery(BaseModel):
+class ScheduleFilters(BaseModel):
+    """Which schedules: the list's filters (export and bulk take the same)."""
+
     workflow_id: str | None = None
     community_id: str | None = None
     status: StatusName | None = None
     schedule_type: ScheduleTypeName | None = None
     tag: str | None = None
     q: str | None = Field(None, description="part of the name, any case")
+
+
+class ScheduleQuery(ScheduleFilters):
     include_deleted: bool = Field(False, description="global keys only (403 otherwise): list soft-deleted "
                                                      "schedules too, each with its `deleted_at`")
     limit: int = Field(50, ge=1, le=MAX_PAGE)
@@ -533,15 +538,8 @@ class BulkOut(BaseModel):
     errors: list[BulkError] = Field(description="ids not found, and schedules the action could not change, with why")
 
 
-class ExportQuery(BaseModel):
+class ExportQuery(ScheduleFilters):
     """The list endpoint's filters (no paging: every matching schedule, at most 10,000)."""
-
-    workflow_id: str | None = None
-    community_id: str | None = None
-    status: StatusName | None = None
-    schedule_type: ScheduleTypeName | None = None
-    tag: str | None = None
-    q: str | None = Field(None, description="part of the name, any case")
 
 
 class ImportQuery(BaseModel):
