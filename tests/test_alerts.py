@@ -1,6 +1,6 @@
-"""Alerts: the storm rules (pure), the alerts a real scheduler writes in its transactions, their
-delivery to local sinks (a webhook, the chat router) with digests and retries, and the API.
-A manual clock drives time."""
+"""Alerts: what a real scheduler writes in its transactions, their delivery to local sinks (a
+webhook, the chat router) with digests and retries, and the API. A manual clock drives time. The
+storm rules alone: test_alert_rules.py."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import pytest
 
 from workflow_core_module.clock import ManualClock
 from workflow_core_module.db.database import Database
-from workflow_core_module.scheduling.alerts import AlertSettings, AlertState, after_end, after_missed, check_alerts
 
 from .conftest import START, make_settings
 from .harness import Scheduler, api_call
@@ -23,81 +22,6 @@ from .processes import free_port
 from .sink import HttpSink, Received
 
 SECRET = "alert-secret"
-
-
-# ---- the pure rules ------------------------------------------------------------------------------
-
-def _settings(**kw: Any) -> AlertSettings:
-    value, errors = check_alerts({"channels": [{"type": "webhook", "url": "https://x.test/a"}], **kw})
-    assert not errors and value is not None
-    settings = AlertSettings.of(value)
-    assert settings is not None
-    return settings
-
-
-def _run(settings: AlertSettings, outcomes: list[tuple[int, str]]) -> list[tuple[int, str]]:
-    """(minute, status) runs through after_end; (minute, event) of each alert."""
-    state, streak, sent = AlertState(), 0, []
-    for minute, status in outcomes:
-        streak = 0 if status == "completed" else streak + (status in ("failed", "timed_out"))
-        events, state = after_end(settings, state, status, streak, START + timedelta(minutes=minute))
-        sent += [(minute, e) for e in events]
-    return sent
-
-
-def test_three_failures_after_two_give_one_failure_alert_then_recovered() -> None:
-    settings = _settings(after_consecutive=2)
-    assert _run(settings, [(1, "failed"), (2, "timed_out"), (3, "failed"), (4, "completed"), (5, "completed")]) == [
-        (2, "failure"), (4, "recovered")]
-
-
-def test_one_failure_below_after_consecutive_alerts_nothing_and_recovers_silently() -> None:
-    assert _run(_settings(after_consecutive=2), [(1, "failed"), (2, "completed"), (3, "failed")]) == []
-
-
-def test_repeat_every_seconds_limits_repeats_while_failing() -> None:
-    failing = [(m, "failed") for m in range(1, 26)]
-    assert _run(_settings(repeat_every_seconds=600), failing) == [(1, "failure"), (11, "failure"), (21, "failure")]
-    assert _run(_settings(repeat_every_seconds=0), failing) == [(1, "failure")]
-
-
-def test_success_alerts_are_limited_like_repeats_and_recovered_needs_an_alerted_failure() -> None:
-    settings = _settings(on=["success", "recovered"], repeat_every_seconds=3600)
-    runs = [(m, "completed") for m in range(0, 130, 10)] + [(131, "failed"), (132, "completed")]
-    assert _run(settings, runs) == [(0, "success"), (60, "success"), (120, "success")]  # no failure alert: no recovered
-
-
-def test_missed_alerts_once_per_state_and_repeat() -> None:
-    settings = _settings(repeat_every_seconds=600)
-    state, sent = AlertState(), []
-    for minute in range(0, 25, 2):
-        events, state = after_missed(settings, state, START + timedelta(minutes=minute))
-        sent += [minute for _ in events]
-    assert sent == [0, 10, 20]
-
-
-@pytest.mark.parametrize("value,field", [
-    ("yes", "alerts"),
-    ({"channels": []}, "alerts.channels"),
-    ({"channels": [{"type": "sms"}]}, "alerts.channels[0]"),
-    ({"channels": [{"type": "webhook"}]}, "alerts.channels[0].url"),
-    ({"channels": [{"type": "webhook", "url": "ftp://x.test"}]}, "alerts.channels[0].url"),
-    ({"channels": [{"type": "webhook", "url": "https://x.test", "secret": "s"}]}, "alerts.channels[0].secret"),
-    ({"channels": [{"type": "chat", "message": "x" * 501}]}, "alerts.channels[0].message"),
-    ({"channels": [{"type": "chat", "message": "two\nlines"}]}, "alerts.channels[0].message"),
-    ({"channels": [{"type": "chat"}] * 6}, "alerts.channels"),
-    ({"on": ["failure", "fire"], "channels": [{"type": "chat"}]}, "alerts.on"),
-    ({"on": [], "channels": [{"type": "chat"}]}, "alerts.on"),
-    ({"after_consecutive": 0, "channels": [{"type": "chat"}]}, "alerts.after_consecutive"),
-    ({"after_consecutive": True, "channels": [{"type": "chat"}]}, "alerts.after_consecutive"),
-    ({"repeat_every_seconds": 5, "channels": [{"type": "chat"}]}, "alerts.repeat_every_seconds"),
-    ({"repeat_every_seconds": 10**9, "channels": [{"type": "chat"}]}, "alerts.repeat_every_seconds"),
-    ({"enabled": "no", "channels": [{"type": "chat"}]}, "alerts.enabled"),
-    ({"channels": [{"type": "chat"}], "then": 1}, "alerts.then"),
-])
-def test_a_wrong_alerts_setting_names_what_is_wrong(value: Any, field: str) -> None:
-    normalised, errors = check_alerts(value)
-    assert normalised is None and field in errors, errors
 
 
 # ---- a real scheduler, a real outbox, local sinks -------------------------------------------------
