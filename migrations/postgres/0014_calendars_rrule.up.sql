@@ -15,6 +15,9 @@ CREATE TABLE calendars (
     updated_at TIMESTAMP NOT NULL
 );
 CREATE UNIQUE INDEX ux_calendars_community_name ON calendars (COALESCE(community_id, ''), name);
+ALTER TABLE workflow_schedules DROP CONSTRAINT workflow_schedules_schedule_type_check;
+ALTER TABLE workflow_schedules ADD CONSTRAINT workflow_schedules_schedule_type_check
+    CHECK (schedule_type IN ('cron', 'interval', 'one_time', 'rrule'));
 ALTER TABLE workflow_schedules ADD COLUMN rrule VARCHAR(300);
 ALTER TABLE workflow_schedules ADD COLUMN calendar_id CHAR(36);
 ALTER TABLE workflow_schedules ADD COLUMN calendar_spec JSONB;

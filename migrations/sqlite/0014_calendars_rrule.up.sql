@@ -1,6 +1,14 @@
 -- 0014 calendars and RRULE schedules (SQLite): calendars name days on which a schedule does not
 -- run (weekends, listed dates and ranges, public holidays); a schedule may use one
 -- (calendar_id, with the calendar as it is now in calendar_spec) and may be an RFC 5545 rule (rrule).
+-- schedule_type accepts 'rrule'. SQLite cannot alter a CHECK constraint; the documented way to
+-- loosen one without rebuilding the table is to edit its text in the schema (every row on disk
+-- stays valid). RESET makes this connection read the schema again; the DDL below bumps the schema
+-- version, so every other connection does too.
+PRAGMA writable_schema = ON;
+UPDATE sqlite_master SET sql = replace(sql, '''interval'', ''one_time'')', '''interval'', ''one_time'', ''rrule'')')
+    WHERE type = 'table' AND name = 'workflow_schedules';
+PRAGMA writable_schema = RESET;
 CREATE TABLE calendars (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     calendar_id CHAR(36) NOT NULL UNIQUE,

@@ -158,7 +158,7 @@ class ScheduleService:
 
     def _check_workflow_and_calendar(self, dal: Any, fields: ScheduleFields, calendar: CalendarRule | None) -> None:
         self._check_workflow(dal, fields.workflow_id, fields.community_id)
-        if self._calendar_in(dal, fields) != calendar:
+        if self.calendar_in(dal, fields) != calendar:
             raise Conflict("the calendar changed while the schedule was being saved; send it again",
                            {"calendar_id": "changed meanwhile"})
 
@@ -169,7 +169,7 @@ class ScheduleService:
         return await self.database.read(self.calendar_store.for_schedule, fields.calendar_id, fields.community_id,
                                         False)
 
-    def _calendar_in(self, dal: Any, fields: ScheduleFields) -> CalendarRule | None:
+    def calendar_in(self, dal: Any, fields: ScheduleFields) -> CalendarRule | None:
         """_calendar inside a write (read-locked on PostgreSQL until it commits)."""
         if fields.calendar_id is None:
             return None
@@ -294,7 +294,7 @@ class ScheduleService:
             else:
                 data = merge_changes(current, changes)
             fields = self._fields(data)
-            calendar = self._calendar_in(dal, fields)
+            calendar = self.calendar_in(dal, fields)
             before = current.as_dict()
             values = {k: v for k, v in fields.as_dict().items() if v != before[k]}
             timing = fields.time_rule(current.created_at, calendar) != current.rule()
