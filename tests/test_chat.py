@@ -349,3 +349,17 @@ def test_end_to_end_a_moderator_schedules_a_message_the_router_receives(tmp_path
             assert last <= paused_at, "an occurrence after the pause ran"
             assert len(said("hi")) == len(runs) >= 2  # and nothing posted "hi" without a run
             assert execute("list")["data"]["response_data"]["message"].startswith("2 schedules: #1 hi")
+
+
+async def test_every_second_tuesday_of_the_month_is_an_rrule_schedule(app: Quart) -> None:
+    client = app.test_client()
+    await reply(client, "timezone Europe/Berlin")
+    assert await reply(client, "add every second tuesday of the month at 19:00 as meetup say Meetup tonight!") == (
+        'Scheduled "meetup": every second Tuesday of the month at 19:00 (Europe/Berlin), next Tue 08 Dec 19:00.')
+    runtime = app.extensions["runtime"]
+    [schedule] = (await runtime.schedules.list_schedules(scope="c1")).items
+    assert schedule.schedule_type.value == "rrule"
+    assert schedule.rrule == "FREQ=MONTHLY;BYDAY=2TU;BYHOUR=19;BYMINUTE=0"
+    assert await reply(client, "next meetup") == (
+        'Next for "meetup": Tue 08 Dec 19:00, Tue 12 Jan 19:00, Tue 09 Feb 19:00 (Europe/Berlin).')
+    assert await reply(client, "info meetup") == await reply(client, "info #1")
