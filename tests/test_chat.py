@@ -363,3 +363,6 @@ async def test_every_second_tuesday_of_the_month_is_an_rrule_schedule(app: Quart
     assert await reply(client, "next meetup") == (
         'Next for "meetup": Tue 08 Dec 19:00, Tue 12 Jan 19:00, Tue 09 Feb 19:00 (Europe/Berlin).')
     assert await reply(client, "info meetup") == await reply(client, "info #1")
+    assert await reply(client, "add every first monday of the month at 19:00 say Community meeting") == (
+        'Scheduled "community-meeting": every first Monday of the month at 19:00 (Europe/Berlin), '
+        'next Mon 07 Dec 19:00.')  # as docs/chat-commands.md shows it

@@ -437,10 +437,9 @@ def describe_rrule(spec: RRuleSpec, dtstart: datetime | None, timezone: str) -> 
         if spec.byhour:
             text += " between " + _join([f"{h:02d}:00 and {h:02d}:59" for h in spec.byhour], "or") \
                 if len(spec.byhour) == 1 else " in the hours " + _join([f"{h:02d}" for h in spec.byhour])
-        if spec.freq == "HOURLY":
-            minutes = spec.byminute or ((wall.minute,) if wall is not None else ())
-            if minutes:
-                text += " at " + _join([f":{m:02d}" for m in minutes])
+        minutes = spec.byminute or ((wall.minute,) if wall is not None and spec.freq == "HOURLY" else ())
+        if minutes:
+            text += " at " + _join([f":{m:02d}" for m in minutes])
     else:
         hours = spec.byhour or ((wall.hour,) if wall is not None else ())
         minutes = spec.byminute or ((wall.minute,) if wall is not None else ())
