@@ -212,3 +212,21 @@ def test_validation_names_the_field() -> None:
     with pytest.raises(ValidationError) as caught:
         validate_schedule(spec(rrule=123), limits=Limits(), now=now, timing_only=True)
     assert caught.value.errors == {"rrule": "expected a string, got a number"}
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", "every year on the 29th of February at 19:00"),
+    ("FREQ=YEARLY;BYMONTH=11;BYDAY=4TH", "every fourth Thursday of November at 19:00"),
+    ("FREQ=YEARLY", "every year on 1 December at 19:00"),
+    ("FREQ=MONTHLY;BYMONTHDAY=1,15", "every month on the 1st and 15th at 19:00"),
+    ("FREQ=MONTHLY;BYMONTHDAY=-1", "every month on the last day at 19:00"),
+    ("FREQ=WEEKLY", "every week on Tuesday at 19:00"),
+    ("FREQ=DAILY;BYHOUR=9,17;BYMINUTE=30", "every day at 09:30 and 17:30"),
+    ("FREQ=HOURLY;INTERVAL=2", "every 2 hours at :00"),
+    ("FREQ=MINUTELY;BYMINUTE=0,1", "every minute at :00 and :01"),
+    ("FREQ=DAILY;UNTIL=20270101", "every day at 19:00, until 2027-01-01"),
+])
+def test_words(text: str, words: str) -> None:
+    from workflow_core_module.scheduling.rrules import describe_rrule
+
+    assert describe_rrule(parse_rrule(text), START, BERLIN) == words

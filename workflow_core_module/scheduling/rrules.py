@@ -421,6 +421,8 @@ def describe_rrule(spec: RRuleSpec, dtstart: datetime | None, timezone: str) -> 
         text = f"{every} on the " + _join([f"{_ordinal(n)} {_DAY_NAMES[d]}" for d, n in numbered])
     elif plain:
         text = f"{every} on " + _join([_DAY_NAMES[d] for d in plain])
+    elif spec.bymonthday and spec.freq == "YEARLY" and spec.bymonth:
+        text = f"{every} on the " + _join([_nth(n) for n in spec.bymonthday]) + " " + period
     elif spec.bymonthday:
         text = f"{every} on the " + _join([_nth(n) for n in spec.bymonthday])
     elif wall is not None and spec.freq == "MONTHLY":
