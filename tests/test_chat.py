@@ -370,3 +370,20 @@ async def test_alerts_on_and_off_post_into_the_channel_they_came_from(app: Quart
     assert (await reply(client, "alerts evening maybe")).startswith('I didn\'t expect "maybe" here')
     assert (await reply(client, "alerts evening on", roles=["viewer"])).startswith("Sorry name-u1, only")
     assert (await reply(client, "alerts nothing on")).startswith('I can\'t find a schedule "nothing"')
+
+
+async def test_every_second_tuesday_of_the_month_is_an_rrule_schedule(app: Quart) -> None:
+    client = app.test_client()
+    await reply(client, "timezone Europe/Berlin")
+    assert await reply(client, "add every second tuesday of the month at 19:00 as meetup say Meetup tonight!") == (
+        'Scheduled "meetup": every second Tuesday of the month at 19:00 (Europe/Berlin), next Tue 08 Dec 19:00.')
+    runtime = app.extensions["runtime"]
+    [schedule] = (await runtime.schedules.list_schedules(scope="c1")).items
+    assert schedule.schedule_type.value == "rrule"
+    assert schedule.rrule == "FREQ=MONTHLY;BYDAY=2TU;BYHOUR=19;BYMINUTE=0"
+    assert await reply(client, "next meetup") == (
+        'Next for "meetup": Tue 08 Dec 19:00, Tue 12 Jan 19:00, Tue 09 Feb 19:00 (Europe/Berlin).')
+    assert await reply(client, "info meetup") == await reply(client, "info #1")
+    assert await reply(client, "add every first monday of the month at 19:00 say Community meeting") == (
+        'Scheduled "community-meeting": every first Monday of the month at 19:00 (Europe/Berlin), '
+        'next Mon 07 Dec 19:00.')  # as docs/chat-commands.md shows it

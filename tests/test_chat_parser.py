@@ -36,6 +36,7 @@ from workflow_core_module.chat import (
 )
 from workflow_core_module.chat.commands import AddManagers, RemoveManagers, SetAlerts, SetDateOrder, SetPlatform
 from workflow_core_module.scheduling import ScheduleType, TimeRule, next_occurrence, occurrences, parse_cron
+from workflow_core_module.scheduling.rrules import parse_rrule
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)  # a Sunday
@@ -59,6 +60,12 @@ class AddCase:
 
 def cron(expression: str) -> dict[str, Any]:
     return {"schedule_type": "cron", "cron_expression": expression}
+
+
+def monthly(byday: str, hour: int, minutes: str = "0", start: str = "2026-11-22T00:00:00Z") -> dict[str, Any]:
+    """A numbered weekday of every month: an RRULE from the start of the day the command was read."""
+    return {"schedule_type": "rrule", "rrule": f"FREQ=MONTHLY;BYDAY={byday};BYHOUR={hour};BYMINUTE={minutes}",
+            "start_date": start}
 
 
 def interval(seconds: int) -> dict[str, Any]:
@@ -125,12 +132,18 @@ ADD_CASES = [
     case("add every day at noon say x", cron("0 12 * * *"), "every day at 12:00"),
     case("add every day at midnight say x", cron("0 0 * * *"), "every day at 00:00"),
     case("add EVERY Day AT 18.30 SAY Loud", cron("30 18 * * *"), "every day at 18:30", say="Loud"),
-    case("add every first monday of the month at 19:00 say x", cron("0 19 * * 1#1"),
+    case("add every first monday of the month at 19:00 say x", monthly("1MO", 19),
          "every first Monday of the month at 19:00"),
-    case("add every last friday of the month at 17:00 say x", cron("0 17 * * L5"),
+    case("add every last friday of the month at 17:00 say x", monthly("-1FR", 17),
          "every last Friday of the month at 17:00"),
-    case("add every 2nd tuesday at 18:30 say x", cron("30 18 * * 2#2"), "every second Tuesday of the month at 18:30"),
-    case("add every last sunday of every month at 9 say x", cron("0 9 * * L0"), "every last Sunday of the month at 09:00"),
+    case("add every 2nd tuesday at 18:30 say x", monthly("2TU", 18, "30"), "every second Tuesday of the month at 18:30"),
+    case("add every second tuesday of the month at 19:00 say x", monthly("2TU", 19),
+         "every second Tuesday of the month at 19:00"),
+    case("add every second tuesday of the month at 19:00 say x", monthly("2TU", 19, start="2026-11-21T23:00:00Z"),
+         "every second Tuesday of the month at 19:00", BERLIN),
+    case("add every first monday of the month at 9:00:30 say x", cron("30 0 9 * * 1#1"),
+         "every first Monday of the month at 09:00:30"),  # seconds: cron's nth weekday, no RRULE
+    case("add every last sunday of every month at 9 say x", monthly("-1SU", 9), "every last Sunday of the month at 09:00"),
     case("add every month on the 15th at 12:00 say x", cron("0 12 15 * *"), "every month on the 15th at 12:00"),
     case("add every month on the last day at 9 say x", cron("0 9 L * *"), "every month on the last day at 09:00"),
     # --- in <duration> ------------------------------------------------------------------------
@@ -229,7 +242,8 @@ def test_add(c: AddCase) -> None:
 def _check_add_invariants(command: Add, now: datetime) -> None:
     """What every parsed Add guarantees, whatever the input."""
     when = command.when
-    assert when.schedule_type in ("cron", "interval", "one_time")
+    assert when.schedule_type in ("cron", "interval", "one_time", "rrule")
+    assert (when.rrule is not None) == (when.schedule_type == "rrule")
     assert (when.cron_expression is not None) == (when.schedule_type == "cron")
     assert (when.interval_seconds is not None) == (when.schedule_type == "interval")
     assert (when.scheduled_time is not None) == (when.schedule_type == "one_time")
@@ -238,7 +252,10 @@ def _check_add_invariants(command: Add, now: datetime) -> None:
         parse_cron(when.cron_expression)
     if when.interval_seconds is not None:
         assert when.interval_seconds >= 1
-    if when.start is not None:  # an interval anchored on a wall time: its first run
+    if when.rrule is not None:  # its DTSTART: the start of the day it was read, in the community zone
+        parse_rrule(when.rrule)
+        assert when.start is not None and now - timedelta(days=1) < when.start <= now
+    elif when.start is not None:  # an interval anchored on a wall time: its first run
         assert when.interval_seconds is not None and when.interval_seconds % 86400 == 0
         assert when.start.tzinfo is UTC and when.start.microsecond == 0 and when.start > now
     if when.scheduled_time is not None:
@@ -248,7 +265,7 @@ def _check_add_invariants(command: Add, now: datetime) -> None:
         assert command.until.tzinfo is UTC and command.until > now
         rule = TimeRule(ScheduleType(when.schedule_type), when.timezone, when.cron_expression, when.interval_seconds,
                         when.scheduled_time, start_date=when.start, end_date=command.until,
-                        anchor=when.start or now.replace(microsecond=0))
+                        anchor=when.start or now.replace(microsecond=0), rrule=when.rrule)
         assert next_occurrence(rule, now) is not None
     if command.times is not None:
         assert command.times >= 1 and when.schedule_type != "one_time"
@@ -457,7 +474,8 @@ EXAMPLE_MEANS: dict[str, Any] = {
     "add": _add("every day at 18:00", cron("0 18 * * *"), say="Stream starts soon!"),
     "cron": _add("at 09:00, Monday through Friday", cron("0 9 * * 1-5"), say="Good morning!"),
     "every": _add("every Monday and Thursday at 20:30", cron("30 20 * * 1,4"), say="Raid night!"),
-    "every_nth": _add("every first Monday of the month at 19:00", cron("0 19 * * 1#1"), say="Community meeting"),
+    "every_nth": _add("every first Monday of the month at 19:00", monthly("1MO", 19, start="2026-11-21T23:00:00Z"),
+                      say="Community meeting"),
     "every_month": _add("every month on the 15th at 12:00", cron("0 12 15 * *"), say="Half-time!"),
     # the next 10:00 in Berlin (today's has passed at 13:00), then every 48 hours
     "every_other": _add("every other day at 10:00", {**interval(172800), "start_date": "2026-11-23T09:00:00Z"},
@@ -663,7 +681,7 @@ def test_fuzz_valid_commands_parse(data: st.DataObject, now: datetime, zone: str
 
 
 def test_last_and_first_weekday_of_the_month_fire_where_promised() -> None:
-    """croniter's `L5` and `1#1`, through the project's next_occurrence, in a DST zone."""
+    """FREQ=MONTHLY;BYDAY=-1FR and 1MO, through the project's next_occurrence, in a DST zone."""
     for text, expected in [
         ("add every last friday of the month at 17:00 say x",
          [utc(2026, 11, 27, 16), utc(2026, 12, 25, 16), utc(2027, 1, 29, 16), utc(2027, 2, 26, 16)]),
@@ -672,7 +690,7 @@ def test_last_and_first_weekday_of_the_month_fire_where_promised() -> None:
     ]:
         command = parse_command(text, now=NOW, timezone=BERLIN)
         assert isinstance(command, Add)
-        rule = TimeRule(ScheduleType.CRON, BERLIN, cron_expression=command.when.cron_expression)
+        rule = TimeRule(ScheduleType.RRULE, BERLIN, rrule=command.when.rrule, start_date=command.when.start)
         assert occurrences(rule, NOW, 4) == expected
 
 

@@ -44,6 +44,12 @@ def once(iso: str) -> dict[str, Any]:
     return {"schedule_type": "one_time", "scheduled_time": iso}
 
 
+def monthly(byday: str, hour: int, start: str, minutes: str = "0") -> dict[str, Any]:
+    """An RRULE for a numbered weekday of every month, from the start of the day it was read (UTC)."""
+    return {"schedule_type": "rrule", "rrule": f"FREQ=MONTHLY;BYDAY={byday};BYHOUR={hour};BYMINUTE={minutes}",
+            "start_date": start}
+
+
 DAYS_2 = 2 * 86400
 WEEKS_2 = 14 * 86400
 
@@ -78,6 +84,15 @@ ISSUE = [
     phrase("every other day at 10:00", every(DAYS_2, "2026-11-22T15:00:00Z"), "every other day at 10:00", NY,
            note="It repeats every 2 days (48 hours) exactly, so after the clock change it runs at 11:00 from Sun 14 Mar."),
     phrase("every 1st of the month at 12:00", cron("0 12 1 * *"), "every month on the 1st at 12:00"),
+    # a numbered weekday of the month is an RFC 5545 rule (FREQ=MONTHLY;BYDAY=2TU), read from today
+    phrase("every second tuesday of the month at 19:00", monthly("2TU", 19, "2026-11-22T00:00:00Z"),
+           "every second Tuesday of the month at 19:00"),
+    phrase("every second tuesday of the month at 19:00", monthly("2TU", 19, "2026-11-21T23:00:00Z"),
+           "every second Tuesday of the month at 19:00", BERLIN),
+    phrase("every second tuesday of the month at 7pm", monthly("2TU", 19, "2026-11-22T05:00:00Z"),
+           "every second Tuesday of the month at 19:00", NY),
+    phrase("every last friday of the month at 17:00 and 17:30", monthly("-1FR", 17, "2026-11-22T00:00:00Z", "0,30"),
+           "every last Friday of the month at 17:00 and 17:30"),
     phrase("every 1st of the month at 12:00", cron("0 12 1 * *"), "every month on the 1st at 12:00", BERLIN),
     phrase("on the 1st at 9", once("2026-12-01T09:00:00Z"), "on Tue 1 Dec at 09:00"),
     phrase("on the 1st at 9", once("2026-12-01T08:00:00Z"), "on Tue 1 Dec at 09:00", BERLIN),
@@ -283,6 +298,10 @@ def test_phrase_becomes_its_schedule(p: Phrase) -> None:
 
 
 @pytest.mark.parametrize(("when", "zone", "now", "first_runs"), [
+    # the second Tuesday at 19:00 in Berlin, winter (UTC+1) and summer (UTC+2); read on that Tuesday
+    # before 19:00 it is that evening
+    ("every second tuesday of the month at 19:00", BERLIN, utc(2027, 3, 9, 12),
+     [utc(2027, 3, 9, 18), utc(2027, 4, 13, 17), utc(2027, 5, 11, 17), utc(2027, 6, 8, 17)]),
     # every other day crosses month and year ends 48 hours apart (cron's */2 would run the 31st and the 1st)
     ("every other day at 10:00", "UTC", utc(2026, 12, 27, 12),
      [utc(2026, 12, 28, 10), utc(2026, 12, 30, 10), utc(2027, 1, 1, 10), utc(2027, 1, 3, 10)]),
@@ -304,7 +323,7 @@ def test_the_schedule_runs_when_the_phrase_says(when: str, zone: str, now: datet
     assert isinstance(command, Add)
     w = command.when
     rule = TimeRule(ScheduleType(w.schedule_type), zone, w.cron_expression, w.interval_seconds, w.scheduled_time,
-                    start_date=w.start, anchor=w.start or now)
+                    start_date=w.start, anchor=w.start or now, rrule=w.rrule)
     assert occurrences(rule, now, len(first_runs)) == first_runs
 
 

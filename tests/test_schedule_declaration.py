@@ -43,14 +43,22 @@ EVERY_FIELD = {
                "channels": [{"type": "webhook", "url": "https://example.org/alerts"},
                             {"type": "chat", "entity_id": "#ops", "message": "{{ schedule.name }} {{ event }}"}]},
 }
-NOT_FOR_CRON = {"interval_seconds", "scheduled_time"}  # the other types' timing fields
+NOT_FOR_CRON = {"interval_seconds", "scheduled_time", "rrule"}  # the other types' timing fields
+
+
+async def _with_calendar(app: Quart, body: dict[str, Any]) -> dict[str, Any]:
+    """`body` with a calendar of its community (calendar_id needs one that exists)."""
+    status, calendar = await api_call(app, "post", "/api/v1/calendars",
+                                      {"name": "holidays", "community_id": "guild-1", "excluded_dates": ["2030-12-24"]})
+    assert status == 201, calendar
+    return {**body, "calendar_id": calendar["calendar_id"]}
 
 
 async def test_every_declared_field_is_stored_and_answered(app: Quart) -> None:
     status, wf = await api_call(app, "post", "/api/v1/workflows",
                              {"name": "wf", "community_id": "guild-1", "steps": [{"action": "log", "message": "x"}]})
     assert status == 201, wf
-    body = {**EVERY_FIELD, "workflow_id": wf["workflow_id"]}
+    body = await _with_calendar(app, {**EVERY_FIELD, "workflow_id": wf["workflow_id"]})
     assert set(body) | NOT_FOR_CRON == FIELD_NAMES, "give every settable field a value above"
     status, created = await api_call(app, "post", "/api/v1/schedules", body)
     assert status == 201, created
@@ -66,11 +74,12 @@ async def test_every_declared_field_is_stored_and_answered(app: Quart) -> None:
 async def test_a_patch_changes_one_field_and_keeps_every_other(app: Quart) -> None:
     _, wf = await api_call(app, "post", "/api/v1/workflows",
                         {"name": "wf", "community_id": "guild-1", "steps": [{"action": "log", "message": "x"}]})
-    _, created = await api_call(app, "post", "/api/v1/schedules", {**EVERY_FIELD, "workflow_id": wf["workflow_id"]})
+    body = await _with_calendar(app, {**EVERY_FIELD, "workflow_id": wf["workflow_id"]})
+    _, created = await api_call(app, "post", "/api/v1/schedules", body)
     status, patched = await api_call(app, "patch", f"/api/v1/schedules/{created['schedule_id']}", {"jitter_seconds": 5})
     assert status == 200, patched
     assert patched["jitter_seconds"] == 5
-    unchanged = {name for name in EVERY_FIELD if name != "jitter_seconds"}
+    unchanged = {name for name in body if name != "jitter_seconds"}
     assert {n: patched[n] for n in unchanged} == {n: created[n] for n in unchanged}
 
 

@@ -46,7 +46,8 @@ async def _columns(database: Database, table: str) -> set[str]:
 
 EXPECTED_TABLES = {
     "workflow_schedules", "workflow_schedule_runs", "workflows", "workflow_executions", "api_keys",
-    "audit_log", "scheduler_replicas", "communities", "scheduler_control", "schedule_alerts", "schema_migrations",
+    "audit_log", "scheduler_replicas", "communities", "scheduler_control", "schedule_alerts", "calendars",
+    "schema_migrations",
 }
 
 
@@ -62,7 +63,7 @@ async def test_migrations_up_down_up(database_url: str) -> None:
         assert await migrate(database) == []  # idempotent
         down = await migrate_down_one(database)
         assert down == [f"down {newest:04d}_{discover(database.dialect.name)[-1].name}"]
-        assert await current_version(database) == newest - 1
+        assert await current_version(database) == discover(database.dialect.name)[-2].version  # numbers may skip
         await migrate(database, 0)
         assert await _tables(database) == {"schema_migrations"}
         await migrate(database)

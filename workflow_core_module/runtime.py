@@ -23,6 +23,7 @@ from .services.access import Authenticator
 from .services.alerts import AlertService
 from .services.audit_service import AuditService
 from .services.bulk import BulkService
+from .services.calendar_service import CalendarService
 from .services.community_service import CommunityService
 from .services.coordination import Coordinator
 from .services.schedule_service import ScheduleService
@@ -44,6 +45,7 @@ class Runtime:
         self.database: Database
         self.engine: WorkflowEngine
         self.schedules: ScheduleService
+        self.calendars: CalendarService
         self.scheduler: Scheduler
         self.workflows: WorkflowService
         self.bulk: BulkService
@@ -65,6 +67,7 @@ class Runtime:
         self.engine = WorkflowEngine(self.database, self.settings, store=WorkflowStore(self.database),
                                      clock=self.clock)
         self.schedules = ScheduleService(self.database, self.settings, clock=self.clock)
+        self.calendars = CalendarService(self.database, self.schedules.changes, clock=self.clock)
         self.scheduler = Scheduler(self.database, self.settings, engine=self.engine, schedules=self.schedules,
                                    clock=self.clock)
         self.workflows = WorkflowService(self.engine, self.clock)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ..services.alerts import AlertService
     from ..services.audit_service import AuditService
     from ..services.bulk import BulkService
+    from ..services.calendar_service import CalendarService
     from ..services.community_service import CommunityService
     from ..services.schedule_service import ScheduleService
     from ..services.scheduler import Scheduler
@@ -37,6 +38,7 @@ class Services(Protocol):
     clock: Clock
     metrics: Metrics
     schedules: ScheduleService
+    calendars: CalendarService
     scheduler: Scheduler
     workflows: WorkflowService
     bulk: BulkService

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from quart import Blueprint, Response
 from quart_schema import document_request, document_response, validate_querystring, validate_request
 
 from ..scheduling.describe import describe
-from ..scheduling.types import ScheduleStatus
+from ..scheduling.occurrences import occurrences_explained
+from ..scheduling.types import ScheduleStatus, TimeRule
+from ..scheduling.zones import local
 from ..services.schedule_service import ScheduleService
 from .context import actor, optional_body, payload, runtime, scope
 from .schemas import (
@@ -79,12 +82,22 @@ async def preview_schedule(data: SchedulePreview) -> dict[str, Any]:
     spec = expand_when(payload(data), runtime().clock.now())
     count = spec.pop("count", 10)
     editing = spec.pop("schedule_id", None)
+    explain = spec.pop("explain", False)
     service = _service()
-    fields, times = service.preview(spec, count)
+    fields, rule, times, skipped = await service.preview_explained(spec, count, scope=scope())
     overlaps = await service.overlaps(fields, scope=scope(), exclude=editing)
-    return {"times": [ts(t) for t in times], "description": describe(fields.time_rule(anchor=runtime().clock.now())),
+    return {"times": [ts(t) for t in times], "description": describe(rule),
             "overlaps": [o | {"first_at": ts(o["first_at"])} for o in overlaps.found],
-            "overlaps_complete": overlaps.complete}
+            "overlaps_complete": overlaps.complete} | _skipped(rule, skipped, explain)
+
+
+def _skipped(rule: TimeRule, skipped: list[tuple[datetime, str]], explain: bool) -> dict[str, Any]:
+    """With `explain`: each day the calendar skipped (its first occurrence, its date there, why)."""
+    if not explain:
+        return {}
+    zone = rule.calendar.timezone if rule.calendar is not None else rule.timezone
+    return {"skipped": [{"time": ts(t), "date": local(t, zone).date().isoformat(), "reason": why}
+                        for t, why in skipped]}
 
 
 @bp.get("/workflow/<workflow_id>")
@@ -215,4 +228,7 @@ async def next_times(schedule_id: str, query_args: NextQuery) -> dict[str, Any]:
     service = _service()
     schedule = await service.get_schedule(schedule_id, scope=scope())
     times = await service.next_executions(schedule.schedule_id, query_args.count, scope=scope())
-    return {"times": [ts(t) for t in times], "description": describe(schedule.rule())}
+    rule = schedule.rule()
+    explain = query_args.explain
+    skipped = occurrences_explained(rule, runtime().clock.now(), len(times))[1] if explain and times else []
+    return {"times": [ts(t) for t in times], "description": describe(rule)} | _skipped(rule, skipped, explain)

@@ -105,6 +105,7 @@ else:
                 "other active schedules in the next 7 days (`schedule_id` leaves one out).",
         when=_WHEN,
         count=(StrictInt, Field(10, ge=1, le=100)),
+        explain=(StrictBool, Field(False, description="also list the days the schedule's calendar skips, and why")),
         schedule_id=(StrictStr | None, Field(None, description="the schedule being edited, left out of overlaps")))
     ScheduleOut = create_model(
         "ScheduleOut", **{c.name: _answer_field(c) for c in ANSWER_COLUMNS}, timing_description=(str, ...))
@@ -176,6 +177,7 @@ class HistoryQuery(PageQuery):
 
 class NextQuery(BaseModel):
     count: int = Field(10, ge=1, le=100)
+    explain: bool = Field(False, description="also list the days the schedule's calendar skips, and why")
 
 
 class DeleteQuery(BaseModel):
@@ -410,9 +412,16 @@ class Overlap(BaseModel):
     minutes: int
 
 
+class Skipped(BaseModel):
+    time: str = Field(description="the first occurrence the skipped day would have held")
+    date: str = Field(description="the day, in the calendar's time zone")
+    reason: str
+
+
 class PreviewOut(BaseModel):
     times: list[str]
     description: str
+    skipped: list[Skipped] | None = Field(None, description="with explain=true: days the calendar skipped")
     overlaps: list[Overlap] = []
     overlaps_complete: bool = Field(True, description="false when the check stopped at its time limit before "
                                     "looking at every schedule of the workflow; ask again to see more")
@@ -645,3 +654,48 @@ class AlertTestResult(BaseModel):
 
 class AlertTestOut(BaseModel):
     channels: list[AlertTestResult]
+
+
+# ---- calendars ----------------------------------------------------------------------------------
+
+
+class DateRange(Strict):
+    from_: StrictStr = Field(alias="from", description="first excluded day, YYYY-MM-DD")
+    to: StrictStr = Field(description="last excluded day, YYYY-MM-DD (at most 366 days after from)")
+
+
+class HolidaysSpec(Strict):
+    country: StrictStr = Field(description="ISO 3166-1 code, e.g. DE", examples=["DE"])
+    subdivision: StrictStr | None = Field(None, description="e.g. BY (Bavaria)", examples=["BY"])
+
+
+class CalendarCreate(Strict):
+    """A calendar: days on which schedules that use it do not run, read in its `timezone`."""
+
+    name: StrictStr = Field(max_length=100, examples=["bavarian-workdays"])
+    community_id: StrictStr | None = Field(None, max_length=100, description="null: shared by every community")
+    timezone: StrictStr = Field("UTC", max_length=64, examples=["Europe/Berlin"])
+    weekdays_only: StrictBool = False
+    excluded_dates: list[StrictStr | DateRange] = Field(
+        [], max_length=200, description="days (YYYY-MM-DD) and ranges ({\"from\", \"to\"}, inclusive)")
+    holidays: HolidaysSpec | None = Field(None, description="public holidays, computed by the holidays package")
+
+
+class CalendarOut(BaseModel):
+    calendar_id: str
+    name: str
+    community_id: str | None
+    timezone: str
+    weekdays_only: bool
+    excluded_dates: list[Any]
+    holidays: dict[str, Any] | None
+    created_by: str
+    created_at: str
+    updated_at: str
+
+
+class CalendarPage(BaseModel):
+    items: list[CalendarOut]
+    total: int
+    limit: int
+    offset: int

@@ -11,7 +11,7 @@ from typing import TypeAlias
 class When:
     """When an `add` runs, ready for the schedule service."""
 
-    schedule_type: str  # "cron" | "interval" | "one_time"
+    schedule_type: str  # "cron" | "interval" | "one_time" | "rrule"
     cron_expression: str | None
     interval_seconds: int | None
     scheduled_time: datetime | None  # aware UTC, whole seconds
@@ -19,6 +19,7 @@ class When:
     text: str  # how a person says it: "every weekday at 09:00", "in 10 minutes"
     start: datetime | None = None  # aware UTC: an interval's first run, the grid's anchor (every other day)
     note: str | None = None  # what the reply should add: a time filled in, a daylight-saving drift
+    rrule: str | None = None  # rrule: the RFC 5545 rule; `start` is its DTSTART
 
 
 @dataclass(frozen=True, slots=True)

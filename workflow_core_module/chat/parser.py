@@ -182,6 +182,8 @@ def schedule_spec(add: Add) -> dict[str, object]:
         spec["cron_expression"] = when.cron_expression
     elif when.schedule_type == ScheduleType.INTERVAL.value:
         spec["interval_seconds"] = when.interval_seconds
+    elif when.schedule_type == ScheduleType.RRULE.value:
+        spec["rrule"] = when.rrule
     else:
         assert when.scheduled_time is not None
         spec["scheduled_time"] = iso_z(when.scheduled_time)
@@ -344,6 +346,7 @@ def _check_until(when: When, until: datetime, ctx: Ctx) -> None:
         scheduled_time=when.scheduled_time,
         start_date=when.start,
         anchor=when.start or ctx.now.replace(microsecond=0),
+        rrule=when.rrule,
     )
     first = next_occurrence(rule, ctx.now)
     if first is None or first > until:

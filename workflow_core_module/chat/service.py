@@ -333,7 +333,11 @@ class ChatService:
         if when.schedule_type == "interval":
             gap = float(when.interval_seconds or 0)
         else:
-            rule = TimeRule(ScheduleType.CRON, when.timezone, cron_expression=when.cron_expression)
+            if when.schedule_type == "rrule":
+                rule = TimeRule(ScheduleType.RRULE, when.timezone, rrule=when.rrule, start_date=when.start,
+                                anchor=when.start)
+            else:
+                rule = TimeRule(ScheduleType.CRON, when.timezone, cron_expression=when.cron_expression)
             times = occurrences(rule, self.clock.now(), 25)
             gap = min(((b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)), default=minimum)
         if gap >= minimum:

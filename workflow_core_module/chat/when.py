@@ -605,10 +605,28 @@ def _every_nth_weekday(stream: TokenStream, ctx: Ctx, said: list[Said] | None) -
     nth, weekday = _ORDINALS[ordinal_token.low], _DAY_NAMES[day_token.low]
     _of_the_month(stream)
     clocks = _required_times(stream, "every_nth", said, None)
-    dow = f"L{weekday}" if nth == -1 else f"{weekday}#{nth}"
     ordinal = "last" if nth == -1 else ("first", "second", "third", "fourth")[nth - 1]
     text = f"every {ordinal} {_DAY_FULL[weekday].title()} of the month at {_clocks_text(clocks)}"
-    return _calendar_when(clocks, "*", "*", dow, ctx, text)
+    if any(c.second for c in clocks):  # an RRULE has no seconds here: cron's nth weekday has
+        dow = f"L{weekday}" if nth == -1 else f"{weekday}#{nth}"
+        return _calendar_when(clocks, "*", "*", dow, ctx, text)
+    return _monthly_rrule(clocks, f"{nth}{_RRULE_DAYS[weekday]}", ctx, text)
+
+
+_RRULE_DAYS = ("SU", "MO", "TU", "WE", "TH", "FR", "SA")  # cron's 0-6
+
+
+def _monthly_rrule(clocks: list[TimeOfDay], byday: str, ctx: Ctx, text: str) -> When:
+    """An RFC 5545 rule for a numbered weekday of every month (FREQ=MONTHLY;BYDAY=2TU) at
+    `clocks`, read in the community zone from today (its DTSTART: the start of today there)."""
+    hours = sorted({c.hour for c in clocks})
+    minutes = sorted({c.minute for c in clocks})
+    if len(set(clocks)) != len(hours) * len(minutes):
+        raise fail(f"I can't combine {_clocks_text(clocks)} in one schedule; use the same minutes, "
+                   "or add two schedules.", "every")
+    rule = f"FREQ=MONTHLY;BYDAY={byday};BYHOUR={_join(hours)};BYMINUTE={_join(minutes)}"
+    start = wall_to_utc(datetime.combine(ctx.local_now.date(), time()), ctx.zone)
+    return When(ScheduleType.RRULE.value, None, None, None, ctx.zone_name, text, start=start, rrule=rule)
 
 
 def _of_the_month(stream: TokenStream) -> None:

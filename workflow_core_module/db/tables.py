@@ -125,6 +125,20 @@ def define_tables(db: DAL) -> None:
         migrate=False,
     )
     db.define_table(
+        "calendars",
+        Field("calendar_id", "string", length=36),
+        Field("name", "string", length=100),
+        Field("community_id", "string", length=100),
+        Field("timezone", "string", length=64),
+        Field("weekdays_only", "boolean"),
+        Field("excluded_dates", "json"),
+        Field("holidays", "json"),
+        Field("created_by", "string", length=200),
+        Field("created_at", "datetime"),
+        Field("updated_at", "datetime"),
+        migrate=False,
+    )
+    db.define_table(
         "scheduler_control",
         Field("paused", "boolean"),
         Field("reason", "string", length=500),

@@ -111,6 +111,8 @@ def status_for_next(rule: TimeRule, nxt: datetime | None, execution_count: int,
         return ScheduleStatus.ACTIVE
     if rule.schedule_type is ScheduleType.ONE_TIME and execution_count > 0:
         return ScheduleStatus.COMPLETED
+    if rule.schedule_type is ScheduleType.RRULE and (execution_count > 0 or rule.end_date is None):
+        return ScheduleStatus.COMPLETED  # its COUNT or UNTIL ended it, like a one-time schedule that fired
     return ScheduleStatus.EXPIRED
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from cron_descriptor import ExpressionDescriptor, Options
 
 from . import zones
+from .rrules import RRuleError, describe_rrule, parse_rrule
 from .types import ScheduleType, TimeRule
 
 _OPTIONS = Options()
@@ -30,10 +31,36 @@ def describe(rule: TimeRule) -> str:
             text = ExpressionDescriptor(rule.cron_expression, _OPTIONS).get_description()
         except Exception:  # a valid croniter expression cron-descriptor cannot word
             text = f"Cron {rule.cron_expression}"
-        return text + zone
+        return text + zone + _calendar(rule)
     if rule.schedule_type is ScheduleType.INTERVAL and rule.interval_seconds:
-        return describe_interval(rule.interval_seconds)
+        return describe_interval(rule.interval_seconds) + _calendar(rule)
+    if rule.schedule_type is ScheduleType.RRULE and rule.rrule:
+        try:
+            text = describe_rrule(parse_rrule(rule.rrule), rule.start_date, rule.timezone)
+        except RRuleError:
+            text = f"RRULE {rule.rrule}"
+        return text[:1].upper() + text[1:] + zone + _calendar(rule)
     if rule.scheduled_time is not None:
         local = zones.local(rule.scheduled_time, rule.timezone)
         return f"Once, at {local:%Y-%m-%d %H:%M}" + (f":{local:%S}" if local.second else "") + zone
     return "Never"
+
+
+def _calendar(rule: TimeRule) -> str:
+    """What the rule's calendar leaves out, in words."""
+    calendar = rule.calendar
+    if calendar is None:
+        return ""
+    parts = []
+    if calendar.weekdays_only:
+        parts.append("weekends")
+    if calendar.holidays is not None:
+        country, subdivision = calendar.holidays
+        parts.append(f"public holidays in {country}" + (f"-{subdivision}" if subdivision else ""))
+    if calendar.ranges:
+        days = sum((last - first).days + 1 for first, last in calendar.ranges)
+        parts.append("1 excluded date" if days == 1 else f"{days} excluded dates")
+    if not parts:
+        return ""
+    where = "" if calendar.timezone == rule.timezone else f" ({calendar.timezone})"
+    return ", except " + ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1] + where

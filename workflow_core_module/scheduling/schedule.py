@@ -19,6 +19,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from .calendars import CalendarRule
 from .types import UTC, CatchupPolicy, OverlapPolicy, RunStatus, ScheduleStatus, ScheduleType, TimeRule, as_utc
 
 
@@ -64,6 +65,11 @@ class ScheduleFields:
         200, due=True, doc="5 fields, 6 with seconds first, or @hourly etc.", example="0 9 * * 1-5"))
     interval_seconds: int | None = field(default=None, metadata=col(due=True, example=600))
     scheduled_time: datetime | None = field(default=None, metadata=col(due=True))
+    rrule: str | None = field(default=None, metadata=col(
+        300, due=True, doc="rrule schedules: an RFC 5545 RRULE read in `timezone` from start_date (its DTSTART)",
+        example="FREQ=MONTHLY;BYDAY=TU;BYSETPOS=2"))
+    calendar_id: str | None = field(default=None, metadata=col(
+        _UUID, due=True, doc="a calendar whose excluded days hold no occurrence (its community's or a shared one)"))
     timezone: str = field(default="UTC", metadata=col(
         64, due=True, doc="IANA zone name; default UTC", example="Europe/Berlin"))
     start_date: datetime | None = field(default=None, metadata=col(due=True))
@@ -94,8 +100,9 @@ class ScheduleFields:
                       "(docs/alerts.md); null: nobody",
         example={"on": ["failure", "recovered"], "after_consecutive": 2, "channels": [{"type": "chat"}]}))
 
-    def time_rule(self, anchor: datetime) -> TimeRule:
-        """The timing part; `anchor` (the creation time) starts an interval grid without a start_date."""
+    def time_rule(self, anchor: datetime, calendar: CalendarRule | None = None) -> TimeRule:
+        """The timing part; `anchor` (the creation time) starts an interval grid without a start_date.
+        `calendar` is the calendar named by calendar_id (loaded by the caller)."""
         return TimeRule(
             schedule_type=self.schedule_type,
             timezone=self.timezone,
@@ -105,6 +112,8 @@ class ScheduleFields:
             start_date=self.start_date,
             end_date=self.end_date,
             anchor=self.start_date or anchor.astimezone(UTC).replace(microsecond=0),
+            rrule=self.rrule,
+            calendar=calendar if self.calendar_id is not None else None,
         )
 
     def limits(self) -> RunLimits:
@@ -142,6 +151,10 @@ class Schedule(ScheduleFields):
     alert_state: dict[str, Any] | None = field(default=None, metadata=col(
         due=True, doc="what its alerts remember: failing / missing since the last alert (docs/alerts.md)"))
     created_by: str = field(default="", metadata=col(200))
+    # The calendar named by calendar_id as it is now (CalendarRule.as_json), kept on the row so
+    # that every reader of the schedule (the claim, /next, chat, every replica) computes the same
+    # times without a read of its own; rewritten whenever the calendar changes.
+    calendar_spec: dict[str, Any] | None = field(default=None, metadata=col(due=True, answer=False))
     total_runs: int = field(default=0, metadata=col())
     successful_runs: int = field(default=0, metadata=col())
     failed_runs: int = field(default=0, metadata=col())
@@ -165,7 +178,8 @@ class Schedule(ScheduleFields):
         return cls(**values)
 
     def rule(self) -> TimeRule:
-        return self.time_rule(anchor=self.created_at)
+        calendar = CalendarRule.from_json(self.calendar_spec) if self.calendar_spec else None
+        return self.time_rule(anchor=self.created_at, calendar=calendar)
 
     def stats(self) -> dict[str, Any]:
         finished = self.successful_runs + self.failed_runs

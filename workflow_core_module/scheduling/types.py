@@ -6,6 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .calendars import CalendarRule
 
 UTC = timezone.utc
 
@@ -14,6 +18,7 @@ class ScheduleType(str, Enum):
     CRON = "cron"
     INTERVAL = "interval"
     ONE_TIME = "one_time"
+    RRULE = "rrule"  # an RFC 5545 recurrence rule (scheduling/rrules.py)
 
 
 class ScheduleStatus(str, Enum):
@@ -68,6 +73,8 @@ class TimeRule:
     start_date: datetime | None = None
     end_date: datetime | None = None
     anchor: datetime | None = None
+    rrule: str | None = None  # rrule schedules: the rule; start_date is its DTSTART
+    calendar: CalendarRule | None = None  # days on which no occurrence happens
 
 
 def as_utc(value: datetime) -> datetime:

@@ -20,6 +20,7 @@ from . import zones
 from .alerts import check_alerts
 from .cron import CronError, parse_cron
 from .occurrences import next_occurrence
+from .rrules import MAX_RULE_CHARS, RRuleError, check_rrule, parse_rrule
 from .schedule import FIELD_NAMES, ScheduleFields
 from .types import UTC, CatchupPolicy, OverlapPolicy, ScheduleType, whole_second
 from .zones import canonical_zone, suggest_zone, wall_to_utc
@@ -45,10 +46,11 @@ _TYPE_FIELDS = {
     ScheduleType.CRON: "cron_expression",
     ScheduleType.INTERVAL: "interval_seconds",
     ScheduleType.ONE_TIME: "scheduled_time",
+    ScheduleType.RRULE: "rrule",
 }
 _TIMING_FIELDS = frozenset(
     {"schedule_type", "cron_expression", "interval_seconds", "scheduled_time", "timezone",
-     "start_date", "end_date"}
+     "start_date", "end_date", "rrule", "calendar_id"}
 )
 _URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
 
@@ -115,6 +117,8 @@ def validate_schedule(
         "cron_expression": v.cron("cron_expression"),
         "interval_seconds": v.integer("interval_seconds", limits.min_interval_seconds, MAX_INTERVAL_SECONDS),
         "scheduled_time": v.instant("scheduled_time", zone),
+        "rrule": v.rrule("rrule"),
+        "calendar_id": v.uuid("calendar_id", required=False),
         "start_date": v.instant("start_date", zone),
         "end_date": v.instant("end_date", zone, bound="until"),
         "max_executions": v.integer("max_executions", 1, 10**9),
@@ -153,6 +157,14 @@ def validate_schedule(
     start, end = values["start_date"], values["end_date"]
     if start is not None and end is not None and end <= start and "end_date" not in errors:
         errors["end_date"] = "must be after start_date"
+    if schedule_type is ScheduleType.RRULE and values["rrule"] is not None and not errors:
+        if start is None:
+            errors["start_date"] = "required for rrule schedules: it is the rule's DTSTART (its first day and time)"
+        else:
+            try:
+                check_rrule(parse_rrule(values["rrule"]), zone, start, limits.min_interval_seconds)
+            except RRuleError as exc:
+                errors["rrule"] = f"{_show(values['rrule'])} {exc}"
     if errors:
         raise ValidationError(errors)
 
@@ -384,6 +396,23 @@ class _Reader:
         try:
             return parse_cron(value).expression
         except CronError as exc:
+            self._bad(name, f"{_show(value)} {exc}")
+            return None
+
+    def rrule(self, name: str) -> str | None:
+        """An RFC 5545 RRULE value, normalised (checked against its DTSTART later)."""
+        value = self._get(name)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self._bad(name, f"expected a string, got {_kind(value)}")
+            return None
+        if len(value) > MAX_RULE_CHARS:
+            self._bad(name, f"at most {MAX_RULE_CHARS} characters")
+            return None
+        try:
+            return parse_rrule(value).text
+        except RRuleError as exc:
             self._bad(name, f"{_show(value)} {exc}")
             return None
 

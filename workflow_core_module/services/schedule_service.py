@@ -16,6 +16,7 @@ from typing import Any
 from ..clock import Clock, SystemClock
 from ..config import Settings
 from ..db.audit import AuditEntry
+from ..db.calendar_store import CalendarStore
 from ..db.database import Database
 from ..db.schedule_store import ScheduleFilter, ScheduleStore, Scope
 from ..engine.outbound import OutboundPolicy
@@ -28,6 +29,8 @@ from ..scheduling import (
     occurrences,
     status_for_next,
 )
+from ..scheduling.calendars import CalendarRule
+from ..scheduling.occurrences import occurrences_explained
 from ..scheduling.records import Page, Run
 from ..scheduling.schedule import Schedule
 from ..scheduling.types import MAX_OFFSET, MAX_PAGE
@@ -57,6 +60,11 @@ MAX_PREVIEW = 100
 RESTORED_REASON = "restored after deletion; resume it to run again"
 
 
+def _require_calendar_leaves_one(calendar: CalendarRule | None, nxt: datetime | None) -> None:
+    if calendar is not None and nxt is None:
+        raise Invalid({"calendar_id": "the calendar excludes every remaining occurrence of this schedule"})
+
+
 def _validated(data: Mapping[str, Any], **kwargs: Any) -> ScheduleFields:
     try:
         return validate_schedule(data, **kwargs)
@@ -82,6 +90,7 @@ class ScheduleService:
         self.limits = Limits(settings.min_interval_seconds, settings.default_grace_period_seconds)
         self.outbound = OutboundPolicy(settings.outbound_allowlist)
         self.overlap_finder = OverlapFinder()
+        self.calendar_store = CalendarStore(database)
 
     def _fields(self, data: Mapping[str, Any], **kwargs: Any) -> ScheduleFields:
         """A validated spec, its URLs (callback_url, alert webhooks) checked against the outbound
@@ -128,9 +137,12 @@ class ScheduleService:
                     f"this key acts for community {scope!r} only", {"community_id": "outside your community"}
                 )
         fields = self._fields(data, now=now)
-        rule = fields.time_rule(anchor=now)
+        calendar = await self._calendar(fields)
+        rule = fields.time_rule(anchor=now, calendar=calendar)
         nxt = next_occurrence(rule, now)
+        _require_calendar_leaves_one(calendar, nxt)
         values = fields.as_dict() | {
+            "calendar_spec": None if calendar is None else calendar.as_json(),
             "schedule_id": str(uuid.uuid4()),
             "is_active": True,
             "status": ScheduleStatus.ACTIVE.value,
@@ -142,7 +154,7 @@ class ScheduleService:
         }
         created = await self.store.create(
             values, AuditEntry(actor, "schedule.create", now), self.settings.max_schedules_per_community,
-            check=lambda dal: self._check_workflow(dal, fields.workflow_id, fields.community_id),
+            check=lambda dal: self._check_workflow_and_calendar(dal, fields, calendar),
         )
         self._mirror(created)
         audit(log, "schedule.create", f"schedule {created.name!r} created", actor=actor,
@@ -157,6 +169,25 @@ class ScheduleService:
             raise Invalid({"workflow_id": f"no workflow with id {workflow_id} in this community"})
         if not found[0]:
             raise Invalid({"workflow_id": "the workflow is disabled"})
+
+    def _check_workflow_and_calendar(self, dal: Any, fields: ScheduleFields, calendar: CalendarRule | None) -> None:
+        self._check_workflow(dal, fields.workflow_id, fields.community_id)
+        if self.calendar_in(dal, fields) != calendar:
+            raise Conflict("the calendar changed while the schedule was being saved; send it again",
+                           {"calendar_id": "changed meanwhile"})
+
+    async def _calendar(self, fields: ScheduleFields) -> CalendarRule | None:
+        """The calendar a spec names, as it is now (its community's or a shared one; else 400)."""
+        if fields.calendar_id is None:
+            return None
+        return await self.database.read(self.calendar_store.for_schedule, fields.calendar_id, fields.community_id,
+                                        False)
+
+    def calendar_in(self, dal: Any, fields: ScheduleFields) -> CalendarRule | None:
+        """_calendar inside a write (read-locked on PostgreSQL until it commits)."""
+        if fields.calendar_id is None:
+            return None
+        return self.calendar_store.for_schedule(dal, fields.calendar_id, fields.community_id)
 
     # ---- read --------------------------------------------------------------------------
 
@@ -216,6 +247,26 @@ class ScheduleService:
         remaining = _remaining(fields.max_executions, 0)
         return fields, occurrences(fields.time_rule(anchor=now), now, min(_count(count), remaining))
 
+    async def preview_explained(
+        self, spec: Mapping[str, Any], count: int = 10, *, scope: Scope = None,
+    ) -> tuple[ScheduleFields, Any, list[datetime], list[tuple[datetime, str]]]:
+        """preview, with the spec's calendar (if any) applied: (fields, its time rule, the next
+        times, the days the calendar skipped on the way and why)."""
+        now = self.clock.now()
+        data = dict(spec)
+        if scope is not None:
+            if data.get("community_id") in (None, ""):
+                data["community_id"] = scope
+            elif data["community_id"] != scope:
+                raise Forbidden(f"this key acts for community {scope!r} only",
+                                {"community_id": "outside your community"})
+        fields = self._fields(data, now=now, timing_only=True)
+        calendar = await self._calendar(fields)
+        rule = fields.time_rule(anchor=now, calendar=calendar)
+        remaining = _remaining(fields.max_executions, 0)
+        times, skipped = occurrences_explained(rule, now, min(_count(count), remaining))
+        return fields, rule, times, skipped
+
     async def overlaps(self, fields: ScheduleFields, *, scope: Scope = None, exclude: str | None = None,
                        days: int = 7) -> Overlaps:
         """Active schedules of the same workflow that fire in the same minute as `fields` within
@@ -248,7 +299,7 @@ class ScheduleService:
         schedule_id = _schedule_id(schedule_id)
         now = self.clock.now()
 
-        def change(current: Schedule) -> dict[str, Any]:
+        def change(current: Schedule, dal: Any) -> dict[str, Any]:
             if "community_id" in changes and changes["community_id"] != current.community_id:
                 raise Invalid({"community_id": "cannot be changed; create a new schedule instead"})
             if replace:
@@ -257,17 +308,21 @@ class ScheduleService:
             else:
                 data = merge_changes(current, changes)
             fields = self._fields(data)
+            calendar = self.calendar_in(dal, fields)
             before = current.as_dict()
             values = {k: v for k, v in fields.as_dict().items() if v != before[k]}
             if "alerts" in values:
                 values["alert_state"] = None  # new alert settings start from a clean slate
-            timing = fields.time_rule(current.created_at) != current.rule()
+            timing = fields.time_rule(current.created_at, calendar) != current.rule()
+            if timing:
+                values["calendar_spec"] = None if calendar is None else calendar.as_json()
             if timing or fields.max_executions != current.max_executions:
                 if timing:
                     self._fields(data, now=now, anchor=current.created_at)
                 if current.status is not ScheduleStatus.PAUSED:
-                    rule = fields.time_rule(current.created_at)
+                    rule = fields.time_rule(current.created_at, calendar)
                     nxt = next_occurrence(rule, now)
+                    _require_calendar_leaves_one(calendar, nxt)
                     status = status_for_next(rule, nxt, current.execution_count, fields.max_executions)
                     live = status is ScheduleStatus.ACTIVE
                     values |= {"status": status.value, "is_active": live, "next_execution_at": nxt if live else None}
@@ -276,7 +331,7 @@ class ScheduleService:
             return values
 
         def change_checked(dal: Any, current: Schedule) -> dict[str, Any]:
-            values = change(current)
+            values = change(current, dal)
             if "workflow_id" in values:
                 self._check_workflow(dal, values["workflow_id"], current.community_id)
             return values

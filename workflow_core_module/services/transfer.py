@@ -35,6 +35,7 @@ from ..db.transfer_store import TransferStore
 from ..errors import Conflict, Forbidden, Invalid, LimitExceeded
 from ..logs import audit
 from ..scheduling import ScheduleStatus, as_utc, next_occurrence, status_for_next
+from ..scheduling.calendars import CalendarRule
 from ..scheduling.records import Workflow
 from ..scheduling.schedule import Schedule, ScheduleFields
 from ..scheduling.types import iso_z, iso_z_or_none
@@ -336,9 +337,14 @@ class TransferService:
                 errors[f"{where}.workflow_id"] = "the workflow is disabled"
                 continue
             fields = replace(s.fields, workflow_id=workflow_id)
+            try:  # a calendar of the schedule's community or a shared one, as it is in this database
+                calendar = self.schedules.calendar_in(dal, fields)
+            except Invalid as exc:
+                errors[f"{where}.calendar_id"] = exc.errors["calendar_id"]
+                continue
             current = existing[community].get(fields.name)
             if current is None:
-                new.append(_new_values(fields, s, actor, now))
+                new.append(_new_values(fields, s, actor, now, calendar))
                 result.created.append(fields.name)
                 if community is not None:
                     touched.add(community)
@@ -347,7 +353,7 @@ class TransferService:
                 errors[f"{where}.name"] = f"already in use in {space} (mode=upsert updates that schedule)"
             else:
                 try:
-                    values = _changed_values(current, fields, s, actor, now)
+                    values = _changed_values(current, fields, s, actor, now, calendar)
                 except Conflict as exc:
                     errors[f"{where}.status"] = exc.message
                     continue
@@ -394,14 +400,16 @@ class TransferService:
         return current.workflow_id
 
 
-def _new_values(fields: ScheduleFields, entry: _ScheduleEntry, actor: str, now: datetime) -> dict[str, Any]:
+def _new_values(fields: ScheduleFields, entry: _ScheduleEntry, actor: str, now: datetime,
+                calendar: CalendarRule | None) -> dict[str, Any]:
     """Every column of a new schedule, active (next occurrence from now) or paused as exported."""
     values = fields.as_dict() | {"schedule_id": str(uuid.uuid4()), "execution_count": 0, "created_by": actor,
-                                 "created_at": now, "updated_at": now}
+                                 "created_at": now, "updated_at": now,
+                                 "calendar_spec": None if calendar is None else calendar.as_json()}
     if entry.paused:
         return values | _paused(entry, actor, now)
     return values | {"status": ScheduleStatus.ACTIVE.value, "is_active": True,
-                     "next_execution_at": next_occurrence(fields.time_rule(anchor=now), now)}
+                     "next_execution_at": next_occurrence(fields.time_rule(anchor=now, calendar=calendar), now)}
 
 
 def _paused(entry: _ScheduleEntry, actor: str, now: datetime) -> dict[str, Any]:
@@ -414,13 +422,15 @@ _UNPAUSED = {"pause_reason": None, "paused_at": None, "paused_by": None, "paused
 
 
 def _changed_values(current: Schedule, fields: ScheduleFields, entry: _ScheduleEntry, actor: str,
-                    now: datetime) -> dict[str, Any]:
+                    now: datetime, calendar: CalendarRule | None) -> dict[str, Any]:
     """The columns an upsert changes on `current` (empty: nothing). The spec as ScheduleService's
     update applies it (timing changes recompute the next occurrence from now), then the state
     the document asks for: paused (with its reason) or active (resumed from now)."""
     before = current.as_dict()
     values = {k: v for k, v in fields.as_dict().items() if v != before[k]}
-    rule = fields.time_rule(current.created_at)
+    rule = fields.time_rule(current.created_at, calendar)
+    if rule != current.rule():
+        values["calendar_spec"] = None if calendar is None else calendar.as_json()
     retimed = rule != current.rule() or fields.max_executions != current.max_executions
     was_paused = current.status is ScheduleStatus.PAUSED
     if was_paused and entry.paused:
