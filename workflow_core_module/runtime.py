@@ -24,6 +24,7 @@ from .services.audit_service import AuditService
 from .services.bulk import BulkService
 from .services.community_service import CommunityService
 from .services.coordination import Coordinator
+from .services.run_views import RunViews
 from .services.schedule_service import ScheduleService
 from .services.scheduler import Scheduler
 from .services.status import StatusReport
@@ -54,6 +55,7 @@ class Runtime:
         self.audit: AuditService
         self.coordinator: Coordinator | None = None
         self.status: StatusReport
+        self.views: RunViews
         self.chat_replays = Replays(clock)
         self.started = False
 
@@ -72,6 +74,7 @@ class Runtime:
         self.audit = AuditService(self.database)
         self.communities = CommunityService(self.database, self.clock)
         self.engine.use_community_platforms(self.communities.platform_of)
+        self.views = RunViews(self.schedules, self.workflows)
         self.status = StatusReport(self.settings, self.clock, self.database, self.schedules, self.scheduler)
         self.chat = ChatService(self.schedules, self.scheduler, self.workflows, self.communities, self.settings,
                                 self.clock)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ..services.audit_service import AuditService
     from ..services.bulk import BulkService
     from ..services.community_service import CommunityService
+    from ..services.run_views import RunViews
     from ..services.schedule_service import ScheduleService
     from ..services.scheduler import Scheduler
     from ..services.status import StatusReport
@@ -47,6 +48,7 @@ class Services(Protocol):
     chat_replays: Replays
 
     status: StatusReport
+    views: RunViews
 
 
 def runtime() -> Services:

@@ -1,0 +1,131 @@
+"""Read models for the dashboard: one run with its steps, the newest runs of listed schedules
+(sparklines) and the upcoming runs of listed schedules over the next days (the timeline).
+
+Each is scoped like the rest of the API: a community key reaches its own community's schedules
+and runs only; anything else is "not found".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..db.schedule_store import Scope
+from ..errors import Invalid, NotFound
+from ..scheduling.occurrences import next_occurrence
+from ..scheduling.records import Execution, Page, Run
+from ..scheduling.schedule import Schedule
+from ..scheduling.types import ScheduleStatus
+from .schedule_service import ScheduleService
+from .workflow_service import WorkflowService
+
+MAX_TIMELINE_HOURS = 7 * 24
+MAX_RUNS_PER_SCHEDULE = 2_000  # upcoming runs listed per schedule (every 5 minutes for a week)
+MAX_TIMELINE_RUNS = 20_000  # upcoming runs listed in all (bounds the CPU one request may take)
+MAX_RECENT_PER_SCHEDULE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class RunDetail:
+    run: Run
+    schedule: Schedule
+    execution: Execution | None
+
+
+@dataclass(frozen=True, slots=True)
+class Upcoming:
+    schedule: Schedule
+    times: list[datetime]
+    complete: bool  # False: more runs fall in the window than were listed
+
+
+def upcoming_runs(schedules: list[Schedule], now: datetime, until: datetime) -> tuple[list[Upcoming], bool]:
+    """The runs each active schedule will fire in (now, until], bounded per schedule and in all;
+    the flag is False when a bound cut the list short. CPU work: call it off the event loop."""
+    found: list[Upcoming] = []
+    budget = MAX_TIMELINE_RUNS
+    for schedule in schedules:
+        if schedule.status is not ScheduleStatus.ACTIVE or schedule.next_execution_at is None:
+            continue
+        remaining = (MAX_RUNS_PER_SCHEDULE if schedule.max_executions is None
+                     else max(0, schedule.max_executions - schedule.execution_count))
+        limit = min(remaining, MAX_RUNS_PER_SCHEDULE, budget)
+        rule = schedule.rule()
+        times: list[datetime] = []
+        current: datetime | None = schedule.next_execution_at if schedule.next_execution_at > now else None
+        if current is None:
+            current = next_occurrence(rule, now)
+        while current is not None and current <= until and len(times) < limit:
+            times.append(current)
+            current = next_occurrence(rule, current)
+        complete = current is None or current > until or len(times) >= remaining
+        budget -= len(times)
+        found.append(Upcoming(schedule, times, complete))
+    return found, all(u.complete for u in found)
+
+
+def next_runs(schedules: list[Schedule], now: datetime, count: int) -> list[tuple[Schedule, datetime]]:
+    """The `count` soonest runs of `schedules` (a schedule may appear several times). Given the
+    `count` schedules due soonest, these are the soonest runs of all: a later schedule's first
+    run comes after each of their first runs."""
+    found: list[tuple[Schedule, datetime]] = []
+    for schedule in schedules:
+        if schedule.status is not ScheduleStatus.ACTIVE or schedule.next_execution_at is None:
+            continue
+        remaining = count if schedule.max_executions is None else \
+            min(count, max(0, schedule.max_executions - schedule.execution_count))
+        current: datetime | None = schedule.next_execution_at
+        rule = schedule.rule()
+        for _ in range(remaining):
+            if current is None:
+                break
+            found.append((schedule, current))
+            current = next_occurrence(rule, max(current, now))
+    found.sort(key=lambda pair: pair[1])
+    return found[:count]
+
+
+class RunViews:
+    def __init__(self, schedules: ScheduleService, workflows: WorkflowService) -> None:
+        self.schedules = schedules
+        self.workflows = workflows
+
+    async def run(self, run_id: str, *, scope: Scope) -> RunDetail:
+        """One run, its schedule (also when deleted) and its execution's step results."""
+        if not isinstance(run_id, str) or len(run_id) > 64 or not run_id.isprintable():
+            raise NotFound("run", str(run_id)[:64])
+        store = self.schedules.store
+        run = await store.run(run_id, scope)
+        schedule = await store.database.read(lambda dal: store.fetch(dal, run.schedule_id, scope, deleted=True))
+        execution = None
+        if run.execution_id is not None:
+            try:  # the run is the caller's (checked above), and so is its execution
+                execution = await self.workflows.get_execution(run.execution_id, scope=None)
+            except NotFound:
+                execution = None  # removed with its history
+        return RunDetail(run, schedule, execution)
+
+    async def _listed(self, scope: Scope, filters: dict[str, Any]) -> Page[Schedule]:
+        return await self.schedules.list_schedules(scope=scope, **filters)
+
+    async def recent(self, *, scope: Scope, filters: dict[str, Any], per_schedule: int = 20
+                     ) -> tuple[Page[Schedule], dict[str, list[Run]]]:
+        """The schedules the list's `filters` (and limit/offset) show, and the newest ended runs of each."""
+        if not 1 <= per_schedule <= MAX_RECENT_PER_SCHEDULE:
+            raise Invalid({"runs": f"must be between 1 and {MAX_RECENT_PER_SCHEDULE}"})
+        page = await self._listed(scope, filters)
+        runs = await self.schedules.store.recent_runs([s.schedule_id for s in page.items], per_schedule)
+        return page, runs
+
+    async def timeline(self, *, scope: Scope, filters: dict[str, Any], hours: int
+                       ) -> tuple[datetime, datetime, list[Upcoming], bool]:
+        """The runs the listed schedules will fire in the next `hours` (at most a week)."""
+        if not 1 <= hours <= MAX_TIMELINE_HOURS:
+            raise Invalid({"hours": f"must be between 1 and {MAX_TIMELINE_HOURS}"})
+        page = await self._listed(scope, filters)
+        now = self.schedules.clock.now()
+        until = now + timedelta(hours=hours)
+        found, complete = await asyncio.to_thread(upcoming_runs, list(page.items), now, until)
+        return now, until, found, complete
