@@ -35,6 +35,8 @@ async def test_actions_lists_each_step_schema(client: Any) -> None:
     http = by_name["http_request"]["schema"]
     assert "url" in http["required"] and http["properties"]["method"]["enum"][:2] == ["GET", "POST"]
     assert by_name["delay"]["schema"]["properties"]["seconds"]["maximum"] == 86400
+    assert by_name["http_request"]["fields"] == ["action", "url", "method", "headers", "body", "timeout_seconds",
+                                                 "label"]  # declaration order, label last
 
 
 async def test_a_run_shows_its_steps_and_no_other_community_reads_it(client: Any, app: Quart) -> None:

@@ -21,6 +21,7 @@ bp = Blueprint("runs", __name__, url_prefix="/api/v1")
 class ActionOut(BaseModel):
     action: str
     description: str
+    fields: list[str] = Field(description="the step's fields in the order a form shows them")
     schema_: dict[str, Any] = Field(alias="schema", description="the step's JSON schema (fields, types, bounds)")
 
 
@@ -83,7 +84,8 @@ def _filters(query: ScheduleQuery) -> dict[str, Any]:
 @document_response(ActionsOut)
 async def list_actions() -> dict[str, Any]:
     """The built-in step actions and the JSON schema of each (what a workflow's steps may hold)."""
-    return {"items": [{"action": name, "description": (model.__doc__ or "").strip(),
+    return {"items": [{"action": name, "description": " ".join((model.__doc__ or "").split()),
+                       "fields": [f for f in model.model_fields if f != "label"] + ["label"],
                        "schema": model.model_json_schema()} for name, model in STEP_MODELS.items()]}
 
 

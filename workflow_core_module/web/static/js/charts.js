@@ -86,7 +86,9 @@ export function crowdedAt(buckets) {
 function hourLabel(bucket) {
   const start = new Date(bucket.start);
   const overlaps = bucket.runs.filter((r) => r.overlap).length;
-  return `${formatDay(start)} ${formatClock(start)} ${zoneAbbreviation(start)}: ${bucket.runs.length} run` +
+  const end = new Date(bucket.start + HOUR_MS);
+  return `${formatDay(start, { month: true })}, ${formatClock(start)}–${formatClock(end)} ${zoneAbbreviation(start)}: ` +
+    `${bucket.runs.length} run` +
     `${bucket.runs.length === 1 ? "" : "s"}${overlaps ? `, ${overlaps} in a shared minute` : ""}`;
 }
 

@@ -1,4 +1,4 @@
-// The scheduler widget: loop state, active count, next due (with countdown), replicas, recent failures.
+// The scheduler widget: loop state, active count, the next 3 runs (with countdowns), replicas, recent failures.
 
 import { get } from "./api.js";
 import { el, fill } from "./dom.js";

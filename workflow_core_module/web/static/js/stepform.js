@@ -7,7 +7,8 @@ import { $, $$, el } from "./dom.js";
 
 const TEXTAREAS = new Set(["message"]);
 
-const title = (name, prop) => (prop.title || name).replace(/\bUrl\b/, "URL").replace(/\bId\b/, "ID");
+const title = (name, prop) => (prop.title || name).replace(/\bUrl\b/, "URL").replace(/\bId\b/, "ID")
+  .replace(/ Seconds$/, " (s)");
 
 /** The kind of control a schema property gets: "choice", "number", "json" or "text". */
 function kindOf(prop) {
@@ -62,10 +63,11 @@ export function stepEditor(actions, step, n, uid) {
     return root;
   }
   const schema = actions[action].schema;
-  root.append(el("p", { class: "hint" }, actions[action].description.split("\n")[0]));
+  root.append(el("p", { class: "hint" }, actions[action].description));
   const grid = el("div", { class: "grid-2" });
-  for (const [name, prop] of Object.entries(schema.properties)) {
-    if (name === "action") continue;
+  for (const name of actions[action].fields) {
+    const prop = schema.properties[name];
+    if (name === "action" || !prop) continue;
     const kind = kindOf(prop);
     const required = (schema.required || []).includes(name);
     const id = `${uid}-${name}`;

@@ -39,9 +39,11 @@ export function formatClock(date) {
     timeZone: LOCAL_ZONE }).format(date);
 }
 
-/** "Mon 23": the day of `date` in the browser's zone. */
-export function formatDay(date) {
-  return new Intl.DateTimeFormat("en-US", { weekday: "short", day: "numeric", timeZone: LOCAL_ZONE }).format(date);
+/** "Mon 23" (with `month`: "Mon, Nov 23"): the day of `date` in the browser's zone. */
+export function formatDay(date, { month = false } = {}) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", { weekday: "short", day: "numeric",
+    month: "short", timeZone: LOCAL_ZONE }).formatToParts(date).map((p) => [p.type, p.value]));
+  return month ? `${parts.weekday}, ${parts.month} ${parts.day}` : `${parts.weekday} ${parts.day}`;
 }
 
 /** The browser's zone as a short name at `date` ("EST", "GMT+1"). */

@@ -356,9 +356,9 @@ export function createWorkflows(root, dialog, { who, onOpenSchedule, onChanged }
 
   return {
     load,
-    /** Opens the workflow `id` in the dialog (loading the list first when needed). */
+    /** Opens the workflow `id` in the dialog (the list and its schedules read afresh). */
     async show(id) {
-      if (!byId(id)) await load();
+      await load();
       const w = byId(id);
       if (!w) {
         toast("That workflow is not visible to this key.", "error");
