@@ -350,6 +350,32 @@ def test_a_sparkline_shows_the_last_runs_with_failures_marked(ui: Ui) -> None:
     expect(page.locator("#history-dialog [data-history-title]")).to_have_text("sparky")
 
 
+def test_a_retried_run_shows_each_attempt_and_its_steps(ui: Ui) -> None:
+    sink = ui.service.sink
+    bad = ui.service.workflow("retry-bad", [{"action": "log", "message": "before"},
+                                            {"action": "http_request", "url": f"{sink.url}/fail"}])
+    schedule = ui.service.schedule("retried", bad["workflow_id"], max_retries=1, retry_backoff_seconds=1)
+    assert ui.service.call("POST", f"/schedules/{schedule['schedule_id']}/run")[0] == 202
+    [run] = ui.service.ended_runs(schedule["schedule_id"], 1)
+    assert (run["status"], run["attempt"]) == ("failed", 2), run
+    page = ui.sign_in()
+    ui.row("retried").get_by_role("button", name="History").click()
+    page.locator("#history-dialog tbody tr").first.get_by_role("button", name=re.compile("^Details")).click()
+    detail = page.locator("#run-dialog")
+    expect(detail.locator("[data-run-facts]")).to_contain_text("Attempts2")
+    attempts = detail.locator("[data-run-attempts] li")
+    expect(attempts).to_have_count(2)
+    expect(attempts.locator(".badge")).to_have_text(["failed", "failed"])
+    expect(detail.locator("[data-run-steps-title]")).to_have_text("Steps of attempt 2")
+    expect(detail.get_by_role("button", name="Attempt 2")).to_have_attribute("aria-pressed", "true")
+    detail.get_by_role("button", name="Attempt 1").click()
+    expect(detail.locator("[data-run-steps-title]")).to_have_text("Steps of attempt 1")
+    steps = detail.locator("[data-run-steps] tr")
+    expect(steps.locator("[data-label=Status] .badge")).to_have_text(["completed", "failed"])
+    expect(steps.nth(1).locator("[data-label=Error]")).to_contain_text("500")
+    screenshot(page, "dashboard-run-attempts-1280")
+
+
 def test_the_status_lists_the_next_three_runs(ui: Ui) -> None:
     workflow = ui.service.workflow("often-wf", [{"action": "log", "message": "hi"}])
     ui.service.schedule("often", workflow["workflow_id"], schedule_type="interval", cron_expression=None,

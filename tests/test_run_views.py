@@ -17,6 +17,11 @@ FAIL_STEPS = [{"action": "log", "message": "first"},
 
 
 @pytest.fixture
+def app_settings() -> dict[str, Any]:
+    return {"workflow_retry_base_seconds": 0.0}  # a retry starts at once (the clock is manual)
+
+
+@pytest.fixture
 def client(app: Quart) -> Any:
     return app.test_client()
 
@@ -59,6 +64,7 @@ async def test_a_run_shows_its_steps_and_no_other_community_reads_it(client: Any
         assert detail["run"]["run_id"] == run_id and detail["run"]["trigger"] == "manual"
         assert detail["run"]["status"] == "failed" and detail["schedule"]["name"] == "r"
         assert detail["schedule"]["timezone"] == "Europe/Berlin"
+        assert [a["attempt"] for a in detail["attempts"]] == [1] and detail["attempts"][0] == detail["execution"]
         steps = detail["execution"]["step_results"]
         assert [s["status"] for s in steps] == ["completed", "failed"]
         assert steps[0]["output"] == {"message": "first"} and "loopback" in steps[1]["error"]
@@ -67,6 +73,22 @@ async def test_a_run_shows_its_steps_and_no_other_community_reads_it(client: Any
     _, status_page = await call(client, "get", "/api/v1/schedules/status", headers=red, expect=200)
     assert [f["run_id"] for f in status_page["recent_failures"]] == [run_id]
     assert (await call(client, "get", "/api/v1/schedules/status", headers=blue))[1]["recent_failures"] == []
+
+
+async def test_a_run_lists_each_attempt_with_its_steps(client: Any, app: Quart) -> None:
+    red, _ = await _keys(app)
+    wf = await workflow(client, "flaky", headers=red, steps=FAIL_STEPS)
+    _, schedule = await call(client, "post", "/api/v1/schedules", cron_body(wf, "twice", max_retries=1), red,
+                             expect=201)
+    _, started = await call(client, "post", f"/api/v1/schedules/{schedule['schedule_id']}/run", headers=red,
+                            expect=202)
+    await runs_ended(app)
+    _, detail = await call(client, "get", f"/api/v1/runs/{started['run_id']}", headers=red, expect=200)
+    assert (detail["run"]["status"], detail["run"]["attempt"]) == ("failed", 2)
+    attempts = detail["attempts"]
+    assert [(a["attempt"], a["status"]) for a in attempts] == [(1, "failed"), (2, "failed")]
+    assert len({a["execution_id"] for a in attempts}) == 2 and detail["execution"] == attempts[-1]
+    assert all([s["status"] for s in a["step_results"]] == ["completed", "failed"] for a in attempts)
 
 
 async def test_recent_runs_are_the_newest_ended_runs_of_the_listed_schedules(client: Any, app: Quart) -> None:

@@ -40,7 +40,8 @@ class RunScheduleOut(BaseModel):
 class RunDetailOut(BaseModel):
     run: RunOut
     schedule: RunScheduleOut
-    execution: ExecutionOut | None
+    execution: ExecutionOut | None = Field(description="the latest attempt, with its steps")
+    attempts: list[ExecutionOut] = Field(description="every attempt recorded, first to latest")
 
 
 class RecentQuery(ScheduleQuery):
@@ -93,14 +94,15 @@ async def list_actions() -> dict[str, Any]:
 @document_response(RunDetailOut)
 @document_response(ErrorOut, 404)
 async def get_run(run_id: str) -> dict[str, Any]:
-    """One run: its times, trigger and attempts, its schedule, and its execution's steps (status,
+    """One run: its times, trigger and attempts, its schedule, and each attempt's steps (status,
     duration, output bounded to 16 KB, error). A run of another community's schedule is 404."""
     detail = await _views().run(run_id, scope=scope())
     s = detail.schedule
     return {"run": run_json(detail.run),
             "schedule": {"schedule_id": s.schedule_id, "name": s.name, "timezone": s.timezone,
                          "workflow_id": s.workflow_id, "deleted": s.deleted_at is not None},
-            "execution": execution_json(detail.execution) if detail.execution is not None else None}
+            "execution": execution_json(detail.execution) if detail.execution is not None else None,
+            "attempts": [execution_json(e) for e in detail.attempts]}
 
 
 @bp.get("/schedules/recent-runs")

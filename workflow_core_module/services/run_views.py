@@ -31,7 +31,11 @@ MAX_RECENT_PER_SCHEDULE = 50
 class RunDetail:
     run: Run
     schedule: Schedule
-    execution: Execution | None
+    attempts: list[Execution]  # by attempt; the last is the run's latest
+
+    @property
+    def execution(self) -> Execution | None:
+        return self.attempts[-1] if self.attempts else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,13 +103,15 @@ class RunViews:
         store = self.schedules.store
         run = await store.run(run_id, scope)
         schedule = await store.database.read(lambda dal: store.fetch(dal, run.schedule_id, scope, deleted=True))
-        execution = None
-        if run.execution_id is not None:
-            try:  # the run is the caller's (checked above), and so is its execution
-                execution = await self.workflows.get_execution(run.execution_id, scope=None)
+        # The run is the caller's (checked above), and so are its attempts.
+        attempts = {e.attempt: e for e in await self.workflows.store.executions_of_run(run.run_id)}
+        for execution_id in {run.execution_id, run.run_id} - {e.execution_id for e in attempts.values()} - {None}:
+            try:  # a first attempt recorded on the run row, or the one the run names
+                found = await self.workflows.get_execution(str(execution_id), scope=None)
             except NotFound:
-                execution = None  # removed with its history
-        return RunDetail(run, schedule, execution)
+                continue  # none (a missed or skipped run), or removed with its history
+            attempts.setdefault(found.attempt, found)
+        return RunDetail(run, schedule, [attempts[n] for n in sorted(attempts)])
 
     async def _listed(self, scope: Scope, filters: dict[str, Any]) -> Page[Schedule]:
         return await self.schedules.list_schedules(scope=scope, **filters)

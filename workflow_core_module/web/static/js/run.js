@@ -48,13 +48,16 @@ export function createRunDetail(dialog, { onOpenSchedule }) {
   let timer = 0;
   let sequence = 0;
   let current = null;
+  let attempts = [];
+  let shown = null;  // the attempt whose steps are shown (null: the latest)
 
   async function load() {
     const mine = ++sequence;
     clearTimeout(timer);
     const detail = await get(`/runs/${encodeURIComponent(current)}`);
     if (mine !== sequence || !dialog.open) return;
-    const { run, schedule, execution } = detail;
+    const { run, schedule } = detail;
+    const execution = detail.execution;
     const zone = schedule.timezone;
     $("[data-run-title]", dialog).textContent = `Run of “${schedule.name}”`;
     fill($("[data-run-sub]", dialog), el("button", { type: "button", class: "link", dataset: { runSchedule: "" },
@@ -67,17 +70,35 @@ export function createRunDetail(dialog, { onOpenSchedule }) {
       ["Started", at(execution?.started_at || run.fired_at, zone)],
       ["Finished", at(run.finished_at, zone)],
       ["Duration", duration(run.duration_ms)],
-      ["Attempts", String(run.attempt)],
+      ["Attempts", String(Math.max(run.attempt, detail.attempts.length))],
     ]));
     const error = $("[data-run-error]", dialog);
     error.textContent = [run.error, run.note].filter(Boolean).join(" · ");
     error.hidden = !error.textContent;
+    attempts = detail.attempts || [];
+    if (shown === null || shown >= attempts.length) shown = attempts.length - 1;
+    showAttempt(zone);
+    if (LIVE.has(run.status)) timer = setTimeout(guarded(load), 1000);
+  }
+
+  /** The attempts (when there were several) and the steps of the one picked (the latest first). */
+  function showAttempt(zone) {
+    const list = $("[data-run-attempts]", dialog);
+    list.hidden = attempts.length < 2;
+    fill(list, attempts.length < 2 ? null : [el("h3", {}, "Attempts"), el("ol", { class: "plain attempts" },
+      attempts.map((a, i) => el("li", {}, el("button", { type: "button", class: "btn btn-small",
+        "aria-pressed": String(i === shown), dataset: { attempt: a.attempt },
+        onclick: () => { shown = i; showAttempt(zone); } }, `Attempt ${a.attempt}`), " ", badge(a.status), " ",
+      at(a.started_at, zone), ` · ${duration(a.duration_ms)}`,
+      a.error ? el("span", { class: "error-text block" }, a.error) : null)))]);
+    const execution = attempts[shown] || null;
+    $("[data-run-steps-title]", dialog).textContent = attempts.length > 1 && execution
+      ? `Steps of attempt ${execution.attempt}` : "Steps";
     const rows = stepRows(execution);
     fill($("[data-run-steps]", dialog), rows);
     const empty = $("[data-run-steps-empty]", dialog);
     empty.hidden = rows.length > 0;
     empty.textContent = execution ? "No step has run yet." : "This run started no workflow (nothing ran).";
-    if (LIVE.has(run.status)) timer = setTimeout(guarded(load), 1000);
   }
 
   for (const close of $$("[data-close]", dialog)) close.addEventListener("click", () => dialog.close());
@@ -86,7 +107,11 @@ export function createRunDetail(dialog, { onOpenSchedule }) {
   return {
     async open(runId) {
       current = runId;
-      for (const part of $$("[data-run-facts], [data-run-steps], [data-run-sub]", dialog)) fill(part);
+      attempts = [];
+      shown = null;
+      for (const part of $$("[data-run-facts], [data-run-steps], [data-run-sub], [data-run-attempts]", dialog)) {
+        fill(part);
+      }
       $("[data-run-title]", dialog).textContent = "Run";
       $("[data-run-error]", dialog).hidden = true;
       if (!dialog.open) dialog.showModal();
