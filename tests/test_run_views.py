@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from quart import Quart
 
+from workflow_core_module.services.run_views import upcoming_runs
+
 from .test_api import ADMIN, call, cron_body, runs_ended, workflow
 
 FAIL_STEPS = [{"action": "log", "message": "first"},
@@ -133,6 +135,20 @@ async def test_the_timeline_lists_each_listed_schedules_runs_in_the_window(clien
     assert (await call(client, "get", "/api/v1/schedules/timeline", headers=blue))[1]["items"] == []
     for bad in ("hours=0", "hours=169", "limit=0", "status=nope"):
         assert (await call(client, "get", f"/api/v1/schedules/timeline?{bad}", headers=red))[0] == 400, bad
+
+
+async def test_a_timeline_past_its_deadline_lists_the_rest_without_runs(client: Any, app: Quart) -> None:
+    wf = await workflow(client)
+    for name in ("first", "second"):
+        await call(client, "post", "/api/v1/schedules", cron_body(wf, name, cron_expression="* * * * *"), expect=201)
+    runtime = app.extensions["runtime"]
+    schedules = list((await runtime.schedules.list_schedules()).items)
+    now = runtime.clock.now()
+    found, complete = upcoming_runs(schedules, now, now + timedelta(hours=1), deadline_seconds=0.0)
+    assert [(u.schedule.name, u.times, u.complete) for u in found] == [("first", [], False), ("second", [], False)]
+    assert complete is False
+    found, complete = upcoming_runs(schedules, now, now + timedelta(hours=1))
+    assert [len(u.times) for u in found] == [60, 60] and complete is True
 
 
 async def test_status_lists_the_three_soonest_runs(client: Any, app: Quart) -> None:

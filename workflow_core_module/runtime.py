@@ -118,6 +118,7 @@ class Runtime:
         if self.coordinator is not None:
             await self.coordinator.close()
         await asyncio.gather(self.scheduler.stop(grace), self.workflows.close(grace))
+        self.views.close()
         await self.engine.close()
         await self.database.close()
         system(log, "service.stop", "service stopped")

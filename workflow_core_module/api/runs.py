@@ -122,7 +122,8 @@ async def recent_runs(query_args: RecentQuery) -> dict[str, Any]:
 @document_response(TimelineOut)
 async def timeline(query_args: TimelineQuery) -> dict[str, Any]:
     """The runs the schedules the list's filters, limit and offset select will fire in the next
-    `hours` (default and at most 168), at most 2,000 per schedule and 20,000 in all."""
+    `hours` (default and at most 168): at most 2,000 per schedule, 20,000 in all and half a second
+    of computing (the schedules past it are listed without runs, and `complete` is false)."""
     start, end, found, complete = await _views().timeline(scope=scope(), filters=_filters(query_args),
                                                           hours=query_args.hours)
     return {"start": ts(start), "end": ts(end), "complete": complete, "items": [

@@ -159,7 +159,7 @@ export function createTimeline(root) {
     summary.textContent = `${total.toLocaleString()} run${total === 1 ? "" : "s"} in the next 7 days` +
       ` · hours in ${LOCAL_ZONE}` + (crowdedHours ? ` · ${crowdedHours} crowded hour${crowdedHours === 1 ? "" : "s"} ` +
       `(${crowded}+ runs)` : "") + (overlapHours ? ` · same-minute runs in ${overlapHours} hour` +
-      `${overlapHours === 1 ? "" : "s"}` : "") + (answer.complete ? "" : " · some schedules run more often than shown");
+      `${overlapHours === 1 ? "" : "s"}` : "") + (answer.complete ? "" : " · not every run is shown (too many to count at once)");
     showHour(selected !== null && buckets[selected]?.runs.length ? selected : null);
   }
 
