@@ -298,8 +298,8 @@ def test_a_community_key_sees_only_its_own_scheduler_status(service: Service) ->
     service.workflow(service.blue, "blue-only", [{"action": "log", "message": "hi"}])
     status, mine = service.call("GET", "/schedules/status", service.blue)
     assert status == 200, mine
-    assert set(mine) == {"running", "last_pass_at", "lag_seconds", "active_schedules", "next_due", "recent_failures",
-                         "maintenance"}
+    assert set(mine) == {"running", "last_pass_at", "lag_seconds", "active_schedules", "next_due", "next_runs",
+                         "recent_failures", "maintenance"}
     assert service.call("POST", "/scheduler/pause", service.blue, {"reason": "mine"})[0] == 403
     assert service.call("POST", "/scheduler/pause", service.admin, {"reason": "upgrade"})[0] == 200
     try:
@@ -312,6 +312,7 @@ def test_a_community_key_sees_only_its_own_scheduler_status(service: Service) ->
     text = json.dumps(mine)
     assert "pid" not in text and "host" not in text and "replica" not in text
     assert mine["active_schedules"] == 0  # red's schedules are not counted
+    assert mine["next_due"] is None and mine["next_runs"] == []  # nor listed among the next runs
     status, everything = service.call("GET", "/schedules/status", service.admin)
     assert status == 200 and everything["replicas"] and everything["replicas"][0]["pid"] == service.server.process.pid
 

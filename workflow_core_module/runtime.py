@@ -26,6 +26,7 @@ from .services.bulk import BulkService
 from .services.calendar_service import CalendarService
 from .services.community_service import CommunityService
 from .services.coordination import Coordinator
+from .services.run_views import RunViews
 from .services.schedule_service import ScheduleService
 from .services.scheduler import Scheduler
 from .services.status import StatusReport
@@ -58,6 +59,7 @@ class Runtime:
         self.alerts: AlertService
         self.coordinator: Coordinator | None = None
         self.status: StatusReport
+        self.views: RunViews
         self.chat_replays = Replays(clock)
         self.started = False
 
@@ -78,6 +80,7 @@ class Runtime:
         self.audit = AuditService(self.database)
         self.communities = CommunityService(self.database, self.clock)
         self.engine.use_community_platforms(self.communities.platform_of)
+        self.views = RunViews(self.schedules, self.workflows)
         self.status = StatusReport(self.settings, self.clock, self.database, self.schedules, self.scheduler)
         self.chat = ChatService(self.schedules, self.scheduler, self.workflows, self.communities, self.settings,
                                 self.clock)
@@ -122,6 +125,7 @@ class Runtime:
         if self.coordinator is not None:
             await self.coordinator.close()
         await asyncio.gather(self.scheduler.stop(grace), self.workflows.close(grace))
+        self.views.close()
         await self.engine.close()
         await self.database.close()
         system(log, "service.stop", "service stopped")

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ..services.bulk import BulkService
     from ..services.calendar_service import CalendarService
     from ..services.community_service import CommunityService
+    from ..services.run_views import RunViews
     from ..services.schedule_service import ScheduleService
     from ..services.scheduler import Scheduler
     from ..services.status import StatusReport
@@ -51,6 +52,7 @@ class Services(Protocol):
     chat_replays: Replays
 
     status: StatusReport
+    views: RunViews
 
 
 def runtime() -> Services:

@@ -38,6 +38,9 @@ from .serialize import listed_schedule_json, page_json, run_json, schedule_json,
 from .when import expand_when
 
 bp = Blueprint("schedules", __name__, url_prefix="/api/v1/schedules")
+# What a preview with "when" answers back as `timing`, so a form can show what the phrase became.
+_READ_FROM_WHEN = ("schedule_type", "cron_expression", "interval_seconds", "scheduled_time", "start_date",
+                   "end_date", "max_executions")
 
 
 def _service() -> ScheduleService:
@@ -79,7 +82,8 @@ async def scheduler_status() -> dict[str, Any]:
 @document_response(ErrorOut, 400)
 async def preview_schedule(data: SchedulePreview) -> dict[str, Any]:
     """Validate a spec without saving it: its next times and a human description."""
-    spec = expand_when(payload(data), runtime().clock.now())
+    asked = payload(data)
+    spec = expand_when(asked, runtime().clock.now())
     count = spec.pop("count", 10)
     editing = spec.pop("schedule_id", None)
     explain = spec.pop("explain", False)
@@ -88,7 +92,9 @@ async def preview_schedule(data: SchedulePreview) -> dict[str, Any]:
     overlaps = await service.overlaps(fields, scope=scope(), exclude=editing)
     return {"times": [ts(t) for t in times], "description": describe(rule),
             "overlaps": [o | {"first_at": ts(o["first_at"])} for o in overlaps.found],
-            "overlaps_complete": overlaps.complete} | _skipped(rule, skipped, explain)
+            "overlaps_complete": overlaps.complete,
+            "timing": {k: v for k, v in spec.items() if k in _READ_FROM_WHEN} if asked.get("when") else None,
+            **_skipped(rule, skipped, explain)}
 
 
 def _skipped(rule: TimeRule, skipped: list[tuple[datetime, str]], explain: bool) -> dict[str, Any]:

@@ -425,6 +425,9 @@ class PreviewOut(BaseModel):
     overlaps: list[Overlap] = []
     overlaps_complete: bool = Field(True, description="false when the check stopped at its time limit before "
                                     "looking at every schedule of the workflow; ask again to see more")
+    timing: dict[str, Any] | None = Field(None, description="with `when`: the timing fields the phrase was read "
+                                          "as (schedule_type, cron_expression, interval_seconds, scheduled_time, "
+                                          "start_date, end_date, max_executions)")
 
 
 class WhoAmI(BaseModel):
@@ -497,6 +500,7 @@ class StatusOut(BaseModel):
     cache: dict[str, Any] | None = None
     active_schedules: int
     next_due: dict[str, Any] | None
+    next_runs: list[dict[str, Any]] = Field([], description="the 3 soonest runs: schedule_id, name, timezone, at")
     last_pass_at: str | None
     lag_seconds: float
     last_pass: dict[str, Any] | None = None

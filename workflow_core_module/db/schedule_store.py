@@ -100,6 +100,18 @@ class ScheduleStore:
         rows = await self.database.read(lambda dal: dal.executesql(sql, placeholders=params))
         return (rows[0][0], rows[0][1], as_utc(rows[0][2])) if rows else None
 
+    async def soonest(self, scope: Scope, limit: int) -> list[Schedule]:
+        """The `limit` active schedules in scope due soonest, soonest first."""
+        where, params = ("is_active = ?", [self.dialect.true]) if scope is None else \
+            ("is_active = ? AND community_id = ?", [self.dialect.true, scope])
+
+        def read(dal: DAL) -> list[Schedule]:
+            rows = self.schedules.select(dal, f"{where} AND next_execution_at IS NOT NULL", params,
+                                         f"ORDER BY next_execution_at LIMIT {int(limit)}")
+            return [Schedule.from_row(r) for r in rows]
+
+        return await self.database.read(read)
+
     async def pauses_ending(self, limit: int) -> list[tuple[str, datetime]]:
         """(schedule_id, paused_until) of paused schedules that resume by themselves, soonest first."""
         sql = ("SELECT schedule_id, paused_until FROM workflow_schedules WHERE paused_until IS NOT NULL "
@@ -178,6 +190,40 @@ class ScheduleStore:
             return Page([Run.from_row(r) for r in rows], total, limit, offset)
 
         return await self.database.read(run)
+
+    async def run(self, run_id: str, scope: Scope) -> Run:
+        """One run by its id; a run of a schedule outside `scope` (its community) is not found.
+        Runs of soft-deleted schedules are found (a recent failure may name one)."""
+        where, params = "run_id = ?", [run_id]
+        if scope is not None:
+            where += " AND schedule_id IN (SELECT schedule_id FROM workflow_schedules WHERE community_id = ?)"
+            params.append(scope)
+
+        def read(dal: DAL) -> Run:
+            rows = self.runs.select(dal, where, params)
+            if not rows:
+                raise NotFound("run", run_id)
+            return Run.from_row(rows[0])
+
+        return await self.database.read(read)
+
+    async def recent_runs(self, schedule_ids: list[str], per_schedule: int) -> dict[str, list[Run]]:
+        """The newest `per_schedule` ended runs (not queued or running) of each schedule, newest first."""
+        if not schedule_ids:
+            return {}
+        marks = ", ".join("?" for _ in schedule_ids)
+        where = (f"id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY schedule_id ORDER BY id DESC) "
+                 f"AS n FROM workflow_schedule_runs WHERE schedule_id IN ({marks}) "
+                 f"AND status NOT IN ('queued', 'running')) ranked WHERE n <= {int(per_schedule)})")
+
+        def read(dal: DAL) -> dict[str, list[Run]]:
+            found: dict[str, list[Run]] = {}
+            for row in self.runs.select(dal, where, list(schedule_ids), "ORDER BY id DESC"):
+                run = Run.from_row(row)
+                found.setdefault(run.schedule_id, []).append(run)
+            return found
+
+        return await self.database.read(read)
 
     async def active_due_seconds(self) -> list[tuple[int, int]]:
         """(id, next due epoch second) of every active schedule, for the cache."""

@@ -139,6 +139,16 @@ class WorkflowStore:
 
         return await self.database.read(run)
 
+    async def executions_of_run(self, run_id: str) -> list[Execution]:
+        """The attempts of one schedule run recorded as executions (a first attempt recorded on the
+        run row itself is not among them: read it with get_execution(run_id)), by attempt."""
+
+        def run(dal: DAL) -> list[Execution]:
+            rows = self.executions.select(dal, "run_id = ?", [run_id], "ORDER BY attempt, id")
+            return [Execution.from_row(r) for r in rows]
+
+        return await self.database.read(run)
+
     def _on_run_row(self, dal: DAL, execution_id: str, scope: Scope) -> Execution | None:
         """A schedule run's first attempt, recorded on its run row: its id is the run's."""
         community = "COALESCE(s.community_id, w.community_id)"

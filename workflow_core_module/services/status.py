@@ -14,12 +14,14 @@ from ..config import Settings
 from ..db.database import Database
 from ..scheduling.types import iso_z_or_none as ts
 from .coordination import Coordinator
+from .run_views import next_runs
 from .schedule_service import ScheduleService
 from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
 HEALTH_DB_TIMEOUT_SECONDS = 2.0
+NEXT_RUNS = 3  # the soonest runs the status lists
 
 
 class StatusReport:
@@ -83,11 +85,13 @@ class StatusReport:
         failures = [{**f, "scheduled_for": ts(f["scheduled_for"]), "finished_at": ts(f["finished_at"])}
                     for f in await store.recent_failures(scope)]
         next_due = {"schedule_id": head[0], "name": head[1], "at": ts(head[2])} if head else None
+        upcoming = [{"schedule_id": s.schedule_id, "name": s.name, "timezone": s.timezone, "at": ts(at)}
+                    for s, at in next_runs(await store.soonest(scope, NEXT_RUNS), now, NEXT_RUNS)]
         if scope is not None:
             lag = max(0.0, (now - head[2]).total_seconds()) if head is not None else 0.0
             return {"running": bool(loop and loop.running), "last_pass_at": ts(loop.last_pass_at if loop else None),
                     "lag_seconds": round(lag, 3), "active_schedules": await store.count_active(scope),
-                    "next_due": next_due, "recent_failures": failures,
+                    "next_due": next_due, "next_runs": upcoming, "recent_failures": failures,
                     "maintenance": {**await self._maintenance(), "by": None}}  # not who, for a community
         last = loop.last_pass if loop else None
         return {
@@ -96,6 +100,7 @@ class StatusReport:
             "cache": self._cache_view(),
             "active_schedules": len(self.schedules.cache),
             "next_due": next_due,
+            "next_runs": upcoming,
             "last_pass": None if last is None else {
                 "due": last.due, "fired": last.fired, "missed": last.missed, "skipped": last.skipped,
                 "duration_ms": round(last.duration_ms, 2)},

@@ -1,4 +1,5 @@
-// The dashboard: sign-in, then the scheduler widget, the schedule list and its dialogs.
+// The dashboard: sign-in, then the scheduler widget and two pages, schedules and workflows, with their
+// dialogs (schedule form, history, run detail, workflow form, import).
 
 import { all, del, onUnauthorized, post, request, session } from "./api.js";
 import { createSelection, setUpBulk } from "./bulk.js";
@@ -6,11 +7,13 @@ import { $, $$ } from "./dom.js";
 import { createScheduleForm } from "./form.js";
 import { createHistory } from "./history.js";
 import { createScheduleList } from "./list.js";
+import { createRunDetail } from "./run.js";
 import { confirmAction, guarded, toast } from "./notify.js";
 import { ImportFileError, createImporter, exportSchedules, readDocument } from "./portability.js";
 import { createSchedulerWidget } from "./scheduler.js";
 import { hideSignIn, setUpSignIn, showSignIn } from "./signin.js";
 import { countdown } from "./time.js";
+import { createWorkflows } from "./workflows.js";
 
 let me = null;
 let workflows = [];
@@ -26,8 +29,31 @@ async function refreshAll() {
   await Promise.all([list.load(), scheduler.refresh()]);
 }
 
-const history = createHistory($("#history-dialog"));
-const scheduler = createSchedulerWidget($("#scheduler"), { onOpen: (id) => guarded(history.open)(id) });
+const runDetail = createRunDetail($("#run-dialog"), { onOpenSchedule: (id) => guarded(history.open)(id) });
+const history = createHistory($("#history-dialog"), { onOpenRun: (id) => runDetail.open(id) });
+const scheduler = createSchedulerWidget($("#scheduler"), { onOpenRun: (id) => guarded(runDetail.open)(id) });
+const workflowPage = createWorkflows($("#workflows"), $("#workflow-dialog"), {
+  who: () => me,
+  onOpenSchedule: (id) => guarded(history.open)(id),
+  async onChanged() {
+    await loadWorkflows();
+    await refreshAll();
+  },
+});
+
+const VIEWS = ["schedules", "workflows"];
+
+/** Shows one page (from the address's #fragment); the workflows page is read when it is shown. */
+function showView(name) {
+  const view = VIEWS.includes(name) ? name : "schedules";
+  for (const v of VIEWS) $(`#${v}`).hidden = v !== view;
+  for (const link of $$("[data-view]")) {
+    if (link.dataset.view === view) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  if (view === "workflows" && me) guarded(workflowPage.load)();
+}
+window.addEventListener("hashchange", () => showView(window.location.hash.slice(1)));
 const selection = createSelection(() => {
   renderBulk();
   list.syncSelection();
@@ -52,6 +78,10 @@ const list = createScheduleList($("#schedules"), {
       setTimeout(guarded(list.load), 1500);
     },
     history: (schedule) => history.open(schedule.schedule_id),
+    async workflow(schedule) {
+      window.location.hash = "workflows";
+      await workflowPage.show(schedule.workflow_id);
+    },
     async edit(schedule) {
       await loadWorkflows();
       await form.open("edit", schedule);
@@ -102,6 +132,7 @@ async function start(who) {
   every(30000, list.load);
   await loadWorkflows();
   await refreshAll();
+  showView(window.location.hash.slice(1));
 }
 
 onUnauthorized(() => {

@@ -5,7 +5,7 @@ import { $, $$, debounce, el, fill } from "./dom.js";
 import { guarded, toast } from "./notify.js";
 import { createPreview } from "./preview.js";
 import { CRON_TEMPLATES, TIMING_FIELDS, readForm, writeForm } from "./spec.js";
-import { zoneNames } from "./time.js";
+import { toZoneInput, zoneNames } from "./time.js";
 
 const TITLES = { create: "New schedule", edit: "Edit schedule", clone: "Clone schedule" };
 
@@ -62,6 +62,71 @@ export function createScheduleForm(dialog, { workflows, who, onSaved }) {
   }
   const refreshSoon = debounce(guarded(refreshPreview), 400);
 
+  // "When, in words": the phrase is read by POST /schedules/preview (the chat's reader, in the form's
+  // zone) and the timing fields it became are filled in; an unreadable phrase shows the reader's hint.
+  const whenStatus = $("[data-when-status]", form);
+  const whenHint = whenStatus.textContent;
+  let whenSequence = 0;
+  let fromWords = new Set();  // the optional fields the last phrase filled (cleared by the next one)
+
+  function applyTiming(timing) {
+    const f = form.elements;
+    const zone = f.timezone.value.trim() || "UTC";
+    for (const name of fromWords) if (!(name in timing)) f[name].value = "";
+    fromWords = new Set();
+    f.schedule_type.value = timing.schedule_type;
+    if (timing.cron_expression !== undefined) f.cron_expression.value = timing.cron_expression;
+    if (timing.interval_seconds !== undefined) {
+      const unit = [86400, 3600, 60, 1].find((u) => timing.interval_seconds % u === 0);
+      f.interval_value.value = String(timing.interval_seconds / unit);
+      f.interval_unit.value = String(unit);
+    }
+    if (timing.scheduled_time !== undefined) f.scheduled_time.value = toZoneInput(timing.scheduled_time, zone);
+    for (const name of ["start_date", "end_date"]) {
+      if (timing[name] !== undefined) {
+        f[name].value = toZoneInput(timing[name], zone);
+        fromWords.add(name);
+      }
+    }
+    if (timing.max_executions !== undefined) {
+      f.max_executions.value = String(timing.max_executions);
+      fromWords.add("max_executions");
+    }
+    showType();
+    showErrors({}, TIMING_FIELDS);
+  }
+
+  async function readWhen() {
+    const mine = ++whenSequence;
+    const phrase = form.elements.when_words.value.trim();
+    const error = $('[data-error-for="when"]', form);
+    if (!phrase) {
+      error.hidden = true;
+      form.elements.when_words.removeAttribute("aria-invalid");
+      whenStatus.textContent = whenHint;
+      return;
+    }
+    const timezone = form.elements.timezone.value.trim() || "UTC";
+    try {
+      const answer = await post("/schedules/preview", { when: phrase, timezone, count: 1 });
+      if (mine !== whenSequence || !dialog.open) return;
+      applyTiming(answer.timing || {});
+      error.hidden = true;
+      form.elements.when_words.removeAttribute("aria-invalid");
+      whenStatus.textContent = `Read as: ${answer.description} (${timezone})`;
+      await refreshPreview();
+    } catch (problem) {
+      if (mine !== whenSequence) return;
+      if (!(problem instanceof ApiError) || problem.status !== 400) throw problem;
+      const message = problem.details.when || problem.details.timezone || problem.message;
+      error.textContent = message;
+      error.hidden = false;
+      form.elements.when_words.setAttribute("aria-invalid", "");
+      whenStatus.textContent = "The fields below keep what they had.";
+    }
+  }
+  const readWhenSoon = debounce(guarded(readWhen), 400);
+
   function fillWorkflows(selected) {
     const list = workflows();
     fill(form.elements.workflow_id, list.length
@@ -81,6 +146,11 @@ export function createScheduleForm(dialog, { workflows, who, onSaved }) {
     form.elements.cron_expression.dispatchEvent(new Event("input", { bubbles: true }));
   });
   form.addEventListener("input", (event) => {
+    if (event.target.name === "when_words") {
+      readWhenSoon();
+      return;
+    }
+    if (event.target.name === "timezone" && form.elements.when_words.value.trim()) readWhenSoon();
     const field = fieldOf(event.target);
     if (event.target.name === "schedule_type") showType();
     showErrors({}, [field]);
@@ -124,6 +194,11 @@ export function createScheduleForm(dialog, { workflows, who, onSaved }) {
       const community = form.elements.community_id;
       community.disabled = !who().is_global || mode === "edit";
       community.closest(".field").hidden = !who().is_global;
+      form.elements.when_words.value = "";
+      fromWords = new Set();
+      whenSequence += 1;
+      $('[data-error-for="when"]', form).hidden = true;
+      whenStatus.textContent = whenHint;
       showType();
       showErrors({});
       dialog.showModal();

@@ -14,7 +14,7 @@ const at = (iso, zone) => (iso
 const cell = (label, ...children) => el("td", { dataset: { label } }, children);
 
 function runRow(run, zone) {
-  return el("tr", {},
+  return el("tr", { dataset: { runId: run.run_id } },
     cell("Status", badge(run.status),
       run.attempt > 1 ? el("small", { class: "muted" }, ` attempt ${run.attempt}`) : null),
     cell("Trigger", run.trigger),
@@ -22,7 +22,9 @@ function runRow(run, zone) {
     cell("Fired at", at(run.fired_at, zone)),
     cell("Duration", duration(run.duration_ms)),
     cell("Error", run.error ? el("span", { class: "error-text" }, run.error) : null,
-      run.note ? el("small", { class: "muted block" }, run.note) : null));
+      run.note ? el("small", { class: "muted block" }, run.note) : null),
+    el("td", { class: "row-action" }, el("button", { type: "button", class: "btn btn-small", dataset: { runDetail: "" },
+      "aria-label": `Details of the run scheduled for ${formatInstant(run.scheduled_for, zone)}` }, "Details")));
 }
 
 function statsList(stats) {
@@ -32,8 +34,11 @@ function statsList(stats) {
   return pairs.map(([term, value]) => el("div", {}, el("dt", {}, term), el("dd", {}, String(value))));
 }
 
-/** The history dialog; `open(scheduleId)` shows one schedule (and polls while a run is queued or running). */
-export function createHistory(dialog) {
+/**
+ * The history dialog; `open(scheduleId)` shows one schedule (and polls while a run is queued or running).
+ * `onOpenRun(runId)` opens a run's detail.
+ */
+export function createHistory(dialog, { onOpenRun }) {
   const state = { id: null, status: "", offset: 0 };
   let timer = 0;
   let sequence = 0;
@@ -71,6 +76,10 @@ export function createHistory(dialog) {
     await load();
   }));
   $("[data-history-refresh]", dialog).addEventListener("click", guarded(load));
+  $("[data-history-rows]", dialog).addEventListener("click", (event) => {
+    const button = event.target.closest("[data-run-detail]");
+    if (button) guarded(onOpenRun)(button.closest("tr").dataset.runId);
+  });
   for (const button of $$("[data-page]", dialog)) {
     button.addEventListener("click", guarded(async () => {
       state.offset = Math.max(0, state.offset + (button.dataset.page === "next" ? PAGE : -PAGE));

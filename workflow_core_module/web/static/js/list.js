@@ -2,6 +2,7 @@
 // every change; nothing is edited locally except the switch the user just flipped.
 
 import { get } from "./api.js";
+import { createTimeline } from "./charts.js";
 import { $, $$, debounce, fill } from "./dom.js";
 import { guarded } from "./notify.js";
 import { scheduleRow } from "./table.js";
@@ -16,6 +17,8 @@ export function createScheduleList(root, { workflowName, selection, actions }) {
   const rows = $("[data-rows]", root);
   const selectAll = $("[data-select-all]", root);
   let page = { items: [], total: 0 };
+  let recent = new Map();
+  const timeline = createTimeline($("[data-timeline]", root));
   let sequence = 0;
   let loadedAt = 0;
 
@@ -23,7 +26,9 @@ export function createScheduleList(root, { workflowName, selection, actions }) {
 
   async function load() {
     const mine = ++sequence;
-    const data = await get("/schedules", state);
+    // The timeline and the sparklines are of the very schedules this page shows (same filters and page).
+    const [data, runs, upcoming] = await Promise.all([get("/schedules", state),
+      get("/schedules/recent-runs", state), get("/schedules/timeline", state)]);
     if (mine !== sequence) return;
     if (data.items.length === 0 && state.offset > 0 && data.total > 0) {
       state.offset = Math.floor((data.total - 1) / state.limit) * state.limit;
@@ -31,12 +36,15 @@ export function createScheduleList(root, { workflowName, selection, actions }) {
       return;
     }
     page = data;
+    recent = new Map(runs.items.map((i) => [i.schedule_id, i.runs]));
     loadedAt = Date.now();
     render();
+    timeline.render(upcoming);
   }
 
   function render() {
-    fill(rows, page.items.map((s) => scheduleRow(s, { workflowName, selected: selection.has(s.schedule_id) })));
+    fill(rows, page.items.map((s) => scheduleRow(s, { workflowName, selected: selection.has(s.schedule_id),
+      recent: recent.get(s.schedule_id) })));
     const empty = $("[data-empty]", root);
     const filtered = state.q || state.status || state.schedule_type || state.tag;
     empty.textContent = filtered
@@ -123,5 +131,12 @@ export function createScheduleList(root, { workflowName, selection, actions }) {
   /** The filters the list shows (what an export takes). */
   const shownFilters = () => ({ q: state.q, status: state.status, schedule_type: state.schedule_type, tag: state.tag });
 
-  return { load, tick, syncSelection, filters: shownFilters };
+  /** Shows only the schedules whose name holds `text` (the search box says so too). */
+  function search(text) {
+    const box = $("[data-filters] [name=q]", root);
+    box.value = text;
+    setFilter("q", text);
+  }
+
+  return { load, tick, syncSelection, search, filters: shownFilters };
 }

@@ -1,4 +1,4 @@
-// The scheduler widget: loop state, active count, next due (with countdown), replicas, recent failures.
+// The scheduler widget: loop state, active count, the next 3 runs (with countdowns), replicas, recent failures.
 
 import { get } from "./api.js";
 import { el, fill } from "./dom.js";
@@ -20,22 +20,28 @@ function loopState(status) {
     status.last_pass_at ? ["last pass ", ticking(status.last_pass_at)] : "no pass yet", lag);
 }
 
-function nextDue(status) {
-  if (!status.next_due) return stat("Next due", "Nothing scheduled");
-  const { at, name } = status.next_due;
-  return stat("Next due", name, ticking(at), ` · ${formatInstant(at)}`);
+function nextRuns(status) {
+  const runs = status.next_runs || [];
+  if (!runs.length) return stat("Next runs", "Nothing scheduled");
+  const items = runs.map((r) => el("li", { dataset: { nextRun: r.schedule_id } },
+    el("strong", { class: "next-name" }, r.name), " ", ticking(r.at),
+    el("span", { class: "block" }, formatInstant(r.at))));
+  return el("div", { class: "stat" }, el("span", { class: "stat-label" }, "Next runs"),
+    el("ol", { class: "plain next-runs" }, items));
 }
 
 function replicas(status) {
+  if (!status.replicas) return null;  // a community key does not see the service's replicas
   const list = el("ul", { class: "plain" }, status.replicas.map((r) =>
     el("li", {}, `${r.host} · pid ${r.pid} · `, r.last_pass_at ? ["pass ", ticking(r.last_pass_at)] : "no pass yet")));
   return el("div", { class: "stat" }, el("span", { class: "stat-label" }, "Replicas"),
     el("strong", { class: "stat-value" }, String(status.replicas.length)), list);
 }
 
-function failures(status, onOpen) {
+function failures(status, onOpenRun) {
   const items = status.recent_failures.map((f) => el("li", {},
-    el("button", { type: "button", class: "link", onclick: () => onOpen(f.schedule_id) }, f.name),
+    el("button", { type: "button", class: "link", dataset: { failureRun: f.run_id },
+      "aria-label": `Details of the failed run of ${f.name}`, onclick: () => onOpenRun(f.run_id) }, f.name),
     " ", el("span", { class: "badge badge-failed" }, f.status),
     " ", el("time", { datetime: f.scheduled_for, title: instantTitle(f.scheduled_for) },
       formatInstant(f.scheduled_for)),
@@ -45,13 +51,13 @@ function failures(status, onOpen) {
 }
 
 /**
- * The widget in `root`. `onOpen(scheduleId)` opens a schedule's history.
+ * The widget in `root`. `onOpenRun(runId)` opens a run's detail.
  */
-export function createSchedulerWidget(root, { onOpen }) {
+export function createSchedulerWidget(root, { onOpenRun }) {
   async function refresh() {
     const status = await get("/schedules/status");
     fill(root, loopState(status), stat("Active schedules", String(status.active_schedules)),
-      nextDue(status), replicas(status), failures(status, onOpen));
+      nextRuns(status), replicas(status), failures(status, onOpenRun));
   }
   return { refresh };
 }

@@ -1,7 +1,10 @@
 // Rows of the schedule list. Every cell carries a data-label so narrow screens can show it as a card.
 
+import { sparkline } from "./charts.js";
 import { el } from "./dom.js";
 import { countdown, formatInstant, instantTitle } from "./time.js";
+
+const DESCRIPTION_CHARS = 80;
 
 const TYPE_LABEL = { cron: "Cron", interval: "Interval", one_time: "One time" };
 
@@ -29,22 +32,32 @@ function toggle(schedule) {
     el("span", { class: "switch-track", "aria-hidden": "true" }));
 }
 
-/** One <tr> for `schedule`; `workflowName` maps ids to names. */
-export function scheduleRow(schedule, { workflowName, selected }) {
+/** The schedule's description, cut to one short line; the whole text is its title. */
+function description(schedule) {
+  const text = (schedule.description || "").trim();
+  if (!text) return null;
+  const short = text.length > DESCRIPTION_CHARS ? `${text.slice(0, DESCRIPTION_CHARS - 1).trimEnd()}…` : text;
+  return el("span", { class: "description block", title: text }, short);
+}
+
+/** One <tr> for `schedule`; `workflowName` maps ids to names, `recent` holds its newest ended runs. */
+export function scheduleRow(schedule, { workflowName, selected, recent }) {
   const tags = schedule.tags.map((t) => el("span", { class: "tag" }, t));
+  const workflow = workflowName(schedule.workflow_id);
   return el("tr", { dataset: { id: schedule.schedule_id } },
     el("td", { class: "select-cell" }, el("input", { type: "checkbox", dataset: { select: "" }, checked: selected,
       "aria-label": `Select ${schedule.name}` })),
-    cell("Schedule", el("strong", { class: "name" }, schedule.name),
-      el("small", { class: "muted block" }, workflowName(schedule.workflow_id),
-        schedule.community_id ? ` · community ${schedule.community_id}` : null),
+    cell("Schedule", el("strong", { class: "name" }, schedule.name), description(schedule),
+      el("small", { class: "muted block" }, el("button", { type: "button", class: "link", dataset: { action: "workflow" },
+        "aria-label": `Workflow ${workflow} of ${schedule.name}`, title: "Open the workflow" }, workflow),
+      schedule.community_id ? ` · community ${schedule.community_id}` : null),
       tags.length ? el("span", { class: "tags" }, tags) : null),
     cell("Timing", el("span", { class: "type" }, TYPE_LABEL[schedule.schedule_type]),
       el("span", { class: "block" }, schedule.timing_description)),
     cell("Zone", schedule.timezone),
     cell("Status", badge(schedule.status), pauseNote(schedule)),
     cell("Next run", nextRun(schedule)),
-    cell("Last run", lastRun(schedule)),
+    cell("Last run", lastRun(schedule), recent && recent.length ? sparkline(recent) : null),
     cell("Enabled", toggle(schedule)),
     el("td", { class: "actions" }, el("div", { class: "action-group" },
       action("run", "Run now", schedule.name), action("history", "History", schedule.name),

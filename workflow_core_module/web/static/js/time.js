@@ -1,4 +1,5 @@
 // Times: the API speaks UTC ISO ("...Z"); people read the browser's zone, with the schedule's zone at hand.
+// Every time shown carries its zone's name and its seconds.
 
 export const LOCAL_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 
@@ -7,24 +8,49 @@ const formats = new Map();
 function formatter(zone, withYear) {
   const key = `${zone || ""}|${withYear}`;
   if (!formats.has(key)) {
-    formats.set(key, new Intl.DateTimeFormat(undefined, {
-      weekday: "short", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
-      year: withYear ? "numeric" : undefined, timeZone: zone || undefined,
+    formats.set(key, new Intl.DateTimeFormat("en-US", {
+      weekday: "short", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
+      hourCycle: "h23", timeZoneName: "short", year: withYear ? "numeric" : undefined, timeZone: zone || LOCAL_ZONE,
     }));
   }
   return formats.get(key);
 }
 
-/** "Mon, Nov 23, 08:00" in `zone` (default: the browser's), with the year when it is not this year. */
+/**
+ * "Mon, Nov 23, 08:00:00 EST": to the second, in `zone` (default: the browser's), always with the
+ * zone's name, and with the year when it is not this year.
+ */
 export function formatInstant(iso, zone) {
   if (!iso) return "—";
   const date = new Date(iso);
   return formatter(zone, date.getFullYear() !== new Date().getFullYear()).format(date);
 }
 
-/** The tooltip of a shown time: its wall clock in the schedule's zone (default: the browser's), named. */
+/** The tooltip of a shown time: the same instant in the schedule's zone and in the browser's, each named. */
 export function instantTitle(iso, zone = LOCAL_ZONE) {
-  return `${formatInstant(iso, zone)} (${zone})`;
+  if (!iso) return "";
+  const here = `${formatInstant(iso)} (${LOCAL_ZONE}, your zone)`;
+  return zone === LOCAL_ZONE ? here : `${formatInstant(iso, zone)} (${zone}, the schedule's zone)\n${here}`;
+}
+
+/** "08:00": the wall clock of `date` in the browser's zone (callers name the zone beside it). */
+export function formatClock(date) {
+  return new Intl.DateTimeFormat("en-US", { hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+    timeZone: LOCAL_ZONE }).format(date);
+}
+
+/** "Mon 23" (with `month`: "Mon, Nov 23"): the day of `date` in the browser's zone. */
+export function formatDay(date, { month = false } = {}) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", { weekday: "short", day: "numeric",
+    month: "short", timeZone: LOCAL_ZONE }).formatToParts(date).map((p) => [p.type, p.value]));
+  return month ? `${parts.weekday}, ${parts.month} ${parts.day}` : `${parts.weekday} ${parts.day}`;
+}
+
+/** The browser's zone as a short name at `date` ("EST", "GMT+1"). */
+export function zoneAbbreviation(date = new Date(), zone = LOCAL_ZONE) {
+  const part = new Intl.DateTimeFormat("en-US", { timeZone: zone, timeZoneName: "short" }).formatToParts(date)
+    .find((p) => p.type === "timeZoneName");
+  return part ? part.value : zone;
 }
 
 function span(seconds) {
