@@ -25,7 +25,7 @@ START = datetime(2026, 11, 22, 12, 0, 0, tzinfo=timezone.utc)
 
 _TABLES = (
     "workflow_schedules", "workflow_schedule_runs", "workflows", "workflow_executions",
-    "api_keys", "audit_log", "scheduler_replicas", "communities",
+    "api_keys", "audit_log", "scheduler_replicas", "communities", "schedule_alerts",
 )
 
 

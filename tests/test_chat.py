@@ -349,3 +349,24 @@ def test_end_to_end_a_moderator_schedules_a_message_the_router_receives(tmp_path
             assert last <= paused_at, "an occurrence after the pause ran"
             assert len(said("hi")) == len(runs) >= 2  # and nothing posted "hi" without a run
             assert execute("list")["data"]["response_data"]["message"].startswith("2 schedules: #1 hi")
+
+
+async def test_alerts_on_and_off_post_into_the_channel_they_came_from(app: Quart) -> None:
+    client = app.test_client()
+    await reply(client, "add every day at 18:00 as evening say Stream soon")
+    assert await reply(client, "alerts evening") == (
+        'Alerts for "evening" are off. Turn them on here with: !schedule alerts evening on')
+    assert await reply(client, "alerts evening on") == (
+        'Alerts for "evening" are on: failure, missed, paused, recovered, to 1 chat. '
+        "Stop them with: !schedule alerts evening off")
+    [schedule] = (await app.extensions["runtime"].schedules.list_schedules(scope="c1")).items
+    assert schedule.alerts is not None
+    assert schedule.alerts["channels"] == [{"type": "chat", "entity_id": "channel-7", "platform": "twitch"}]
+    assert (await reply(client, "alerts evening off")).startswith('Alerts for "evening" are off.')
+    assert (await reply(client, "alerts evening off")) == 'Alerts for "evening" are already off.'
+    assert (await reply(client, "alerts evening on")).startswith('Alerts for "evening" are on')
+    [schedule] = (await app.extensions["runtime"].schedules.list_schedules(scope="c1")).items
+    assert schedule.alerts is not None and len(schedule.alerts["channels"]) == 1  # not added twice
+    assert (await reply(client, "alerts evening maybe")).startswith('I didn\'t expect "maybe" here')
+    assert (await reply(client, "alerts evening on", roles=["viewer"])).startswith("Sorry name-u1, only")
+    assert (await reply(client, "alerts nothing on")).startswith('I can\'t find a schedule "nothing"')

@@ -34,7 +34,7 @@ from workflow_core_module.chat import (
     parse_command,
     schedule_spec,
 )
-from workflow_core_module.chat.commands import AddManagers, RemoveManagers, SetDateOrder, SetPlatform
+from workflow_core_module.chat.commands import AddManagers, RemoveManagers, SetAlerts, SetDateOrder, SetPlatform
 from workflow_core_module.scheduling import ScheduleType, TimeRule, next_occurrence, occurrences, parse_cron
 
 UTC = timezone.utc
@@ -453,6 +453,7 @@ EXAMPLE_MEANS: dict[str, Any] = {
     "managers": AddManagers(("123456789",)),
     "managers_remove": RemoveManagers(("123456789",)),
     "platform": SetPlatform("twitch"),
+    "alerts": SetAlerts(Target("nightly", None), True),
     "add": _add("every day at 18:00", cron("0 18 * * *"), say="Stream starts soon!"),
     "cron": _add("at 09:00, Monday through Friday", cron("0 9 * * 1-5"), say="Good morning!"),
     "every": _add("every Monday and Thursday at 20:30", cron("30 20 * * 1,4"), say="Raid night!"),

@@ -39,6 +39,9 @@ EVERY_FIELD = {
     "pause_after_failures": 3,
     "catchup_policy": "all",
     "catchup_max": 25,
+    "alerts": {"on": ["failure", "recovered"], "after_consecutive": 2, "repeat_every_seconds": 600, "enabled": True,
+               "channels": [{"type": "webhook", "url": "https://example.org/alerts"},
+                            {"type": "chat", "entity_id": "#ops", "message": "{{ schedule.name }} {{ event }}"}]},
 }
 NOT_FOR_CRON = {"interval_seconds", "scheduled_time"}  # the other types' timing fields
 

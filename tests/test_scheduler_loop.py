@@ -507,10 +507,12 @@ async def test_start_recovers_runs_left_by_a_dead_process(sched: Scheduler, cloc
 
     def idle(replicas: int = 1) -> bool:
         """Every heartbeat keeper asleep for its next beat, every cancel watch for its next poll,
-        every loop asleep until the next due time, every pause keeper until its next look."""
+        every loop asleep until the next due time, every pause keeper until its next look, every
+        alert deliverer until its next poll."""
         waits = sleepers(clock)
-        return (len(waits) == 4 * replicas and waits.count(HEARTBEAT_SECONDS) == replicas
-                and waits.count(CANCEL_POLL_SECONDS) == replicas)
+        return (len(waits) == 5 * replicas and waits.count(HEARTBEAT_SECONDS) == replicas
+                and waits.count(CANCEL_POLL_SECONDS) == replicas
+                and waits.count(sched.settings.alert_poll_seconds) == replicas)
 
     await until(idle, what="the scheduler to be idle")
     clock.advance(HEARTBEAT_SECONDS)  # the next heartbeat looks for orphans again

@@ -46,7 +46,7 @@ async def _columns(database: Database, table: str) -> set[str]:
 
 EXPECTED_TABLES = {
     "workflow_schedules", "workflow_schedule_runs", "workflows", "workflow_executions", "api_keys",
-    "audit_log", "scheduler_replicas", "communities", "scheduler_control", "schema_migrations",
+    "audit_log", "scheduler_replicas", "communities", "scheduler_control", "schedule_alerts", "schema_migrations",
 }
 
 

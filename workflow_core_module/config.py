@@ -56,7 +56,11 @@ class Settings:
     chat_default_platform: str = ""  # twitch | discord | slack | kick, when a community has none
     router_service_key: str = ""  # the key WaddleBot's router sends; good for its two endpoints only
     outbound_allowlist: str = ""  # hosts and CIDRs user-written URLs may reach despite being internal
-    webhook_signing_secret: str = ""  # signs callbacks (X-Webhook-Signature) when set
+    webhook_signing_secret: str = ""  # signs callbacks and alert webhooks (X-Webhook-Signature) when set
+    alert_webhook_url: str = ""  # the operator's: every alert of every schedule also goes there
+    alert_digest_seconds: float = 60.0  # a channel gets at most one alert message in this long; the rest wait, grouped
+    alert_retry_base_seconds: float = 40.0  # a failed alert is retried after this, doubled each time (5 attempts)
+    alert_poll_seconds: float = 2.0  # how often a replica looks for alerts another replica wrote
     chat_manager_roles: tuple[str, ...] = ("owner", "admin", "moderator")
     chat_min_interval_seconds: int = 300
     chat_reply_max_chars: int = 400
@@ -198,6 +202,10 @@ _PARSERS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "ROUTER_SERVICE_KEY": ("router_service_key", _text),
     "OUTBOUND_ALLOWLIST": ("outbound_allowlist", _allowlist),
     "WEBHOOK_SIGNING_SECRET": ("webhook_signing_secret", _text),
+    "ALERT_WEBHOOK_URL": ("alert_webhook_url", _url_or_empty),
+    "ALERT_DIGEST_SECONDS": ("alert_digest_seconds", _number(0, integer=False)),
+    "ALERT_RETRY_BASE_SECONDS": ("alert_retry_base_seconds", _number(0, integer=False)),
+    "ALERT_POLL_SECONDS": ("alert_poll_seconds", _number(0, integer=False, allow_equal=False)),
     "CHAT_MANAGER_ROLES": ("chat_manager_roles", _words),
     "CHAT_MIN_INTERVAL_SECONDS": ("chat_min_interval_seconds", _number(1, integer=True)),
     "CHAT_REPLY_MAX_CHARS": ("chat_reply_max_chars", _number(40, integer=True)),

@@ -20,6 +20,7 @@ from .db.workflow_store import WorkflowStore
 from .engine.engine import WorkflowEngine
 from .logs import system
 from .services.access import Authenticator
+from .services.alerts import AlertService
 from .services.audit_service import AuditService
 from .services.bulk import BulkService
 from .services.community_service import CommunityService
@@ -53,6 +54,7 @@ class Runtime:
         self.chat: ChatService
         self.auth: Authenticator
         self.audit: AuditService
+        self.alerts: AlertService
         self.coordinator: Coordinator | None = None
         self.status: StatusReport
         self.views: RunViews
@@ -68,6 +70,7 @@ class Runtime:
         self.scheduler = Scheduler(self.database, self.settings, engine=self.engine, schedules=self.schedules,
                                    clock=self.clock)
         self.workflows = WorkflowService(self.engine, self.clock)
+        self.alerts = AlertService(self.schedules, self.scheduler.alerts)
         self.bulk = BulkService(self.schedules)
         self.transfer = TransferService(self.schedules, self.workflows)
         self.keys = KeyStore(self.database)
@@ -84,6 +87,7 @@ class Runtime:
             await self._first_admin_key()
         loop = await self.scheduler.start()
         self.metrics.watch(self.schedules.cache, self.scheduler.dispatcher, loop)
+        self.scheduler.alerts.listeners.append(self.metrics.alert_sent)
         if self.settings.redis_url:
             self.coordinator = Coordinator(self.settings.redis_url, self.settings.database_url, self.schedules,
                                            self.scheduler,

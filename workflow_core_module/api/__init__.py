@@ -8,7 +8,7 @@ from quart import Quart, Response, g, request
 from quart_schema import QuartSchema
 
 from .. import web
-from . import audit, chat, communities, maintenance, ops, runs, schedules, transfer, workflows
+from . import alerts, audit, chat, communities, maintenance, ops, runs, schedules, transfer, workflows
 from .auth import presented_key
 from .body import guard_json
 from .context import runtime
@@ -34,7 +34,7 @@ def register_api(app: Quart, version: str) -> None:
     )
     guard_json(app)  # after QuartSchema, which installs the provider that answers are dumped with
     register_error_handlers(app)
-    for blueprint in (ops.bp, runs.bp, schedules.bp, transfer.bp, workflows.bp, communities.bp, audit.bp,
+    for blueprint in (ops.bp, runs.bp, alerts.bp, schedules.bp, transfer.bp, workflows.bp, communities.bp, audit.bp,
                       maintenance.bp, chat.bp, web.bp):
         app.register_blueprint(blueprint)
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ..chat.service import ChatService
     from ..clock import Clock
     from ..services.access import Authenticator
+    from ..services.alerts import AlertService
     from ..services.audit_service import AuditService
     from ..services.bulk import BulkService
     from ..services.community_service import CommunityService
@@ -45,6 +46,7 @@ class Services(Protocol):
     chat: ChatService
     auth: Authenticator
     audit: AuditService
+    alerts: AlertService
     chat_replays: Replays
 
     status: StatusReport

@@ -27,6 +27,10 @@ class Metrics:
                                        registry=r, buckets=_PASS_BUCKETS)
         self.due = Counter("wcm_scheduler_due_rows", "Due rows read by scheduler passes", registry=r)
         self.claims_lost = Counter("wcm_scheduler_claims_lost", "Due rows another replica claimed first", registry=r)
+        self.alerts_sent = Counter("wcm_alerts_sent", "Alerts delivered, by channel and event", ["channel", "event"],
+                                   registry=r)
+        self.alerts_failed = Counter("wcm_alerts_failed", "Alert delivery attempts that failed, by channel",
+                                     ["channel"], registry=r)
         self.http_requests = Counter("wcm_http_requests", "HTTP requests", ["method", "route", "status"], registry=r)
         self.http_duration = Histogram("wcm_http_request_duration_seconds", "HTTP request latency",
                                        ["method", "route"], registry=r, buckets=_HTTP_BUCKETS)
@@ -50,6 +54,12 @@ class Metrics:
                 self.runs.labels(status).inc(count)
         for lag_ms in result.lags_ms:
             self.fire_lag.observe(lag_ms / 1000)
+
+    def alert_sent(self, channel: str, event: str, delivered: bool) -> None:
+        if delivered:
+            self.alerts_sent.labels(channel, event).inc()
+        else:
+            self.alerts_failed.labels(channel).inc()
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.http_requests.labels(method, route, str(status)).inc()

@@ -605,3 +605,47 @@ class ImportOut(BaseModel):
     skipped: list[ImportSkipped] = Field(description="completed and expired entries, which are not imported")
     workflows_created: list[str]
     workflows_updated: list[str]
+
+
+# ---- alerts ------------------------------------------------------------------------------------
+
+AlertEventName = Literal["failure", "missed", "paused", "recovered", "success", "test"]
+
+
+class AlertQuery(BaseModel):
+    limit: int = Field(50, ge=1, le=200)
+    before: int | None = Field(None, ge=1, le=2**62, description="page back: deliveries older than this id")
+
+
+class AlertOut(BaseModel):
+    id: int
+    alert_id: str = Field(description="one alert's deliveries (one per channel) share it")
+    schedule_id: str
+    community_id: str | None
+    event: AlertEventName
+    channel: Literal["chat", "webhook", "operator"]
+    target: str = Field(description="the webhook URL, chat:<community>:<channel>, or ALERT_WEBHOOK_URL")
+    status: Literal["pending", "sending", "sent", "failed"]
+    attempts: int
+    last_error: str | None
+    digest_size: int | None = Field(description="how many alerts the message that carried it held")
+    created_at: DateTime
+    next_attempt_at: DateTime | None = None
+    sent_at: DateTime | None
+    occurred_at: DateTime | None
+    run: dict[str, Any] | None
+
+
+class AlertPage(BaseModel):
+    items: list[AlertOut]
+
+
+class AlertTestResult(BaseModel):
+    channel: Literal["chat", "webhook", "operator"]
+    target: str
+    delivered: bool
+    error: str | None
+
+
+class AlertTestOut(BaseModel):
+    channels: list[AlertTestResult]

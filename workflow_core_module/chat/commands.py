@@ -123,11 +123,26 @@ class SetPlatform:
 
 
 @dataclass(frozen=True, slots=True)
+class Alerts:
+    """Show a schedule's alerts."""
+
+    target: Target
+
+
+@dataclass(frozen=True, slots=True)
+class SetAlerts:
+    """Switch a schedule's alerts on (into this chat channel, unless it has a chat channel) or off."""
+
+    target: Target
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Help:
     topic: str | None  # a command name (see HELP_TOPICS in parser), or None for the overview
 
 
 Command: TypeAlias = (
     Add | List | Info | Next | Pause | Resume | Remove | RunNow | Rename | SetTimezone | DateOrder | SetDateOrder
-    | Managers | AddManagers | RemoveManagers | Platform | SetPlatform | Help
+    | Managers | AddManagers | RemoveManagers | Platform | SetPlatform | Alerts | SetAlerts | Help
 )

@@ -51,6 +51,7 @@ EXAMPLES: dict[str, str] = {
     "managers": "!schedule managers add 123456789",
     "managers_remove": "!schedule managers remove 123456789",
     "platform": "!schedule platform twitch",
+    "alerts": "!schedule alerts nightly on",
     "help": "!schedule help add",
 }
 

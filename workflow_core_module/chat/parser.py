@@ -20,6 +20,7 @@ the community, removed ones counted, so a number never moves to another schedule
     managers add <user id> [<user id> ...]         user ids separated by spaces or commas;
     managers remove | rm | delete <user id> [...]  a Discord/Slack mention <@123> means 123
     platform [twitch | discord | slack | kick]     show or set the community's chat platform
+    alerts <target> [on | off]                     show, or tell this channel when it fails, misses or pauses
     help [command]                                 (topics: the commands and "when")
 
 ``<when>`` is described in :mod:`workflow_core_module.chat.when`: quoted cron, ``every ...``
@@ -63,6 +64,7 @@ from ..scheduling.zones import canonical_zone, suggest_zone, zone
 from .commands import (
     Add,
     AddManagers,
+    Alerts,
     Command,
     DateOrder,
     Help,
@@ -77,6 +79,7 @@ from .commands import (
     Rename,
     Resume,
     RunNow,
+    SetAlerts,
     SetDateOrder,
     SetPlatform,
     SetTimezone,
@@ -107,10 +110,10 @@ COMMAND_ALIASES: dict[str, str] = {
     "pause": "pause", "resume": "resume", "remove": "remove", "delete": "remove", "rm": "remove",
     "run": "run", "rename": "rename", "timezone": "timezone", "tz": "timezone", "help": "help",
     "managers": "managers", "manager": "managers", "platform": "platform", "dateorder": "dateorder",
-    "date-order": "dateorder",
+    "date-order": "dateorder", "alerts": "alerts", "alert": "alerts",
 }
 HELP_TOPICS = ("add", "list", "info", "next", "pause", "resume", "remove", "run", "rename", "timezone", "dateorder",
-               "managers", "platform", "help", "when")
+               "managers", "platform", "alerts", "help", "when")
 _DATE_ORDER_WORDS = {"dmy": "dmy", "d/m": "dmy", "dd/mm": "dmy", "day-first": "dmy", "mdy": "mdy", "m/d": "mdy",
                      "mm/dd": "mdy", "month-first": "mdy", "auto": None, "default": None}
 MAX_PAGE = 1000
@@ -529,6 +532,18 @@ def _parse_platform(stream: TokenStream, where: _Where) -> Command:
     return SetPlatform(name)
 
 
+def _parse_alerts(stream: TokenStream, where: _Where) -> Command:
+    """alerts <target> [on | off]"""
+    target = _target(stream, "alerts")
+    token = stream.next()
+    if token is None:
+        return Alerts(target)
+    if token.quoted or token.low not in ("on", "off"):
+        raise fail(f"I didn't expect {show(token.text)} here; alerts are on or off.", "alerts", token.text)
+    _no_more(stream, "alerts")
+    return SetAlerts(target, token.low == "on")
+
+
 def _parse_help(stream: TokenStream, where: _Where) -> Command:
     token = stream.next()
     if token is None:
@@ -568,6 +583,7 @@ _PARSERS: dict[str, Callable[[TokenStream, _Where], Command]] = {
     "dateorder": _parse_dateorder,
     "managers": _parse_managers,
     "platform": _parse_platform,
+    "alerts": _parse_alerts,
     "help": _parse_help,
 }
 

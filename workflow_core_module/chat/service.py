@@ -25,6 +25,7 @@ from ..errors import (
     NotFound,
 )
 from ..scheduling import ScheduleStatus, ScheduleType, TimeRule, occurrences
+from ..scheduling.alerts import DEFAULT_EVENTS, MAX_CHANNELS, MAX_ENTITY_CHARS
 from ..scheduling.describe import describe
 from ..scheduling.schedule import Schedule
 from ..scheduling.zones import local as to_local
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 
 SAY_WORKFLOW = "chat-messages"
 MUTATING = (c.Add, c.Pause, c.Resume, c.Remove, c.RunNow, c.Rename, c.SetTimezone, c.SetDateOrder, c.AddManagers,
-            c.RemoveManagers, c.SetPlatform)
+            c.RemoveManagers, c.SetPlatform, c.SetAlerts)
 MANAGER_CHANGES = (c.AddManagers, c.RemoveManagers)
 # Changes a manager may make without counting toward the rate limit: how this community reads times and
 # dates. They touch no schedule, and setting them up is where people try a few values in a row.
@@ -117,7 +118,7 @@ class ChatService:
             c.Rename: self._rename, c.SetTimezone: self._timezone, c.DateOrder: self._date_order,
             c.SetDateOrder: self._set_date_order, c.Managers: self._managers,
             c.AddManagers: self._add_managers, c.RemoveManagers: self._remove_managers, c.Platform: self._platform,
-            c.SetPlatform: self._set_platform,
+            c.SetPlatform: self._set_platform, c.Alerts: self._alerts, c.SetAlerts: self._set_alerts,
         }
 
     async def handle(self, text: str, ctx: ChatContext) -> str:
@@ -261,6 +262,9 @@ class ChatService:
             return ("managers: !schedule managers shows who may change schedules here (when the bot sends no roles); "
                     f"a manager adds or removes one by chat user id: {EXAMPLES['managers']} or "
                     f"{EXAMPLES['managers_remove']}")
+        if topic == "alerts":
+            return (f"alerts: {EXAMPLES['alerts']} posts into this channel when the schedule fails, misses a run, "
+                    "pauses itself or recovers; off stops it; !schedule alerts nightly shows them.")
         if topic == "platform":
             return (f"platform: {EXAMPLES['platform']} sets the chat platform scheduled messages are posted to "
                     f"({', '.join(PLATFORMS)}); !schedule platform shows it.")
@@ -441,6 +445,27 @@ class ChatService:
 
         return await self._on(command.target, ctx, act)
 
+    async def _alerts(self, command: c.Alerts, ctx: ChatContext, community: Community) -> str:
+        async def act(found: Schedule) -> str:
+            return _alerts_text(found)
+
+        return await self._on(command.target, ctx, act)
+
+    async def _set_alerts(self, command: c.SetAlerts, ctx: ChatContext, community: Community) -> str:
+        async def act(found: Schedule) -> str:
+            current = found.alerts
+            if not command.on:
+                if not current or not current.get("enabled", True):
+                    return f'Alerts for "{found.name}" are already off.'
+                changed = {**current, "enabled": False}
+            else:
+                changed = _alerts_on(current, ctx)
+            s = await self.schedules.update_schedule(found.schedule_id, {"alerts": changed}, actor=ctx.actor,
+                                                     scope=ctx.community_id)
+            return _alerts_text(s)
+
+        return await self._on(command.target, ctx, act)
+
     async def _timezone(self, command: c.SetTimezone, ctx: ChatContext, community: Community) -> str:
         await self.communities.set_timezone(ctx.community_id, command.zone, actor=ctx.actor)
         now = to_local(self.clock.now(), command.zone)
@@ -554,3 +579,32 @@ def _fit_entries(entries: list[tuple[str, str, str]], room: int) -> list[str]:
         else:
             out.append(head + tail.removeprefix("; "))
     return out
+
+
+def _alerts_on(current: dict[str, Any] | None, ctx: ChatContext) -> dict[str, Any]:
+    """A schedule's alerts switched on, posting into the channel the command came from unless a chat
+    channel is set already (the most channels a schedule has: MAX_CHANNELS)."""
+    here: dict[str, Any] = {"type": "chat"}
+    if ctx.entity_id.strip():
+        here["entity_id"] = ctx.entity_id.strip()[:MAX_ENTITY_CHARS]
+    if ctx.platform in PLATFORMS:
+        here["platform"] = ctx.platform
+    if not current:
+        return {"on": list(DEFAULT_EVENTS), "channels": [here]}
+    channels = list(current.get("channels") or [])
+    if not any(ch.get("type") == "chat" for ch in channels) and len(channels) < MAX_CHANNELS:
+        channels.append(here)
+    return {**current, "enabled": True, "channels": channels}
+
+
+def _alerts_text(s: Schedule) -> str:
+    """What a schedule's alerts are, in one line."""
+    alerts = s.alerts
+    if not alerts or not alerts.get("enabled", True):
+        return f'Alerts for "{s.name}" are off. Turn them on here with: !schedule alerts {s.name} on'
+    kinds = [ch.get("type") for ch in alerts.get("channels") or []]
+    where = ", ".join(f"{kinds.count(k)} {k}" for k in ("chat", "webhook") if k in kinds)
+    after = alerts.get("after_consecutive", 1)
+    rule = f" after {after} failures in a row" if after > 1 else ""
+    return (f'Alerts for "{s.name}" are on: {", ".join(alerts.get("on") or DEFAULT_EVENTS)}{rule}, '
+            f"to {where}. Stop them with: !schedule alerts {s.name} off")

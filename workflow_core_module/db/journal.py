@@ -27,6 +27,8 @@ from typing import Any
 
 from pydal import DAL
 
+from ..scheduling.types import iso_z
+from .alerts import AlertBatch, AlertBook
 from .audit import AuditEntry, AuditLog
 from .database import Database, cursor
 from .durably import durably
@@ -42,6 +44,7 @@ class RunLink:
     run_id: str
     schedule_pk: int
     replica_id: str
+    alerting: bool = True  # its schedule may alert (False: the claim saw it has no alerts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +123,8 @@ class Journal:
         self.sql = sql
         self.audit = AuditLog(database)
         self.paused_listeners: list[Callable[[list[AutoPaused]], None]] = []  # told after the commit
+        self.alerts = AlertBook(database.dialect)
+        self.alert_listeners: list[Callable[[], None]] = []  # told after a commit that wrote alerts
         self._ts = database.dialect.ts
         self._starts: list[tuple[_Start, asyncio.Future[bool]]] = []
         self._ends: list[tuple[_End, asyncio.Future[None]]] = []
@@ -154,8 +159,9 @@ class Journal:
             ends, self._ends = self._ends, []
             start_list, end_list = [s for s, _ in starts], [e for e, _ in ends]
             paused: list[AutoPaused] = []
+            alerts = AlertBatch()
             try:
-                started = await durably(partial(self.database.write, self._write, start_list, end_list, paused),
+                started = await durably(partial(self.database.write, self._write, start_list, end_list, paused, alerts),
                                         f"{len(starts)} run start(s) and {len(ends)} end(s)")
             except Exception as exc:
                 waiting: list[asyncio.Future[Any]] = [f for _, f in starts] + [f for _, f in ends]
@@ -175,12 +181,19 @@ class Journal:
                         listener(paused)
                     except Exception:
                         log.exception("auto-pause listener failed", extra={"category": "ERROR"})
+            if alerts.rows:
+                for alerted in self.alert_listeners:
+                    alerted()
 
     # ---- the writer thread -----------------------------------------------------------------
 
-    def _write(self, dal: DAL, starts: Sequence[_Start], ends: Sequence[_End], paused: list[AutoPaused]) -> list[bool]:
-        """One batch; the schedules it paused (pause_after_failures) are added to `paused`."""
+    def _write(self, dal: DAL, starts: Sequence[_Start], ends: Sequence[_End], paused: list[AutoPaused],
+               alerts: AlertBatch) -> list[bool]:
+        """One batch; the schedules it paused (pause_after_failures) are added to `paused`, the
+        alerts it wrote to `alerts`."""
         paused.clear()  # a retried batch starts over
+        alerts.rows.clear()
+        alerts.states.clear()
         ts, sql, cur = self._ts, self.sql, cursor(dal)
         # A first attempt on the run row leaves the run's execution_id NULL: it is the run id.
         linked = [(s.run.run_id, s.start.attempt, None if on_run_row(s.start, s.run) else s.start.execution_id,
@@ -206,12 +219,13 @@ class Journal:
             sql.start_prepared(cur, prepared)
         if outcomes:
             sql.end_executions(cur, outcomes)
-        self._end_runs(dal, [e for e in ends if e.run is not None and e.run_final], paused)
+        self._end_runs(dal, [e for e in ends if e.run is not None and e.run_final], paused, alerts)
         return started
 
-    def _end_runs(self, dal: DAL, ends: Sequence[_End], paused: list[AutoPaused]) -> None:
-        """End runs still unfinished, count each on its schedule (once, however many per batch), and
-        pause the schedules that have now failed pause_after_failures times in a row."""
+    def _end_runs(self, dal: DAL, ends: Sequence[_End], paused: list[AutoPaused], alerts: AlertBatch) -> None:
+        """End runs still unfinished, count each on its schedule (once, however many per batch),
+        pause the schedules that have now failed pause_after_failures times in a row, and decide
+        their alerts."""
         if not ends:
             return
         cur = cursor(dal)
@@ -219,16 +233,29 @@ class Journal:
         ended = self.sql.end_runs(cur, [(e.end.status, ts(e.end.finished_at), e.end.duration_ms, e.end.error,
                                          stored_results(e.end.step_results) if on_run_row(e.start, e.run) else None,
                                          e.run.run_id) for e in ends if e.run])
-        counters = _counts([e for e in ends if e.run and e.run.run_id.rstrip() in ended])
+        counted = [e for e in ends if e.run and e.run.run_id.rstrip() in ended]
+        counters = _counts(counted)
         if not counters:
             return
+        alerting = [e for e in counted if e.run and (e.run.alerting or self.alerts.operator)]
+        subjects = self.alerts.load(dal, sorted({e.run.schedule_pk for e in alerting if e.run})) if alerting else {}
         self.sql.count_ends(cur, [(ok, failed, ms, ts(at), execution_id, status, ts(at), reset, streak, pk)
                                   for pk, (ok, failed, ms, at, execution_id, status, reset, streak)
                                   in counters.items()])
-        failing = [pk for pk, counted in counters.items() if counted[7]]
+        for pk, subject in subjects.items():
+            self.alerts.ended(alerts, subject, [(e.end.status, e.end.finished_at, _run_summary(e)) for e in
+                                                sorted(alerting, key=lambda e: e.end.finished_at)
+                                                if e.run and e.run.schedule_pk == pk])
+        failing = [pk for pk, count in counters.items() if count[7]]
         if failing:
-            at = max(counted[3] for counted in counters.values())
-            paused.extend(self.pause_failing(dal, failing, at))
+            at = max(count[3] for count in counters.values())
+            stopped = self.pause_failing(dal, failing, at)
+            paused.extend(stopped)
+            for p in stopped:
+                if p.schedule_pk in subjects:
+                    self.alerts.paused(alerts, subjects[p.schedule_pk], at, PAUSED_AFTER_FAILURES.format(n=p.failures))
+        if alerts.rows or alerts.states:
+            self.alerts.write(dal, alerts)
 
     def pause_failing(self, dal: DAL, pks: Sequence[int], at: datetime) -> list[AutoPaused]:
         """Pause those of `pks` whose failures in a row reached their pause_after_failures (audited,
@@ -240,6 +267,13 @@ class Journal:
             self.audit.write(dal, AuditEntry("system", "schedule.pause", at), "schedule", p.schedule_id,
                              p.community_id, {"status": "paused", "pause_reason": reason})
         return done
+
+
+def _run_summary(e: _End) -> dict[str, Any]:
+    """A run as its alerts show it."""
+    assert e.run is not None
+    return {"run_id": e.run.run_id, "status": e.end.status, "finished_at": iso_z(e.end.finished_at),
+            "duration_ms": e.end.duration_ms, "error": (e.end.error or "")[:1000] or None}
 
 
 def execution_row(start: ExecutionStart, run_id: str | None, ts: Callable[[datetime | None], Any], *,

@@ -51,6 +51,7 @@ from ..scheduling.records import Maintenance
 from ..scheduling.schedule import DUE_COLUMNS, RunLimits, Schedule
 from ..scheduling.trigger import trigger_dict, trigger_time
 from ..scheduling.types import iso_z
+from .alerts import AlertBatch, AlertBook, AlertStore, Subject
 from .control import read_maintenance
 from .database import Database, Dialect, cursor
 from .journal import AutoPaused, ExecutionEnd, ExecutionStart, Journal, RunLink, execution_row
@@ -100,6 +101,7 @@ class Fire:
     execution_id: str | None = None  # the first attempt's id, when it was chosen ahead
     started: bool = False  # its first attempt was recorded running at the claim, a slot set aside
     limits: RunLimits = RunLimits()  # the schedule's own timeout and retries
+    alerting: bool = True  # its schedule may alert (False: the claim saw it has no alerts)
 
     def trigger_data(self, attempt: int | None = None) -> dict[str, Any]:
         """The run's `trigger` (every key of TriggerData) for an attempt (default: the next)."""
@@ -108,7 +110,7 @@ class Fire:
                             attempt=attempt or self.attempt + 1, context_data=self.context_data)
 
     def link(self, replica_id: str) -> RunLink:
-        return RunLink(self.run_id, self.schedule_pk, replica_id)
+        return RunLink(self.run_id, self.schedule_pk, replica_id, self.alerting)
 
 
 @dataclass
@@ -125,6 +127,7 @@ class ClaimResult:
     broken: list[tuple[int, str, str]] = field(default_factory=list)  # (pk, schedule_id, error)
     lags_ms: list[float] = field(default_factory=list)
     halted: bool = False  # maintenance mode: nothing was looked at
+    alerts: AlertBatch = field(default_factory=AlertBatch)  # alerts the claim wrote
 
     @property
     def started(self) -> int:
@@ -154,8 +157,10 @@ class Orphan:
 class _Claim:
     """One claim transaction's bookkeeping: the rows to insert and what the caller gets back."""
 
-    def __init__(self, dialect: Dialect, now: datetime, replica_id: str, startable: int, selected: int) -> None:
+    def __init__(self, dialect: Dialect, now: datetime, replica_id: str, startable: int, selected: int,
+                 alerts: AlertBook) -> None:
         self.ts = dialect.ts
+        self.alerts = alerts
         self.now = now
         self.replica_id = replica_id
         self.startable = startable
@@ -186,6 +191,9 @@ class _Claim:
             self.run_row(str(uuid.uuid4()), row, None, missed, None, True, RunStatus.MISSED.value, 0,
                          f"missed: catching up runs the newest {row.state.catchup_max} occurrences only", None)
         result.missed += len(d.also_missed)
+        alerting = self.alerts.wants(s.alerts)
+        if alerting:
+            self._alert(row, p)
         if p.fire_status is None:
             return
         assert d.fire_for is not None
@@ -204,8 +212,24 @@ class _Claim:
                      None, note)
         result.fires.append(Fire(run_id, s.id, s.schedule_id, s.workflow_id, s.community_id, d.fire_for,
                                  now, s.context_data, s.callback_url, s.jitter_seconds, wait_for=p.wait_for,
-                                 execution_id=run_id if started else None, started=started, limits=s.limits()))
+                                 execution_id=run_id if started else None, started=started, limits=s.limits(),
+                                 alerting=alerting))
         result.lags_ms.append((now - d.fire_for).total_seconds() * 1000)
+
+    def _alert(self, row: DueRow, p: Plan) -> None:
+        """The alerts of a moved row of a schedule that alerts: missed occurrences, an expiry."""
+        d, s, batch = p.decision, row.schedule, self.result.alerts
+        subject = Subject.of(s)
+        missed = [*([d.missed_for] if d.missed_for is not None else []), *d.also_missed]
+        if missed:
+            late = int((self.now - min(missed)).total_seconds())
+            self.alerts.missed(batch, subject, missed, self.now,
+                               f"{len(missed)} occurrence(s) missed, the oldest {late} s late "
+                               f"(grace period {row.state.grace_period_seconds} s)")
+        if p.fire_status is not None and p.fire_status != "skipped":
+            self.alerts.fired(batch, subject)
+        if d.status is ScheduleStatus.EXPIRED:
+            self.alerts.paused(batch, subject, self.now, "expired: its end date has passed")
 
 
 class RunLedger:
@@ -214,6 +238,7 @@ class RunLedger:
         self.dialect = database.dialect
         self.sql = ledger_sql(database.dialect)
         self.journal = Journal(database, self.sql)
+        self.alerts = AlertStore(database)
         self.schedules = TableCodec(database.dal, "workflow_schedules", database.dialect)
 
     # ---- claim -------------------------------------------------------------------------------
@@ -225,14 +250,18 @@ class RunLedger:
         """Claim what is due at `now` (up to `limit` rows): one transaction on the writer thread.
         Up to `startable` fires that can start at once are recorded running already (the caller
         holds that many concurrency slots for them)."""
-        return await self.database.write(self.claim_batch, now, limit, replica_id, startable)
+        result = await self.database.write(self.claim_batch, now, limit, replica_id, startable)
+        if result.alerts.rows:
+            for alerted in self.journal.alert_listeners:
+                alerted()
+        return result
 
     def claim_batch(self, dal: DAL, now: datetime, limit: int, replica_id: str, startable: int = 0) -> ClaimResult:
         if read_maintenance(dal, self.dialect).paused:  # maintenance mode: nothing is claimed
             return ClaimResult(selected=0, halted=True)
         cur = cursor(dal)
         rows = [DueRow.from_row(self.schedules, r) for r in self.sql.select_due(cur, self.dialect.ts(now), limit)]
-        claim = _Claim(self.dialect, now, replica_id, startable, len(rows))
+        claim = _Claim(self.dialect, now, replica_id, startable, len(rows), self.journal.alerts)
         if not rows:
             return claim.result
         overlapping = [r.schedule.schedule_id for r in rows if r.schedule.overlap_policy is not OverlapPolicy.ALLOW]
@@ -255,6 +284,8 @@ class RunLedger:
                 claim.result.lost += 1  # another process claimed it first
         if claim.runs:
             self.sql.insert_runs(cur, claim.runs)
+        if claim.result.alerts.rows or claim.result.alerts.states:
+            self.journal.alerts.write(dal, claim.result.alerts)
         for run_id, reason in claim.cancels:
             if self._end_unfinished(dal, run_id, RunStatus.CANCELLED.value, reason, now):
                 claim.result.cancelled.append(run_id)

@@ -133,6 +133,26 @@ def define_tables(db: DAL) -> None:
         migrate=False,
     )
     db.define_table(
+        "schedule_alerts",
+        Field("alert_id", "string", length=36),
+        Field("schedule_id", "string", length=36),
+        Field("community_id", "string", length=100),
+        Field("event", "string", length=16),
+        Field("channel", "string", length=16),
+        Field("target", "string", length=2100),
+        Field("payload", "text"),
+        Field("status", "string", length=16),
+        Field("attempts", "integer"),
+        Field("last_error", "text"),
+        Field("digest_size", "integer"),
+        Field("claimed_by", "string", length=64),
+        Field("lease_until", "datetime"),
+        Field("created_at", "datetime"),
+        Field("next_attempt_at", "datetime"),
+        Field("sent_at", "datetime"),
+        migrate=False,
+    )
+    db.define_table(
         "schema_migrations",
         Field("version", "integer"),
         Field("name", "string", length=200),

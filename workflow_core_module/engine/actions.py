@@ -382,6 +382,29 @@ async def chat_platform(params: Mapping[str, Any], community: str, chat: ChatOut
     return own or named or chat.default_platform
 
 
+async def post_chat(chat: ChatOutbound, client: httpx.AsyncClient, *, community: str, platform: str, entity: str,
+                    message: str, event_id: str) -> dict[str, Any]:
+    """POST `message` to CHAT_MESSAGE_URL for `community`, in CHAT_MESSAGE_FORMAT (see
+    :func:`chat_message_action`); StepFailed says why nothing was sent or what the router answered."""
+    if not chat.url:
+        raise StepFailed("CHAT_MESSAGE_URL is not set, so there is nowhere to post chat messages")
+    headers = dict(chat.headers)
+    if chat.format == "waddlebot":
+        if platform not in CHAT_PLATFORMS:
+            raise StepFailed(f"chat_message: community {community!r} has no chat platform; set it with "
+                             "!schedule platform twitch, PUT /api/v1/communities/{id}/chat "
+                             "or CHAT_DEFAULT_PLATFORM")
+        if not entity:
+            raise StepFailed("chat_message: no channel to post into (entity_id is empty)")
+        body: dict[str, Any] = {"event_id": event_id, "response": message, "platform": platform,
+                                "channel_id": entity}
+        if chat.router_key:
+            headers["X-Service-Key"] = chat.router_key
+    else:
+        body = {"community_id": community, "entity_id": entity, "platform": platform, "message": message}
+    return await send(client, "POST", chat.url, headers=headers, body=body, timeout_seconds=15)
+
+
 def chat_message_action(chat: ChatOutbound) -> ActionRun:
     """POST the message to CHAT_MESSAGE_URL (the router's send endpoint), in its format:
 
@@ -392,29 +415,12 @@ def chat_message_action(chat: ChatOutbound) -> ActionRun:
     CHAT_MESSAGE_URL is the operator's own, so it is reached without the outbound policy."""
 
     async def run(params: dict[str, Any], context: StepContext) -> dict[str, Any]:
-        if not chat.url:
-            raise StepFailed("CHAT_MESSAGE_URL is not set, so there is nowhere to post chat messages")
-        community = chat_community(params, context)
-        platform = await chat_platform(params, community, chat)
-        entity = str(params.get("entity_id") or "").strip()
-        message = str(params["message"])
-        headers = dict(chat.headers)
-        if chat.format == "waddlebot":
-            if platform not in CHAT_PLATFORMS:
-                raise StepFailed(f"chat_message: community {community!r} has no chat platform; set it with "
-                                 "!schedule platform twitch, PUT /api/v1/communities/{id}/chat "
-                                 "or CHAT_DEFAULT_PLATFORM")
-            if not entity:
-                raise StepFailed("chat_message: no channel to post into (entity_id is empty)")
-            event = str(context.trigger.get("run_id") or context.execution_id)
-            body: dict[str, Any] = {"event_id": event, "response": message, "platform": platform,
-                                    "channel_id": entity}
-            if chat.router_key:
-                headers["X-Service-Key"] = chat.router_key
-        else:
-            body = {"community_id": community, "entity_id": entity, "platform": platform, "message": message}
-        client = context.operator_http or context.http
-        return await send(client, "POST", chat.url, headers=headers, body=body, timeout_seconds=15)
+        community = chat_community(params, context) if chat.url else ""
+        event = str(context.trigger.get("run_id") or context.execution_id)
+        return await post_chat(chat, context.operator_http or context.http, community=community,
+                               platform=await chat_platform(params, community, chat) if chat.url else "",
+                               entity=str(params.get("entity_id") or "").strip(), message=str(params["message"]),
+                               event_id=event)
 
     return run
 

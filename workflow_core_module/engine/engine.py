@@ -133,9 +133,9 @@ class WorkflowEngine:
     def use_community_platforms(self, platform_of: Callable[[str], Awaitable[str | None]] | None) -> None:
         """Where chat_message finds a community's own chat platform (set by the runtime)."""
         s = self.settings
-        chat = ChatOutbound(s.chat_message_url, s.chat_message_format, s.chat_message_headers,
-                            s.chat_default_platform, s.router_service_key, platform_of)
-        self._actions["chat_message"] = (chat_message_action(chat), validate_chat_message)
+        self.chat = ChatOutbound(s.chat_message_url, s.chat_message_format, s.chat_message_headers,
+                                 s.chat_default_platform, s.router_service_key, platform_of)
+        self._actions["chat_message"] = (chat_message_action(self.chat), validate_chat_message)
 
     # ---- lifecycle ---------------------------------------------------------------------
 

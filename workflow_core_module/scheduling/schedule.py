@@ -89,6 +89,10 @@ class ScheduleFields:
                       "WORKFLOW_RETRY_BASE_SECONDS"))
     pause_after_failures: int | None = field(default=None, metadata=col(
         doc="pause by itself after this many failed or timed-out runs in a row; null: never"))
+    alerts: dict[str, Any] | None = field(default=None, metadata=col(
+        due=True, doc="who to tell when a run fails, is missed, the schedule pauses itself or recovers "
+                      "(docs/alerts.md); null: nobody",
+        example={"on": ["failure", "recovered"], "after_consecutive": 2, "channels": [{"type": "chat"}]}))
 
     def time_rule(self, anchor: datetime) -> TimeRule:
         """The timing part; `anchor` (the creation time) starts an interval grid without a start_date."""
@@ -135,6 +139,8 @@ class Schedule(ScheduleFields):
     paused_by: str | None = field(default=None, metadata=col(200))
     paused_until: datetime | None = field(default=None, metadata=col())  # it resumes by itself then
     consecutive_failures: int = field(default=0, metadata=col())  # failed or timed-out runs in a row
+    alert_state: dict[str, Any] | None = field(default=None, metadata=col(
+        due=True, doc="what its alerts remember: failing / missing since the last alert (docs/alerts.md)"))
     created_by: str = field(default="", metadata=col(200))
     total_runs: int = field(default=0, metadata=col())
     successful_runs: int = field(default=0, metadata=col())

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from . import zones
+from .alerts import check_alerts
 from .cron import CronError, parse_cron
 from .occurrences import next_occurrence
 from .schedule import FIELD_NAMES, ScheduleFields
@@ -129,6 +130,7 @@ def validate_schedule(
         "max_retries": v.integer("max_retries", 0, MAX_RETRIES),
         "retry_backoff_seconds": v.integer("retry_backoff_seconds", 1, MAX_RETRY_BACKOFF_SECONDS),
         "pause_after_failures": v.integer("pause_after_failures", 1, MAX_PAUSE_AFTER_FAILURES),
+        "alerts": v.alerts("alerts"),
     }
     if values["grace_period_seconds"] is None:
         values["grace_period_seconds"] = limits.default_grace_period_seconds
@@ -140,6 +142,14 @@ def validate_schedule(
         for other_type, other in _TYPE_FIELDS.items():
             if other_type is not schedule_type and data.get(other) is not None and other not in errors:
                 errors[other] = f"only allowed for {other_type.value} schedules, not {schedule_type.value}"
+    for i, channel in enumerate((values["alerts"] or {}).get("channels", ())):
+        if channel.get("type") != "chat":
+            continue
+        if values["community_id"] is None:
+            errors[f"alerts.channels[{i}]"] = "a chat alert posts into the schedule's community: set community_id"
+        elif not channel.get("entity_id") and not values["context_data"].get("entity_id"):
+            errors[f"alerts.channels[{i}].entity_id"] = ("required: the chat channel to post into (schedules made in "
+                                                         "chat have it in context_data.entity_id)")
     start, end = values["start_date"], values["end_date"]
     if start is not None and end is not None and end <= start and "end_date" not in errors:
         errors["end_date"] = "must be after start_date"
@@ -447,6 +457,12 @@ class _Reader:
             self._bad(name, f"at most {MAX_TAGS} tags, got {len(out)}")
             return ()
         return tuple(out)
+
+    def alerts(self, name: str) -> dict[str, Any] | None:
+        value, problems = check_alerts(self._get(name))
+        for field_name, message in problems.items():
+            self._bad(field_name, message)
+        return value
 
     def url(self, name: str) -> str | None:
         value = self._get(name)

@@ -19,6 +19,7 @@ from ..db.audit import AuditEntry
 from ..db.database import Database
 from ..db.schedule_store import ScheduleFilter, ScheduleStore, Scope
 from ..engine.outbound import OutboundPolicy
+from ..engine.templates import check_template, is_template
 from ..errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from ..logs import audit
 from ..scheduling import (
@@ -83,11 +84,24 @@ class ScheduleService:
         self.overlap_finder = OverlapFinder()
 
     def _fields(self, data: Mapping[str, Any], **kwargs: Any) -> ScheduleFields:
-        """A validated spec, its callback_url checked against the outbound policy."""
+        """A validated spec, its URLs (callback_url, alert webhooks) checked against the outbound
+        policy and its alert message templates compiled."""
         fields = _validated(data, limits=self.limits, **kwargs)
-        problem = self.outbound.check_url(fields.callback_url) if fields.callback_url else None
-        if problem:
-            raise Invalid({"callback_url": problem})
+        problems: dict[str, str] = {}
+        urls = [("callback_url", fields.callback_url)] if fields.callback_url else []
+        for i, channel in enumerate((fields.alerts or {}).get("channels", ())):
+            if channel.get("url"):
+                urls.append((f"alerts.channels[{i}].url", channel["url"]))
+            if channel.get("message") and is_template(channel["message"]):
+                problem = check_template(channel["message"])
+                if problem:
+                    problems[f"alerts.channels[{i}].message"] = problem
+        for name, url in urls:
+            problem = self.outbound.check_url(url)
+            if problem:
+                problems[name] = problem
+        if problems:
+            raise Invalid(problems)
         return fields
 
     # ---- the cache and who hears about changes ---------------------------------------
@@ -245,6 +259,8 @@ class ScheduleService:
             fields = self._fields(data)
             before = current.as_dict()
             values = {k: v for k, v in fields.as_dict().items() if v != before[k]}
+            if "alerts" in values:
+                values["alert_state"] = None  # new alert settings start from a clean slate
             timing = fields.time_rule(current.created_at) != current.rule()
             if timing or fields.max_executions != current.max_executions:
                 if timing:

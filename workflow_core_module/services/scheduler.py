@@ -34,6 +34,7 @@ from ..scheduling import OverlapPolicy, next_occurrence
 from ..scheduling.occurrences import occurrences_between
 from ..scheduling.records import Maintenance
 from ..scheduling.validation import MAX_PAUSE_REASON_CHARS, ValidationError, validate_backfill
+from .alerts import AlertDeliverer
 from .changes import ScheduleChange
 from .dispatcher import Dispatcher
 from .schedule_service import ScheduleService
@@ -58,9 +59,12 @@ class Scheduler:
         self.clock: Clock = clock or SystemClock()
         self.replica_id = replica_id or new_replica_id()
         self.ledger = RunLedger(database)
+        self.ledger.journal.alerts.operator = bool(settings.alert_webhook_url)
         self.control = ControlStore(database)
         self.replicas = ReplicaRegistry(database)
         self.dispatcher = Dispatcher(engine, self.ledger, settings, self.clock, self.replica_id)
+        self.alerts = AlertDeliverer(self.ledger.alerts, engine, settings, self.clock, self.replica_id)
+        self.ledger.journal.alert_listeners.append(self.alerts.nudge)
         self.loop: SchedulerLoop | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._pauses_task: asyncio.Task[None] | None = None
@@ -82,6 +86,7 @@ class Scheduler:
         self.loop = self.new_loop(**loop_options)
         self._loop_task = asyncio.create_task(self.loop.run(), name="scheduler-loop")
         self._pauses_task = asyncio.create_task(self.keep_pauses(), name="pause-keeper")
+        self.alerts.start()
         return self.loop
 
     def _paused_itself(self, paused: list[AutoPaused]) -> None:
@@ -131,6 +136,7 @@ class Scheduler:
                 self._loop_task.cancel()
                 await asyncio.gather(self._loop_task, return_exceptions=True)
         await self.dispatcher.close(grace)
+        await self.alerts.stop()
         if self.loop is not None:
             try:
                 await self.replicas.leave(self.replica_id)

@@ -368,7 +368,14 @@ class SchedulerLoop:
             if deleted == 0:
                 break
             await asyncio.sleep(0)
-        if total:
-            system(log, "scheduler.retention", f"deleted {total} old run and execution rows")
+        alerts = 0
+        while not self._stop.is_set():
+            deleted = await self.ledger.alerts.purge(cutoff)
+            alerts += deleted
+            if deleted == 0:
+                break
+            await asyncio.sleep(0)
+        if total or alerts:
+            system(log, "scheduler.retention", f"deleted {total} old run and execution rows and {alerts} old alerts")
         return total
 

@@ -1,0 +1,4 @@
+-- 0013 alerts (SQLite): down.
+DROP TABLE schedule_alerts;
+ALTER TABLE workflow_schedules DROP COLUMN alert_state;
+ALTER TABLE workflow_schedules DROP COLUMN alerts;

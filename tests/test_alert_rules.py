@@ -1,0 +1,157 @@
+"""The alert rules, pure: what an `alerts` setting may say, when an alert is due (one per change of
+state, after_consecutive, repeats), and what it says."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from workflow_core_module.scheduling.alerts import (
+    AlertSettings,
+    AlertState,
+    after_end,
+    after_fired,
+    after_missed,
+    after_paused,
+    alert_text,
+    check_alerts,
+    digest_text,
+    first_line,
+)
+
+START = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+
+
+def _settings(**kw: Any) -> AlertSettings:
+    value, errors = check_alerts({"channels": [{"type": "webhook", "url": "https://x.test/a"}], **kw})
+    assert not errors and value is not None
+    settings = AlertSettings.of(value)
+    assert settings is not None
+    return settings
+
+
+def _run(settings: AlertSettings, outcomes: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """(minute, status) runs through after_end; (minute, event) of each alert."""
+    state, streak, sent = AlertState(), 0, []
+    for minute, status in outcomes:
+        streak = 0 if status == "completed" else streak + (status in ("failed", "timed_out"))
+        events, state = after_end(settings, state, status, streak, START + timedelta(minutes=minute))
+        sent += [(minute, e) for e in events]
+    return sent
+
+
+def test_three_failures_after_two_give_one_failure_alert_then_recovered() -> None:
+    settings = _settings(after_consecutive=2)
+    assert _run(settings, [(1, "failed"), (2, "timed_out"), (3, "failed"), (4, "completed"), (5, "completed")]) == [
+        (2, "failure"), (4, "recovered")]
+
+
+def test_one_failure_below_after_consecutive_alerts_nothing_and_recovers_silently() -> None:
+    assert _run(_settings(after_consecutive=2), [(1, "failed"), (2, "completed"), (3, "failed")]) == []
+
+
+def test_repeat_every_seconds_limits_repeats_while_failing() -> None:
+    failing = [(m, "failed") for m in range(1, 26)]
+    assert _run(_settings(repeat_every_seconds=600), failing) == [(1, "failure"), (11, "failure"), (21, "failure")]
+    assert _run(_settings(repeat_every_seconds=0), failing) == [(1, "failure")]
+
+
+def test_success_alerts_are_limited_like_repeats_and_recovered_needs_an_alerted_failure() -> None:
+    settings = _settings(on=["success", "recovered"], repeat_every_seconds=3600)
+    runs = [(m, "completed") for m in range(0, 130, 10)] + [(131, "failed"), (132, "completed")]
+    assert _run(settings, runs) == [(0, "success"), (60, "success"), (120, "success")]  # no failure alert: no recovered
+
+
+def test_missed_alerts_once_per_state_and_repeat() -> None:
+    settings = _settings(repeat_every_seconds=600)
+    state, sent = AlertState(), []
+    for minute in range(0, 25, 2):
+        events, state = after_missed(settings, state, START + timedelta(minutes=minute))
+        sent += [minute for _ in events]
+    assert sent == [0, 10, 20]
+
+
+@pytest.mark.parametrize("value,field", [
+    ("yes", "alerts"),
+    ({"channels": []}, "alerts.channels"),
+    ({"channels": [{"type": "sms"}]}, "alerts.channels[0]"),
+    ({"channels": [{"type": "webhook"}]}, "alerts.channels[0].url"),
+    ({"channels": [{"type": "webhook", "url": "ftp://x.test"}]}, "alerts.channels[0].url"),
+    ({"channels": [{"type": "webhook", "url": "https://x.test", "secret": "s"}]}, "alerts.channels[0].secret"),
+    ({"channels": [{"type": "chat", "message": "x" * 501}]}, "alerts.channels[0].message"),
+    ({"channels": [{"type": "chat", "message": "two\nlines"}]}, "alerts.channels[0].message"),
+    ({"channels": [{"type": "chat"}] * 6}, "alerts.channels"),
+    ({"on": ["failure", "fire"], "channels": [{"type": "chat"}]}, "alerts.on"),
+    ({"on": [], "channels": [{"type": "chat"}]}, "alerts.on"),
+    ({"after_consecutive": 0, "channels": [{"type": "chat"}]}, "alerts.after_consecutive"),
+    ({"after_consecutive": True, "channels": [{"type": "chat"}]}, "alerts.after_consecutive"),
+    ({"repeat_every_seconds": 5, "channels": [{"type": "chat"}]}, "alerts.repeat_every_seconds"),
+    ({"repeat_every_seconds": 10**9, "channels": [{"type": "chat"}]}, "alerts.repeat_every_seconds"),
+    ({"enabled": "no", "channels": [{"type": "chat"}]}, "alerts.enabled"),
+    ({"channels": [{"type": "chat"}], "then": 1}, "alerts.then"),
+])
+def test_a_wrong_alerts_setting_names_what_is_wrong(value: Any, field: str) -> None:
+    normalised, errors = check_alerts(value)
+    assert normalised is None and field in errors, errors
+
+
+
+
+def test_a_missed_state_ends_when_an_occurrence_fires_and_alerts_again_at_once() -> None:
+    settings = _settings()
+    _, state = after_missed(settings, AlertState(), START)
+    assert state.missing and after_missed(settings, state, START + timedelta(minutes=1))[0] == []
+    state = after_fired(state)
+    assert not state.missing and state.missed_at is None
+    assert after_missed(settings, state, START + timedelta(minutes=2))[0] == ["missed"]
+    assert after_fired(AlertState()) == AlertState()
+
+
+def test_only_the_events_asked_for_alert() -> None:
+    settings = _settings(on=["recovered"])
+    assert _run(settings, [(1, "failed"), (2, "completed")]) == []  # no failure alert went out: nothing recovered
+    assert after_missed(settings, AlertState(), START) == ([], AlertState())
+    assert after_paused(settings) == [] and after_paused(_settings()) == ["paused"]
+    assert _run(_settings(), [(1, "cancelled"), (2, "skipped")]) == []
+
+
+def test_a_setting_is_normalised_and_switched_off_is_none() -> None:
+    value, errors = check_alerts({"on": ["recovered", "failure"], "channels": [
+        {"type": "webhook", "url": " https://x.test/a "}, {"type": "chat", "entity_id": " #ops ", "message": " hi "}]})
+    assert errors == {} and value == {
+        "on": ["failure", "recovered"], "after_consecutive": 1, "repeat_every_seconds": 3600, "enabled": True,
+        "channels": [{"type": "webhook", "url": "https://x.test/a"}, {"type": "chat", "entity_id": "#ops",
+                                                                       "message": "hi"}]}
+    assert check_alerts(None) == (None, {})
+    assert AlertSettings.of({**value, "enabled": False}) is None and AlertSettings.of(None) is None
+    settings = AlertSettings.of(value)
+    assert settings is not None and settings.channels[1].as_dict() == {"type": "chat", "entity_id": "#ops",
+                                                                        "message": "hi"}
+    assert AlertSettings.default().on == frozenset({"failure", "missed", "paused", "recovered"})
+
+
+def test_the_state_survives_its_stored_form() -> None:
+    state = AlertState(True, START, True, START + timedelta(seconds=5), None)
+    assert AlertState.of(state.as_dict()) == state
+    assert state.as_dict()["failure_at"] == "2026-11-22T12:00:00Z"
+    assert AlertState.of(None) == AlertState() == AlertState.of({})
+
+
+def test_what_an_alert_says() -> None:
+    schedule = {"name": "backup", "schedule_id": "s1", "pause_reason": "paused after 3 consecutive failures\nmore"}
+    run = {"error": "step 0 failed: boom\ntraceback...", "streak": 3}
+    at = "2026-11-22 13:00:00 CET"
+    assert alert_text("failure", schedule, run, at) == (
+        '[failure] Schedule "backup" failed at 2026-11-22 13:00:00 CET (3 failures in a row): step 0 failed: boom')
+    assert alert_text("failure", schedule, {"streak": 1}, at) == '[failure] Schedule "backup" failed at ' + at
+    assert alert_text("paused", schedule, None, at) == (
+        '[paused] Schedule "backup" was paused at 2026-11-22 13:00:00 CET: paused after 3 consecutive failures')
+    assert alert_text("missed", {"schedule_id": "s1"}, {"error": "late"}, at) == (
+        '[missed] Schedule "s1" missed a run at 2026-11-22 13:00:00 CET: late')
+    assert alert_text("recovered", schedule, run, at).endswith("recovered at 2026-11-22 13:00:00 CET")
+    assert first_line("x" * 300, 10) == "x" * 9 + "…" and first_line(None) == "" and first_line("  ") == ""
+    assert digest_text(["a", "b"]) == "2 schedule alerts:\n• a\n• b"
+    many = digest_text([str(i) for i in range(12)], limit=10).splitlines()
+    assert many[0] == "12 schedule alerts:" and many[-1] == "…and 2 more" and len(many) == 12
