@@ -630,6 +630,7 @@ class AlertOut(BaseModel):
     id: int
     alert_id: str = Field(description="one alert's deliveries (one per channel) share it")
     schedule_id: str
+    schedule_name: str | None = Field(description="the schedule's name when the alert was written")
     community_id: str | None
     event: AlertEventName
     channel: Literal["chat", "webhook", "operator"]

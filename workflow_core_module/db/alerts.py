@@ -368,6 +368,7 @@ def _answer(row: Sequence[Any]) -> dict[str, Any]:
             value = datetime.fromisoformat(value)
         out[name] = iso_z(as_utc(value)) if value is not None else None
     payload = _json(row[-1]) or {}
+    out["schedule_name"] = (payload.get("schedule") or {}).get("name")
     out["run"] = payload.get("run")
     out["occurred_at"] = payload.get("occurred_at")
     if out["channel"] == "operator":

@@ -23,7 +23,10 @@ export function createScheduleForm(dialog, { workflows, who, onSaved }) {
 
   function showErrors(details, only = null) {
     const byField = {};
-    for (const [key, message] of Object.entries(details)) byField[key.split(".")[0]] = message;
+    for (const [key, message] of Object.entries(details)) {
+      const dot = key.indexOf(".");  // alerts.channels[0].url: the part of the field that is wrong
+      byField[dot < 0 ? key : key.slice(0, dot)] = dot < 0 ? message : `${key.slice(dot + 1)}: ${message}`;
+    }
     for (const slot of $$("[data-error-for]", form)) {
       const name = slot.dataset.errorFor;
       if (only && !only.includes(name)) continue;
@@ -153,6 +156,7 @@ export function createScheduleForm(dialog, { workflows, who, onSaved }) {
     if (event.target.name === "timezone" && form.elements.when_words.value.trim()) readWhenSoon();
     const field = fieldOf(event.target);
     if (event.target.name === "schedule_type") showType();
+    if (event.target.name === "alerts_enabled") $("[data-alerts-detail]", form).hidden = !event.target.checked;
     showErrors({}, [field]);
     if (field === "context_data") showErrors(readForm(form).errors, ["context_data"]);
     refreshSoon();

@@ -50,14 +50,35 @@ function failures(status, onOpenRun) {
     items.length ? el("ul", { class: "plain failures" }, items) : el("span", { class: "muted" }, "None"));
 }
 
+const ALERT_STATUS = { sent: "completed", failed: "failed", pending: "queued", sending: "running" };
+
+/** The newest alerts sent (or being sent) about the schedules this key sees. */
+function alerts(page, onOpenRun) {
+  const items = page.items.map((a) => el("li", { dataset: { alert: a.id } },
+    el("span", { class: `badge badge-alert-${a.event}` }, a.event), " ",
+    a.run?.run_id && a.run.status !== "missed"
+      ? el("button", { type: "button", class: "link", "aria-label": `Details of the run ${a.event} alerted on`,
+        onclick: () => onOpenRun(a.run.run_id) }, a.schedule_name || a.schedule_id)
+      : el("strong", {}, a.schedule_name || a.schedule_id),
+    " → ", a.channel === "operator" ? "operator webhook" : a.channel, " ",
+    el("span", { class: `badge badge-${ALERT_STATUS[a.status]}`, title: a.last_error || "" },
+      a.status === "sent" && a.digest_size > 1 ? `sent in a digest of ${a.digest_size}` : a.status),
+    " ", el("time", { datetime: a.created_at, title: instantTitle(a.created_at) }, formatInstant(a.created_at)),
+    a.status !== "sent" && a.last_error ? el("span", { class: "muted", title: a.last_error },
+      ` — attempt ${a.attempts}: ${a.last_error}`) : null));
+  return el("div", { class: "stat stat-wide", dataset: { alerts: "" } }, el("span", { class: "stat-label" },
+    "Recent alerts"), items.length ? el("ul", { class: "plain failures" }, items)
+    : el("span", { class: "muted" }, "None sent"));
+}
+
 /**
  * The widget in `root`. `onOpenRun(runId)` opens a run's detail.
  */
 export function createSchedulerWidget(root, { onOpenRun }) {
   async function refresh() {
-    const status = await get("/schedules/status");
+    const [status, recent] = await Promise.all([get("/schedules/status"), get("/alerts", { limit: 8 })]);
     fill(root, loopState(status), stat("Active schedules", String(status.active_schedules)),
-      nextRuns(status), replicas(status), failures(status, onOpenRun));
+      nextRuns(status), replicas(status), failures(status, onOpenRun), alerts(recent, onOpenRun));
   }
   return { refresh };
 }

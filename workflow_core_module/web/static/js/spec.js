@@ -59,8 +59,49 @@ export function readForm(form) {
         Array.isArray(spec.context_data))) errors.context_data = "must be a JSON object, like {\"channel\": \"ops\"}";
   }
   if (f.callback_url.value.trim()) spec.callback_url = f.callback_url.value.trim();
+  spec.alerts = readAlerts(form, errors);
   if (!f.community_id.disabled && f.community_id.value.trim()) spec.community_id = f.community_id.value.trim();
   return { spec, errors };
+}
+
+const ALERT_EVENTS = ["failure", "missed", "paused", "recovered", "success"];
+
+/** The form's alert settings (null: none). Channels the form has no fields for (a second webhook
+ * set over the API) are kept as they were. */
+function readAlerts(form, errors) {
+  const f = form.elements;
+  if (!f.alerts_enabled.checked) return null;
+  const alerts = { on: ALERT_EVENTS.filter((e) => form.querySelector(`[name=alerts_on][value=${e}]`).checked) };
+  if (f.alerts_after.value !== "") alerts.after_consecutive = integer(f.alerts_after.value, "alerts", errors);
+  if (f.alerts_repeat.value !== "") alerts.repeat_every_seconds = integer(f.alerts_repeat.value, "alerts", errors);
+  const channels = [];
+  if (f.alerts_chat.checked) {
+    const entity = f.alerts_chat_entity.value.trim();
+    channels.push({ ...(form.alertsKept?.chat || {}), type: "chat", ...(entity ? { entity_id: entity } : {}) });
+    if (!entity) delete channels[0].entity_id;
+  }
+  if (f.alerts_webhook.value.trim()) channels.push({ type: "webhook", url: f.alerts_webhook.value.trim() });
+  alerts.channels = channels.concat(form.alertsKept?.others || []);
+  if (!alerts.channels.length) errors.alerts = "pick the chat or give a webhook URL (or switch alerts off)";
+  return alerts;
+}
+
+/** Puts a schedule's alert settings into the form. */
+function writeAlerts(form, alerts) {
+  const f = form.elements;
+  const channels = alerts?.channels || [];
+  const chat = channels.find((c) => c.type === "chat");
+  const webhook = channels.find((c) => c.type === "webhook");
+  form.alertsKept = { chat, others: channels.filter((c) => c !== chat && c !== webhook) };
+  f.alerts_enabled.checked = Boolean(alerts && alerts.enabled !== false);
+  const on = alerts?.on || ["failure", "missed", "paused", "recovered"];
+  for (const box of form.querySelectorAll("[name=alerts_on]")) box.checked = on.includes(box.value);
+  f.alerts_after.value = alerts?.after_consecutive > 1 ? alerts.after_consecutive : "";
+  f.alerts_repeat.value = alerts && alerts.repeat_every_seconds !== 3600 ? alerts.repeat_every_seconds ?? "" : "";
+  f.alerts_chat.checked = Boolean(chat);
+  f.alerts_chat_entity.value = chat?.entity_id || "";
+  f.alerts_webhook.value = webhook?.url || "";
+  form.querySelector("[data-alerts-detail]").hidden = !f.alerts_enabled.checked;
 }
 
 function intervalParts(seconds) {
@@ -96,4 +137,5 @@ export function writeForm(form, schedule) {
   f.context_data.value = s.context_data && Object.keys(s.context_data).length
     ? JSON.stringify(s.context_data, null, 2) : "";
   f.callback_url.value = s.callback_url || "";
+  writeAlerts(form, s.alerts);
 }

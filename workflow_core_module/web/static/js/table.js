@@ -44,7 +44,8 @@ function description(schedule) {
 export function scheduleRow(schedule, { workflowName, selected, recent }) {
   const tags = schedule.tags.map((t) => el("span", { class: "tag" }, t));
   const workflow = workflowName(schedule.workflow_id);
-  return el("tr", { dataset: { id: schedule.schedule_id } },
+  const failing = schedule.consecutive_failures > 0 || pausedByFailures(schedule);
+  return el("tr", { dataset: { id: schedule.schedule_id }, class: failing ? "row-failing" : null },
     el("td", { class: "select-cell" }, el("input", { type: "checkbox", dataset: { select: "" }, checked: selected,
       "aria-label": `Select ${schedule.name}` })),
     cell("Schedule", el("strong", { class: "name" }, schedule.name), description(schedule),
@@ -55,7 +56,7 @@ export function scheduleRow(schedule, { workflowName, selected, recent }) {
     cell("Timing", el("span", { class: "type" }, TYPE_LABEL[schedule.schedule_type]),
       el("span", { class: "block" }, schedule.timing_description)),
     cell("Zone", schedule.timezone),
-    cell("Status", badge(schedule.status), pauseNote(schedule)),
+    cell("Status", badge(schedule.status), trouble(schedule), pauseNote(schedule), alertsNote(schedule)),
     cell("Next run", nextRun(schedule)),
     cell("Last run", lastRun(schedule), recent && recent.length ? sparkline(recent) : null),
     cell("Enabled", toggle(schedule)),
@@ -63,6 +64,26 @@ export function scheduleRow(schedule, { workflowName, selected, recent }) {
       action("run", "Run now", schedule.name), action("history", "History", schedule.name),
       action("edit", "Edit", schedule.name), action("clone", "Clone", schedule.name),
       action("delete", "Delete", schedule.name, "btn-danger"))));
+}
+
+const pausedByFailures = (schedule) => schedule.status === "paused" && schedule.paused_by === "system";
+
+/** A schedule that is failing, or paused itself after failing, says so in red. */
+function trouble(schedule) {
+  if (pausedByFailures(schedule)) return el("span", { class: "badge badge-failed block-badge" }, "paused by failures");
+  const n = schedule.consecutive_failures;
+  return n > 0 ? el("span", { class: "badge badge-failed block-badge" }, n === 1 ? "last run failed"
+    : `${n} failures in a row`) : null;
+}
+
+/** Whether the schedule alerts anyone, and whether its alerts are in a failing state. */
+function alertsNote(schedule) {
+  const alerts = schedule.alerts;
+  if (!alerts || alerts.enabled === false) return null;
+  const kinds = (alerts.channels || []).map((c) => c.type);
+  const where = ["chat", "webhook"].filter((k) => kinds.includes(k)).join(" + ");
+  return el("small", { class: "muted block alerts-note", title: `Alerts on ${(alerts.on || []).join(", ")}` },
+    `alerts: ${where}`);
 }
 
 /** Why and until when a paused schedule is paused, when it says. */
