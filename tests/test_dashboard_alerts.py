@@ -109,3 +109,51 @@ def test_alert_settings_from_the_form_a_failing_row_and_the_recent_alerts(served
         finally:
             context.close()
             browser.close()
+
+
+def test_an_rrule_schedule_from_words_with_a_calendar_and_back_in_the_form(served: tuple[str, HttpSink]) -> None:
+    url, _ = served
+    wf = call(url, "POST", "/workflows", {"name": "monthly", "steps": [{"action": "log", "message": "x"}]}, 201)
+    calendar = call(url, "POST", "/calendars", {"name": "weekdays", "weekdays_only": True,
+                                                "timezone": "America/New_York"}, 201)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US",
+                                      timezone_id="America/New_York")
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        watch = ConsoleWatch(page)
+        try:
+            page.goto(url + "/ui/")
+            page.get_by_label("API key").fill(KEY)
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("button", name="New schedule").click()
+            form = page.locator("dialog[open] form")
+            form.locator("[name=name]").fill("council")
+            form.locator("[name=workflow_id]").select_option(wf["workflow_id"])
+            form.locator("[name=timezone]").fill("America/New_York")
+            form.locator("[name=when_words]").fill("every second tuesday of the month at 19:00")
+            expect(form.get_by_role("radio", name="RRULE")).to_be_checked()
+            expect(form.locator("[name=rrule]")).to_have_value("FREQ=MONTHLY;BYDAY=2TU;BYHOUR=19;BYMINUTE=0")
+            form.locator("[name=calendar_id]").fill(calendar["calendar_id"])
+            expect(page.locator("[data-preview-description]")).to_contain_text("second Tuesday")
+            form.get_by_role("button", name="Save schedule").click()
+            expect(page.locator("dialog[open]")).to_have_count(0)
+            row = page.locator("tbody[data-rows] tr").filter(has=page.locator(".name").get_by_text("council",
+                                                                                                  exact=True))
+            expect(row.locator(".type")).to_have_text("RRULE")
+            made = [s for s in call(url, "GET", "/schedules?q=council")["items"] if s["name"] == "council"][0]
+            assert (made["schedule_type"], made["rrule"], made["calendar_id"]) == (
+                "rrule", "FREQ=MONTHLY;BYDAY=2TU;BYHOUR=19;BYMINUTE=0", calendar["calendar_id"])
+            row.get_by_role("button", name="Edit council").click()
+            form = page.locator("dialog[open] form")
+            expect(form.get_by_role("radio", name="RRULE")).to_be_checked()
+            expect(form.locator("[name=rrule]")).to_have_value("FREQ=MONTHLY;BYDAY=2TU;BYHOUR=19;BYMINUTE=0")
+            expect(form.locator("[name=calendar_id]")).to_have_value(calendar["calendar_id"])
+            screenshot(page, "dashboard-rrule-form-1280")
+            form.get_by_role("button", name="Save schedule").click()
+            expect(page.locator("dialog[open]")).to_have_count(0)
+            watch.assert_clean()
+        finally:
+            context.close()
+            browser.close()

@@ -39,7 +39,7 @@ from .when import expand_when
 
 bp = Blueprint("schedules", __name__, url_prefix="/api/v1/schedules")
 # What a preview with "when" answers back as `timing`, so a form can show what the phrase became.
-_READ_FROM_WHEN = ("schedule_type", "cron_expression", "interval_seconds", "scheduled_time", "start_date",
+_READ_FROM_WHEN = ("schedule_type", "cron_expression", "interval_seconds", "scheduled_time", "rrule", "start_date",
                    "end_date", "max_executions")
 
 

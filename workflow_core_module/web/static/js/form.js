@@ -79,6 +79,7 @@ export function createScheduleForm(dialog, { workflows, who, onSaved }) {
     fromWords = new Set();
     f.schedule_type.value = timing.schedule_type;
     if (timing.cron_expression !== undefined) f.cron_expression.value = timing.cron_expression;
+    if (timing.rrule !== undefined) f.rrule.value = timing.rrule;
     if (timing.interval_seconds !== undefined) {
       const unit = [86400, 3600, 60, 1].find((u) => timing.interval_seconds % u === 0);
       f.interval_value.value = String(timing.interval_seconds / unit);

@@ -5,9 +5,9 @@ import { $, el, fill } from "./dom.js";
 import { TIMING_FIELDS } from "./spec.js";
 import { LOCAL_ZONE, formatInstant } from "./time.js";
 
-const PRIMARY = { cron: "cron_expression", interval: "interval_seconds", one_time: "scheduled_time" };
+const PRIMARY = { cron: "cron_expression", interval: "interval_seconds", one_time: "scheduled_time", rrule: "rrule" };
 const HINT = { cron: "Enter a cron expression or pick a template.", interval: "Enter how often it runs.",
-  one_time: "Pick the date and time it runs." };
+  one_time: "Pick the date and time it runs.", rrule: "Enter a recurrence rule, like FREQ=WEEKLY;BYDAY=MO." };
 
 function timeItem(iso, zone) {
   return el("li", {}, el("time", { datetime: iso }, formatInstant(iso)),

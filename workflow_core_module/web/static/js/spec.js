@@ -4,8 +4,8 @@ import { LOCAL_ZONE, toZoneInput } from "./time.js";
 
 /** The fields that shape when a schedule fires (what the preview needs), plus the workflow for overlaps. */
 export const TIMING_FIELDS = [
-  "workflow_id", "schedule_type", "cron_expression", "interval_seconds", "scheduled_time", "timezone",
-  "start_date", "end_date", "max_executions",
+  "workflow_id", "schedule_type", "cron_expression", "interval_seconds", "scheduled_time", "rrule", "calendar_id",
+  "timezone", "start_date", "end_date", "max_executions",
 ];
 
 export const CRON_TEMPLATES = [
@@ -44,6 +44,8 @@ export function readForm(form) {
     spec.interval_seconds = integer(f.interval_value.value, "interval_seconds", errors) * Number(f.interval_unit.value);
   }
   if (type === "one_time" && f.scheduled_time.value) spec.scheduled_time = naive(f.scheduled_time.value);
+  if (type === "rrule") spec.rrule = f.rrule.value.trim();
+  if (f.calendar_id.value.trim()) spec.calendar_id = f.calendar_id.value.trim();
   if (f.timezone.value.trim()) spec.timezone = f.timezone.value.trim();
   for (const name of DATES) if (f[name].value) spec[name] = naive(f[name].value);
   for (const name of INTEGERS) if (f[name].value !== "") spec[name] = integer(f[name].value, name, errors);
@@ -120,6 +122,8 @@ export function writeForm(form, schedule) {
   f.description.value = s.description || "";
   f.schedule_type.value = s.schedule_type;
   f.cron_expression.value = s.cron_expression || "";
+  f.rrule.value = s.rrule || "";
+  f.calendar_id.value = s.calendar_id || "";
   const interval = s.interval_seconds ? intervalParts(s.interval_seconds) : { value: "", unit: "60" };
   f.interval_value.value = interval.value;
   f.interval_unit.value = interval.unit;

@@ -6,7 +6,7 @@ import { countdown, formatInstant, instantTitle } from "./time.js";
 
 const DESCRIPTION_CHARS = 80;
 
-const TYPE_LABEL = { cron: "Cron", interval: "Interval", one_time: "One time" };
+const TYPE_LABEL = { cron: "Cron", interval: "Interval", one_time: "One time", rrule: "RRULE" };
 
 export const badge = (status) => el("span", { class: `badge badge-${status}` }, status.replace("_", " "));
 
