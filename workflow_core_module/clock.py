@@ -59,3 +59,14 @@ class ManualClock:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._sleepers.append((self._now + timedelta(seconds=seconds), future))
         await future
+
+
+async def sleep_unless(clock: Clock, seconds: float, wake: asyncio.Event) -> None:
+    """Sleep on `clock` for `seconds`, or until `wake` is set, whichever comes first."""
+    sleeping = asyncio.ensure_future(clock.sleep(seconds))
+    woken = asyncio.ensure_future(wake.wait())
+    try:
+        await asyncio.wait((sleeping, woken), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        sleeping.cancel()
+        woken.cancel()

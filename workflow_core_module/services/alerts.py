@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from ..clock import Clock
+from ..clock import Clock, sleep_unless
 from ..config import Settings
 from ..db.alerts import AlertBook, AlertStore, Outcome, Pending, Subject
 from ..db.schedule_store import Scope
@@ -117,13 +117,7 @@ class AlertDeliverer:
                 raise
             except Exception:
                 log.exception("alert delivery pass failed", extra={"category": "ERROR", "action": "alert.pass"})
-            sleeping = asyncio.ensure_future(self.clock.sleep(self.settings.alert_poll_seconds))
-            woken = asyncio.ensure_future(self._wake.wait())
-            try:
-                await asyncio.wait((sleeping, woken), return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                sleeping.cancel()
-                woken.cancel()
+            await sleep_unless(self.clock, self.settings.alert_poll_seconds, self._wake)
 
     async def deliver_due(self) -> int:
         """Send what is due now, one message per target; how many alerts were tried."""

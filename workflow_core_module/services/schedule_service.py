@@ -128,14 +128,7 @@ class ScheduleService:
     async def add_schedule(self, spec: Mapping[str, Any], *, actor: str = "system", scope: Scope = None) -> Schedule:
         """Validate and store a new schedule; it is active at once."""
         now = self.clock.now()
-        data = dict(spec)
-        if scope is not None:
-            if data.get("community_id") in (None, ""):
-                data["community_id"] = scope
-            elif data["community_id"] != scope:
-                raise Forbidden(
-                    f"this key acts for community {scope!r} only", {"community_id": "outside your community"}
-                )
+        data = _in_scope(spec, scope)
         fields = self._fields(data, now=now)
         calendar = await self._calendar(fields)
         rule = fields.time_rule(anchor=now, calendar=calendar)
@@ -253,13 +246,7 @@ class ScheduleService:
         """preview, with the spec's calendar (if any) applied: (fields, its time rule, the next
         times, the days the calendar skipped on the way and why)."""
         now = self.clock.now()
-        data = dict(spec)
-        if scope is not None:
-            if data.get("community_id") in (None, ""):
-                data["community_id"] = scope
-            elif data["community_id"] != scope:
-                raise Forbidden(f"this key acts for community {scope!r} only",
-                                {"community_id": "outside your community"})
+        data = _in_scope(spec, scope)
         fields = self._fields(data, now=now, timing_only=True)
         calendar = await self._calendar(fields)
         rule = fields.time_rule(anchor=now, calendar=calendar)
@@ -486,6 +473,18 @@ class ScheduleService:
         audit(log, "schedule.restore", f"schedule {after.name!r} restored ({after.status.value})", actor=actor,
               schedule_id=after.schedule_id, community_id=after.community_id)
         return after
+
+
+def _in_scope(spec: Mapping[str, Any], scope: Scope) -> dict[str, Any]:
+    """A spec for a key of community `scope` (None: global): its community filled in, or refused
+    when it names another."""
+    data = dict(spec)
+    if scope is not None:
+        if data.get("community_id") in (None, ""):
+            data["community_id"] = scope
+        elif data["community_id"] != scope:
+            raise Forbidden(f"this key acts for community {scope!r} only", {"community_id": "outside your community"})
+    return data
 
 
 def _schedule_id(value: str) -> str:

@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from ..clock import Clock, SystemClock
+from ..clock import Clock, SystemClock, sleep_unless
 from ..config import Settings
 from ..db.audit import AuditEntry
 from ..db.control import ControlStore
@@ -113,13 +113,7 @@ class Scheduler:
             wait = self.settings.poll_interval_seconds
             if next_end is not None:
                 wait = min(wait, max(0.0, (next_end - self.clock.now()).total_seconds()))
-            sleeping = asyncio.ensure_future(self.clock.sleep(wait))
-            woken = asyncio.ensure_future(self._pauses_changed.wait())
-            try:
-                await asyncio.wait((sleeping, woken), return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                sleeping.cancel()
-                woken.cancel()
+            await sleep_unless(self.clock, wait, self._pauses_changed)
 
     async def stop(self, grace_seconds: float | None = None) -> None:
         """Stop claiming, let running workflows finish (up to the grace), record the rest."""
