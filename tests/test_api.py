@@ -411,6 +411,21 @@ async def test_a_method_a_path_does_not_take_is_405(client: Any) -> None:
     assert (await call(client, "patch", "/api/v1/schedules", {}))[0] == 405
 
 
+@pytest.mark.parametrize("method,path,allowed", [
+    ("get", "/api/v1/schedules/bulk", {"POST"}), ("delete", "/api/v1/schedules/bulk", {"POST"}),
+    ("get", "/api/v1/schedules/import", {"POST"}), ("get", "/api/v1/schedules/preview", {"POST"}),
+    ("patch", "/api/v1/schedules/status", {"GET"}), ("post", "/api/v1/schedules/export", {"GET"}),
+])
+async def test_the_collections_own_words_are_not_schedule_ids(client: Any, method: str, path: str,
+                                                              allowed: set[str]) -> None:
+    """GET /schedules/bulk is a method bulk does not take (405, saying which it does), not a lookup of a
+    schedule called "bulk" (404)."""
+    response = await getattr(client, method)(path, headers=ADMIN, json={} if method != "get" else None)
+    assert response.status_code == 405, (path, await response.get_data())
+    assert allowed <= set(response.headers["Allow"].replace(" ", "").split(","))
+    assert (await response.get_json())["error"]["code"] == "method_not_allowed"
+
+
 async def test_a_name_in_use_is_409_and_the_first_schedule_stays(client: Any) -> None:
     wf = await workflow(client)
     _, created = await call(client, "post", "/api/v1/schedules", cron_body(wf, "taken"), expect=201)

@@ -6,6 +6,7 @@ from typing import Any
 
 from quart import Blueprint, Response
 from quart_schema import document_request, document_response, validate_querystring, validate_request
+from werkzeug.routing import BaseConverter, Map, ValidationError
 
 from ..scheduling.describe import describe
 from ..scheduling.types import ScheduleStatus
@@ -34,7 +35,28 @@ from .schemas import (
 from .serialize import listed_schedule_json, page_json, run_json, schedule_json, ts
 from .when import expand_when
 
-bp = Blueprint("schedules", __name__, url_prefix="/api/v1/schedules")
+PREFIX = "/api/v1/schedules"
+bp = Blueprint("schedules", __name__, url_prefix=PREFIX)
+
+
+class ScheduleIdConverter(BaseConverter):
+    """A schedule id in a path: any segment but the collection's own words (bulk, export, status, ...).
+    So `GET /schedules/bulk` answers 405 (bulk takes POST), not 404 from looking up a schedule "bulk"."""
+
+    _words: frozenset[str] | None = None
+
+    def to_python(self, value: str) -> str:
+        if self._words is None:
+            self._words = _collection_words(self.map)
+        if value in self._words:
+            raise ValidationError()
+        return value
+
+
+def _collection_words(url_map: Map) -> frozenset[str]:
+    head = PREFIX + "/"
+    rules = (rule.rule[len(head):] for rule in url_map.iter_rules() if rule.rule.startswith(head))
+    return frozenset(rest for rest in rules if rest and "/" not in rest and "<" not in rest)
 
 
 def _service() -> ScheduleService:
@@ -97,7 +119,7 @@ async def schedules_of_workflow(workflow_id: str, query_args: ScheduleQuery) -> 
     return page_json(page, listed_schedule_json if query_args.include_deleted else schedule_json)
 
 
-@bp.get("/<schedule_id>")
+@bp.get("/<schedule_id:schedule_id>")
 @document_response(ScheduleDetail)
 @document_response(ErrorOut, 404)
 async def get_schedule(schedule_id: str) -> dict[str, Any]:
@@ -105,7 +127,7 @@ async def get_schedule(schedule_id: str) -> dict[str, Any]:
     return schedule_json(await _service().get_schedule(schedule_id, scope=scope()), stats=True)
 
 
-@bp.put("/<schedule_id>")
+@bp.put("/<schedule_id:schedule_id>")
 @validate_request(ScheduleCreate)
 @document_response(ScheduleOut)
 async def replace_schedule(schedule_id: str, data: ScheduleCreate) -> dict[str, Any]:
@@ -115,7 +137,7 @@ async def replace_schedule(schedule_id: str, data: ScheduleCreate) -> dict[str, 
     return schedule_json(updated)
 
 
-@bp.patch("/<schedule_id>")
+@bp.patch("/<schedule_id:schedule_id>")
 @validate_request(ScheduleUpdate)
 @document_response(ScheduleOut)
 async def update_schedule(schedule_id: str, data: ScheduleUpdate) -> dict[str, Any]:
@@ -124,7 +146,7 @@ async def update_schedule(schedule_id: str, data: ScheduleUpdate) -> dict[str, A
     return schedule_json(updated)
 
 
-@bp.delete("/<schedule_id>")
+@bp.delete("/<schedule_id:schedule_id>")
 @validate_querystring(DeleteQuery)
 async def delete_schedule(schedule_id: str, query_args: DeleteQuery) -> Response:
     """Soft delete (204); `?hard=true` removes the row and its runs, also of a soft-deleted schedule."""
@@ -132,7 +154,7 @@ async def delete_schedule(schedule_id: str, query_args: DeleteQuery) -> Response
     return Response(status=204)
 
 
-@bp.post("/<schedule_id>/restore")
+@bp.post("/<schedule_id:schedule_id>/restore")
 @document_response(ScheduleOut)
 @document_response(ErrorOut, 403)
 @document_response(ErrorOut, 409)
@@ -145,8 +167,8 @@ async def restore_schedule(schedule_id: str) -> dict[str, Any]:
     return schedule_json(await _service().restore_schedule(schedule_id, actor=actor(), scope=scope()))
 
 
-@bp.post("/<schedule_id>/pause")
-@bp.post("/<schedule_id>/disable")
+@bp.post("/<schedule_id:schedule_id>/pause")
+@bp.post("/<schedule_id:schedule_id>/disable")
 @document_request(PauseRequest)
 @document_response(ScheduleOut)
 @document_response(ErrorOut, 400)
@@ -156,8 +178,8 @@ async def pause_schedule(schedule_id: str) -> dict[str, Any]:
     return schedule_json(await _service().pause_schedule(schedule_id, actor=actor(), scope=scope(), request=request))
 
 
-@bp.post("/<schedule_id>/resume")
-@bp.post("/<schedule_id>/enable")
+@bp.post("/<schedule_id:schedule_id>/resume")
+@bp.post("/<schedule_id:schedule_id>/enable")
 @document_response(ScheduleOut)
 @document_response(ErrorOut, 409)
 async def resume_schedule(schedule_id: str) -> dict[str, Any]:
@@ -166,7 +188,7 @@ async def resume_schedule(schedule_id: str) -> dict[str, Any]:
     return schedule_json(await _service().resume_schedule(schedule_id, actor=actor(), scope=scope()))
 
 
-@bp.post("/<schedule_id>/toggle")
+@bp.post("/<schedule_id:schedule_id>/toggle")
 @document_response(ScheduleOut)
 @document_response(ErrorOut, 409)
 async def toggle_schedule(schedule_id: str) -> dict[str, Any]:
@@ -177,7 +199,7 @@ async def toggle_schedule(schedule_id: str) -> dict[str, Any]:
     return schedule_json(await change(current.schedule_id, actor=actor(), scope=scope()))
 
 
-@bp.post("/<schedule_id>/run")
+@bp.post("/<schedule_id:schedule_id>/run")
 @document_response(RunStarted, 202)
 async def run_schedule(schedule_id: str) -> tuple[dict[str, Any], int]:
     """Run the workflow now (trigger `manual`)."""
@@ -185,7 +207,7 @@ async def run_schedule(schedule_id: str) -> tuple[dict[str, Any], int]:
     return {"run_id": run_id, "execution_id": execution_id}, 202
 
 
-@bp.post("/<schedule_id>/backfill")
+@bp.post("/<schedule_id:schedule_id>/backfill")
 @validate_request(BackfillRequest)
 @document_response(BackfillOut, 202)
 @document_response(ErrorOut, 400)
@@ -197,8 +219,8 @@ async def backfill_schedule(schedule_id: str, data: BackfillRequest) -> tuple[di
             "last": ts(runs[-1].scheduled_for) if runs else None}, 202
 
 
-@bp.get("/<schedule_id>/history")
-@bp.get("/<schedule_id>/runs")
+@bp.get("/<schedule_id:schedule_id>/history")
+@bp.get("/<schedule_id:schedule_id>/runs")
 @validate_querystring(HistoryQuery)
 @document_response(RunPage)
 async def schedule_history(schedule_id: str, query_args: HistoryQuery) -> dict[str, Any]:
@@ -207,7 +229,7 @@ async def schedule_history(schedule_id: str, query_args: HistoryQuery) -> dict[s
     return page_json(page, run_json)
 
 
-@bp.get("/<schedule_id>/next")
+@bp.get("/<schedule_id:schedule_id>/next")
 @validate_querystring(NextQuery)
 @document_response(PreviewOut)
 async def next_times(schedule_id: str, query_args: NextQuery) -> dict[str, Any]:
