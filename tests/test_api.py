@@ -426,6 +426,36 @@ async def test_the_collections_own_words_are_not_schedule_ids(client: Any, metho
     assert (await response.get_json())["error"]["code"] == "method_not_allowed"
 
 
+async def test_bringing_back_a_finished_schedule_counts_toward_the_quota(client: Any, clock: ManualClock) -> None:
+    """Re-activating a completed schedule by changing its timing takes a place, as creating one does
+    (the app's quota here is 5 per community)."""
+    wf = await workflow(client)
+    once = {"workflow_id": wf, "name": "once", "schedule_type": "one_time", "community_id": "c1",
+            "scheduled_time": iso(clock.now() + timedelta(seconds=30))}
+    _, one = await call(client, "post", "/api/v1/schedules", once, expect=201)
+    path = f"/api/v1/schedules/{one['schedule_id']}"
+    due = clock.now() + timedelta(seconds=30)
+    await until(lambda: due in clock.sleeping_until(), what="the loop to wait for the schedule")
+    clock.advance(30)  # the loop fires it: completed, it no longer counts
+    await until(lambda: _status(client, path, "completed"), what="the one-time schedule to complete")
+    for i in range(5):
+        await call(client, "post", "/api/v1/schedules", cron_body(wf, f"s{i}", community_id="c1"), expect=201)
+    again = {"scheduled_time": iso(clock.now() + timedelta(hours=1))}
+    for method, body in (("patch", again), ("put", once | again)):
+        status, err = await call(client, method, path, body)
+        assert status == 409 and err["error"]["code"] == "limit_exceeded", err
+        assert (await call(client, "get", path))[1]["status"] == "completed"  # nothing changed
+    assert (await call(client, "patch", path, {"name": "renamed"}))[1]["status"] == "completed"  # no place needed
+    _, listed = await call(client, "get", "/api/v1/schedules?q=s0")
+    await call(client, "delete", f"/api/v1/schedules/{listed['items'][0]['schedule_id']}", expect=204)
+    _, back = await call(client, "patch", path, again, expect=200)
+    assert back["status"] == "active" and back["next_execution_at"] == again["scheduled_time"]
+
+
+async def _status(client: Any, path: str, wanted: str) -> bool:
+    return bool((await call(client, "get", path))[1]["status"] == wanted)
+
+
 async def test_a_name_in_use_is_409_and_the_first_schedule_stays(client: Any) -> None:
     wf = await workflow(client)
     _, created = await call(client, "post", "/api/v1/schedules", cron_body(wf, "taken"), expect=201)
