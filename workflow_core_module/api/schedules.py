@@ -8,6 +8,7 @@ from quart import Blueprint, Response
 from quart_schema import document_request, document_response, validate_querystring, validate_request
 from werkzeug.routing import BaseConverter, Map, ValidationError
 
+from ..errors import Forbidden
 from ..scheduling.describe import describe
 from ..scheduling.types import ScheduleStatus
 from ..services.schedule_service import ScheduleService
@@ -63,13 +64,27 @@ def _service() -> ScheduleService:
     return runtime().schedules
 
 
+async def _read_when(spec: dict[str, Any], community_id: str | None, **options: Any) -> dict[str, Any]:
+    """`spec` with its "when" read (api/when.py) in the date order chat uses in `community_id`: its
+    setting, else its zone's usual order, else the request zone's (the reader asks when none has one).
+    A community key naming another community with a "when" is refused (403) before anything is read."""
+    if spec.get("when") is None:
+        return expand_when(spec, runtime().clock.now())
+    own = scope()
+    if own is not None and community_id not in (None, own):
+        raise Forbidden(f"this key acts for community {own!r} only", {"community_id": "outside your community"})
+    order = (await runtime().communities.get(community_id)).reads_dates if community_id else None
+    return expand_when(spec, runtime().clock.now(), date_order=order, **options)
+
+
 @bp.post("")
 @validate_request(ScheduleCreate)
 @document_response(ScheduleOut, 201)
 @document_response(ErrorOut, 400)
 async def create_schedule(data: ScheduleCreate) -> tuple[dict[str, Any], int]:
     """Create a schedule; it is active at once and answers with its next_execution_at."""
-    spec = expand_when(payload(data), runtime().clock.now())
+    spec = payload(data)
+    spec = await _read_when(spec, spec.get("community_id") or scope())
     created = await _service().add_schedule(spec, actor=actor(), scope=scope())
     return schedule_json(created), 201
 
@@ -98,7 +113,8 @@ async def scheduler_status() -> dict[str, Any]:
 @document_response(ErrorOut, 400)
 async def preview_schedule(data: SchedulePreview) -> dict[str, Any]:
     """Validate a spec without saving it: its next times and a human description."""
-    spec = expand_when(payload(data), runtime().clock.now())
+    spec = payload(data)
+    spec = await _read_when(spec, spec.get("community_id") or scope())
     count = spec.pop("count", 10)
     editing = spec.pop("schedule_id", None)
     service = _service()
@@ -131,8 +147,12 @@ async def get_schedule(schedule_id: str) -> dict[str, Any]:
 @validate_request(ScheduleCreate)
 @document_response(ScheduleOut)
 async def replace_schedule(schedule_id: str, data: ScheduleCreate) -> dict[str, Any]:
-    """Replace a schedule's spec (fields not given take their defaults); next_execution_at is recomputed."""
-    spec = expand_when(payload(data), runtime().clock.now())
+    """Replace a schedule's spec (fields not given take their defaults); next_execution_at is recomputed.
+    `when` is read as in POST, in the schedule's community's date order."""
+    spec = payload(data)
+    if spec.get("when") is not None:
+        current = await _service().get_schedule(schedule_id, scope=scope())
+        spec = await _read_when(spec, current.community_id)
     updated = await _service().update_schedule(schedule_id, spec, actor=actor(), scope=scope(), replace=True)
     return schedule_json(updated)
 
@@ -141,8 +161,16 @@ async def replace_schedule(schedule_id: str, data: ScheduleCreate) -> dict[str, 
 @validate_request(ScheduleUpdate)
 @document_response(ScheduleOut)
 async def update_schedule(schedule_id: str, data: ScheduleUpdate) -> dict[str, Any]:
-    """Change some fields; a timing change recomputes next_execution_at."""
-    updated = await _service().update_schedule(schedule_id, payload(data), actor=actor(), scope=scope())
+    """Change some fields; a timing change recomputes next_execution_at.
+
+    `when` (as in POST) replaces the timing: schedule_type and its fields, and start_date; read in
+    `timezone` if given, else the schedule's own, and in its community's date order. An end_date or
+    max_executions stays unless the phrase gives one (until ..., ... times)."""
+    spec = payload(data)
+    if spec.get("when") is not None:
+        current = await _service().get_schedule(schedule_id, scope=scope())
+        spec = await _read_when(spec, current.community_id, zone=current.timezone, replace_timing=True)
+    updated = await _service().update_schedule(schedule_id, spec, actor=actor(), scope=scope())
     return schedule_json(updated)
 
 
