@@ -116,7 +116,7 @@ class RateLimiter:
                     self._on_own = False
                     log.info("chat rate limit shared across replicas again", extra={"action": "chat.rate_shared"})
                 if not wait:
-                    self._window(key, now).append(now)
+                    self._record(key, now)
                 return wait
             if not self._on_own:
                 self._on_own = True
@@ -134,10 +134,13 @@ class RateLimiter:
         window = self._window(key, now)
         if len(window) >= self.per_minute:
             return self.WINDOW_SECONDS - (now - window[0])
-        window.append(now)
+        self._record(key, now)
+        return 0.0
+
+    def _record(self, key: tuple[str, str], now: float) -> None:
+        self._window(key, now).append(now)
         if len(self._seen) > 10_000:  # forget idle users
             self._seen = {k: v for k, v in self._seen.items() if v and now - v[-1] < self.WINDOW_SECONDS}
-        return 0.0
 
 
 class ChatService:
