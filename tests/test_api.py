@@ -411,6 +411,51 @@ async def test_a_method_a_path_does_not_take_is_405(client: Any) -> None:
     assert (await call(client, "patch", "/api/v1/schedules", {}))[0] == 405
 
 
+@pytest.mark.parametrize("method,path,allowed", [
+    ("get", "/api/v1/schedules/bulk", {"POST"}), ("delete", "/api/v1/schedules/bulk", {"POST"}),
+    ("get", "/api/v1/schedules/import", {"POST"}), ("get", "/api/v1/schedules/preview", {"POST"}),
+    ("patch", "/api/v1/schedules/status", {"GET"}), ("post", "/api/v1/schedules/export", {"GET"}),
+])
+async def test_the_collections_own_words_are_not_schedule_ids(client: Any, method: str, path: str,
+                                                              allowed: set[str]) -> None:
+    """GET /schedules/bulk is a method bulk does not take (405, saying which it does), not a lookup of a
+    schedule called "bulk" (404)."""
+    response = await getattr(client, method)(path, headers=ADMIN, json={} if method != "get" else None)
+    assert response.status_code == 405, (path, await response.get_data())
+    assert allowed <= set(response.headers["Allow"].replace(" ", "").split(","))
+    assert (await response.get_json())["error"]["code"] == "method_not_allowed"
+
+
+async def test_bringing_back_a_finished_schedule_counts_toward_the_quota(client: Any, clock: ManualClock) -> None:
+    """Re-activating a completed schedule by changing its timing takes a place, as creating one does
+    (the app's quota here is 5 per community)."""
+    wf = await workflow(client)
+    once = {"workflow_id": wf, "name": "once", "schedule_type": "one_time", "community_id": "c1",
+            "scheduled_time": iso(clock.now() + timedelta(seconds=30))}
+    _, one = await call(client, "post", "/api/v1/schedules", once, expect=201)
+    path = f"/api/v1/schedules/{one['schedule_id']}"
+    due = clock.now() + timedelta(seconds=30)
+    await until(lambda: due in clock.sleeping_until(), what="the loop to wait for the schedule")
+    clock.advance(30)  # the loop fires it: completed, it no longer counts
+    await until(lambda: _status(client, path, "completed"), what="the one-time schedule to complete")
+    for i in range(5):
+        await call(client, "post", "/api/v1/schedules", cron_body(wf, f"s{i}", community_id="c1"), expect=201)
+    again = {"scheduled_time": iso(clock.now() + timedelta(hours=1))}
+    for method, body in (("patch", again), ("put", once | again)):
+        status, err = await call(client, method, path, body)
+        assert status == 409 and err["error"]["code"] == "limit_exceeded", err
+        assert (await call(client, "get", path))[1]["status"] == "completed"  # nothing changed
+    assert (await call(client, "patch", path, {"name": "renamed"}))[1]["status"] == "completed"  # no place needed
+    _, listed = await call(client, "get", "/api/v1/schedules?q=s0")
+    await call(client, "delete", f"/api/v1/schedules/{listed['items'][0]['schedule_id']}", expect=204)
+    _, back = await call(client, "patch", path, again, expect=200)
+    assert back["status"] == "active" and back["next_execution_at"] == again["scheduled_time"]
+
+
+async def _status(client: Any, path: str, wanted: str) -> bool:
+    return bool((await call(client, "get", path))[1]["status"] == wanted)
+
+
 async def test_a_name_in_use_is_409_and_the_first_schedule_stays(client: Any) -> None:
     wf = await workflow(client)
     _, created = await call(client, "post", "/api/v1/schedules", cron_body(wf, "taken"), expect=201)

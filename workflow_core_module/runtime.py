@@ -82,8 +82,6 @@ class Runtime:
         self.engine.use_community_platforms(self.communities.platform_of)
         self.views = RunViews(self.schedules, self.workflows)
         self.status = StatusReport(self.settings, self.clock, self.database, self.schedules, self.scheduler)
-        self.chat = ChatService(self.schedules, self.scheduler, self.workflows, self.communities, self.settings,
-                                self.clock)
         self.auth = Authenticator(self.keys, self.clock, self.settings.admin_api_key,
                                   self.settings.router_service_key)
         if not self.settings.admin_api_key:
@@ -98,6 +96,9 @@ class Runtime:
             loop.degraded = True  # until Redis answers
             self.status.coordinator = self.coordinator
             await self.coordinator.start()
+        # chat's rate limit counts on Redis with the other replicas when there is one (the coordinator's client)
+        self.chat = ChatService(self.schedules, self.scheduler, self.workflows, self.communities, self.settings,
+                                self.clock, shared=self.coordinator)
         # Everything built so far (modules, templates, the cache rebuild) lives as long as the
         # process: move it out of the collector's way, so full collections stay short.
         gc.collect()

@@ -34,6 +34,7 @@ def register_api(app: Quart, version: str) -> None:
     )
     guard_json(app)  # after QuartSchema, which installs the provider that answers are dumped with
     register_error_handlers(app)
+    app.url_map.converters["schedule_id"] = schedules.ScheduleIdConverter  # before the routes that use it
     for blueprint in (ops.bp, runs.bp, alerts.bp, schedules.bp, calendars.bp, transfer.bp, workflows.bp,
                       communities.bp, audit.bp, maintenance.bp, chat.bp, web.bp):
         app.register_blueprint(blueprint)

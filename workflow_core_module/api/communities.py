@@ -1,8 +1,9 @@
 """/api/v1/communities/{id}/...: a community's chat settings.
 
 ``/managers``: the chat users allowed to change the community's schedules (when the router sends
-no roles). ``/chat``: its chat platform, read together with its zone and managers. A global key
-may use any community; a community's key only its own.
+no roles). ``/chat``: its chat platform, read together with its zone and managers. ``/date-order``:
+how a date like 01/02 is read (chat's ``!schedule dateorder``, and ``"when"`` in the schedules API).
+A global key may use any community; a community's key only its own.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from quart import Blueprint
 from quart_schema import document_response, validate_request
 
 from ..errors import Forbidden
-from ..services.community_service import MAX_MANAGERS, PLATFORMS, Community
+from ..services.community_service import DATE_ORDERS, MAX_MANAGERS, PLATFORMS, Community
 from .context import actor, runtime, scope
 from .schemas import Strict
 
@@ -28,6 +29,20 @@ class ManagersIn(Strict):
 class ChatIn(Strict):
     platform: StrictStr = Field(description=f"the chat platform: one of {', '.join(PLATFORMS)}",
                                 examples=["twitch"])
+
+
+class DateOrderIn(Strict):
+    date_order: StrictStr | None = Field(description=f"one of {', '.join(DATE_ORDERS)} (01/02 is 1 Feb, or Jan 2); "
+                                                     "null: the usual order of the community's time zone",
+                                         examples=["dmy"])
+
+
+class DateOrderOut(Strict):
+    community_id: str
+    timezone: str
+    date_order: str | None = Field(description="the order set for the community, or null when none is")
+    reads_dates: str | None = Field(description="the order 01/02 is read in: the one set, else the zone's usual "
+                                                "one; null when neither (chat and the API then ask back)")
 
 
 class CommunityOut(Strict):
@@ -75,3 +90,27 @@ async def put_chat(community_id: str, data: ChatIn) -> dict[str, Any]:
     _own(community_id)
     community = await runtime().communities.set_platform(community_id, data.platform, actor=actor())
     return _out(community)
+
+
+def _order_out(community: Community) -> dict[str, Any]:
+    return {"community_id": community.community_id, "timezone": community.timezone,
+            "date_order": community.date_order, "reads_dates": community.reads_dates}
+
+
+@bp.get("/<community_id>/date-order")
+@document_response(DateOrderOut)
+async def get_date_order(community_id: str) -> dict[str, Any]:
+    """How the community reads a date like 01/02: in chat, and in `when` of the schedules API."""
+    _own(community_id)
+    return _order_out(await runtime().communities.get(community_id))
+
+
+@bp.put("/<community_id>/date-order")
+@validate_request(DateOrderIn)
+@document_response(DateOrderOut)
+async def put_date_order(community_id: str, data: DateOrderIn) -> dict[str, Any]:
+    """Set the date order (a global key, or this community's key); null goes back to the zone's usual
+    order. Chat's `!schedule dateorder dmy|mdy|auto` does the same."""
+    _own(community_id)
+    community = await runtime().communities.set_date_order(community_id, data.date_order, actor=actor())
+    return _order_out(community)

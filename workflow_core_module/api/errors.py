@@ -7,7 +7,7 @@ from typing import Any
 
 from quart import Quart, Response, jsonify, request
 from quart_schema import RequestSchemaValidationError
-from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from ..errors import Conflict, DomainError, Forbidden, Invalid, LimitExceeded, NotFound, Unavailable
 
@@ -94,7 +94,10 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(HTTPException)
     async def http(exc: HTTPException) -> Response:
         status = exc.code or 500
-        return error_response(status, _CODES.get(status, "error"), exc.description or exc.name)
+        response = error_response(status, _CODES.get(status, "error"), exc.description or exc.name)
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:  # a 405 names the methods the path takes
+            response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+        return response
 
     @app.errorhandler(Exception)
     async def unexpected(exc: Exception) -> Response:

@@ -7,7 +7,9 @@ from typing import Any
 
 from quart import Blueprint, Response
 from quart_schema import document_request, document_response, validate_querystring, validate_request
+from werkzeug.routing import BaseConverter, Map, ValidationError
 
+from ..errors import Forbidden
 from ..scheduling.describe import describe
 from ..scheduling.occurrences import occurrences_explained
 from ..scheduling.types import ScheduleStatus, TimeRule
@@ -37,14 +39,48 @@ from .schemas import (
 from .serialize import listed_schedule_json, page_json, run_json, schedule_json, ts
 from .when import expand_when
 
-bp = Blueprint("schedules", __name__, url_prefix="/api/v1/schedules")
+PREFIX = "/api/v1/schedules"
+bp = Blueprint("schedules", __name__, url_prefix=PREFIX)
 # What a preview with "when" answers back as `timing`, so a form can show what the phrase became.
 _READ_FROM_WHEN = ("schedule_type", "cron_expression", "interval_seconds", "scheduled_time", "rrule", "start_date",
                    "end_date", "max_executions")
 
 
+class ScheduleIdConverter(BaseConverter):
+    """A schedule id in a path: any segment but the collection's own words (bulk, export, status, ...).
+    So `GET /schedules/bulk` answers 405 (bulk takes POST), not 404 from looking up a schedule "bulk"."""
+
+    _words: frozenset[str] | None = None
+
+    def to_python(self, value: str) -> str:
+        if self._words is None:
+            self._words = _collection_words(self.map)
+        if value in self._words:
+            raise ValidationError()
+        return value
+
+
+def _collection_words(url_map: Map) -> frozenset[str]:
+    head = PREFIX + "/"
+    rules = (rule.rule[len(head):] for rule in url_map.iter_rules() if rule.rule.startswith(head))
+    return frozenset(rest for rest in rules if rest and "/" not in rest and "<" not in rest)
+
+
 def _service() -> ScheduleService:
     return runtime().schedules
+
+
+async def _read_when(spec: dict[str, Any], community_id: str | None, **options: Any) -> dict[str, Any]:
+    """`spec` with its "when" read (api/when.py) in the date order chat uses in `community_id`: its
+    setting, else its zone's usual order, else the request zone's (the reader asks when none has one).
+    A community key naming another community with a "when" is refused (403) before anything is read."""
+    if spec.get("when") is None:
+        return expand_when(spec, runtime().clock.now())
+    own = scope()
+    if own is not None and community_id not in (None, own):
+        raise Forbidden(f"this key acts for community {own!r} only", {"community_id": "outside your community"})
+    order = (await runtime().communities.get(community_id)).reads_dates if community_id else None
+    return expand_when(spec, runtime().clock.now(), date_order=order, **options)
 
 
 @bp.post("")
@@ -53,7 +89,8 @@ def _service() -> ScheduleService:
 @document_response(ErrorOut, 400)
 async def create_schedule(data: ScheduleCreate) -> tuple[dict[str, Any], int]:
     """Create a schedule; it is active at once and answers with its next_execution_at."""
-    spec = expand_when(payload(data), runtime().clock.now())
+    spec = payload(data)
+    spec = await _read_when(spec, spec.get("community_id") or scope())
     created = await _service().add_schedule(spec, actor=actor(), scope=scope())
     return schedule_json(created), 201
 
@@ -83,7 +120,7 @@ async def scheduler_status() -> dict[str, Any]:
 async def preview_schedule(data: SchedulePreview) -> dict[str, Any]:
     """Validate a spec without saving it: its next times and a human description."""
     asked = payload(data)
-    spec = expand_when(asked, runtime().clock.now())
+    spec = await _read_when(asked, asked.get("community_id") or scope())
     count = spec.pop("count", 10)
     editing = spec.pop("schedule_id", None)
     explain = spec.pop("explain", False)
@@ -116,7 +153,7 @@ async def schedules_of_workflow(workflow_id: str, query_args: ScheduleQuery) -> 
     return page_json(page, listed_schedule_json if query_args.include_deleted else schedule_json)
 
 
-@bp.get("/<schedule_id>")
+@bp.get("/<schedule_id:schedule_id>")
 @document_response(ScheduleDetail)
 @document_response(ErrorOut, 404)
 async def get_schedule(schedule_id: str) -> dict[str, Any]:
@@ -124,26 +161,38 @@ async def get_schedule(schedule_id: str) -> dict[str, Any]:
     return schedule_json(await _service().get_schedule(schedule_id, scope=scope()), stats=True)
 
 
-@bp.put("/<schedule_id>")
+@bp.put("/<schedule_id:schedule_id>")
 @validate_request(ScheduleCreate)
 @document_response(ScheduleOut)
 async def replace_schedule(schedule_id: str, data: ScheduleCreate) -> dict[str, Any]:
-    """Replace a schedule's spec (fields not given take their defaults); next_execution_at is recomputed."""
-    spec = expand_when(payload(data), runtime().clock.now())
+    """Replace a schedule's spec (fields not given take their defaults); next_execution_at is recomputed.
+    `when` is read as in POST, in the schedule's community's date order."""
+    spec = payload(data)
+    if spec.get("when") is not None:
+        current = await _service().get_schedule(schedule_id, scope=scope())
+        spec = await _read_when(spec, current.community_id)
     updated = await _service().update_schedule(schedule_id, spec, actor=actor(), scope=scope(), replace=True)
     return schedule_json(updated)
 
 
-@bp.patch("/<schedule_id>")
+@bp.patch("/<schedule_id:schedule_id>")
 @validate_request(ScheduleUpdate)
 @document_response(ScheduleOut)
 async def update_schedule(schedule_id: str, data: ScheduleUpdate) -> dict[str, Any]:
-    """Change some fields; a timing change recomputes next_execution_at."""
-    updated = await _service().update_schedule(schedule_id, payload(data), actor=actor(), scope=scope())
+    """Change some fields; a timing change recomputes next_execution_at.
+
+    `when` (as in POST) replaces the timing: schedule_type and its fields, and start_date; read in
+    `timezone` if given, else the schedule's own, and in its community's date order. An end_date or
+    max_executions stays unless the phrase gives one (until ..., ... times)."""
+    spec = payload(data)
+    if spec.get("when") is not None:
+        current = await _service().get_schedule(schedule_id, scope=scope())
+        spec = await _read_when(spec, current.community_id, zone=current.timezone, replace_timing=True)
+    updated = await _service().update_schedule(schedule_id, spec, actor=actor(), scope=scope())
     return schedule_json(updated)
 
 
-@bp.delete("/<schedule_id>")
+@bp.delete("/<schedule_id:schedule_id>")
 @validate_querystring(DeleteQuery)
 async def delete_schedule(schedule_id: str, query_args: DeleteQuery) -> Response:
     """Soft delete (204); `?hard=true` removes the row and its runs, also of a soft-deleted schedule."""
@@ -151,7 +200,7 @@ async def delete_schedule(schedule_id: str, query_args: DeleteQuery) -> Response
     return Response(status=204)
 
 
-@bp.post("/<schedule_id>/restore")
+@bp.post("/<schedule_id:schedule_id>/restore")
 @document_response(ScheduleOut)
 @document_response(ErrorOut, 403)
 @document_response(ErrorOut, 409)
@@ -164,8 +213,8 @@ async def restore_schedule(schedule_id: str) -> dict[str, Any]:
     return schedule_json(await _service().restore_schedule(schedule_id, actor=actor(), scope=scope()))
 
 
-@bp.post("/<schedule_id>/pause")
-@bp.post("/<schedule_id>/disable")
+@bp.post("/<schedule_id:schedule_id>/pause")
+@bp.post("/<schedule_id:schedule_id>/disable")
 @document_request(PauseRequest)
 @document_response(ScheduleOut)
 @document_response(ErrorOut, 400)
@@ -175,8 +224,8 @@ async def pause_schedule(schedule_id: str) -> dict[str, Any]:
     return schedule_json(await _service().pause_schedule(schedule_id, actor=actor(), scope=scope(), request=request))
 
 
-@bp.post("/<schedule_id>/resume")
-@bp.post("/<schedule_id>/enable")
+@bp.post("/<schedule_id:schedule_id>/resume")
+@bp.post("/<schedule_id:schedule_id>/enable")
 @document_response(ScheduleOut)
 @document_response(ErrorOut, 409)
 async def resume_schedule(schedule_id: str) -> dict[str, Any]:
@@ -185,7 +234,7 @@ async def resume_schedule(schedule_id: str) -> dict[str, Any]:
     return schedule_json(await _service().resume_schedule(schedule_id, actor=actor(), scope=scope()))
 
 
-@bp.post("/<schedule_id>/toggle")
+@bp.post("/<schedule_id:schedule_id>/toggle")
 @document_response(ScheduleOut)
 @document_response(ErrorOut, 409)
 async def toggle_schedule(schedule_id: str) -> dict[str, Any]:
@@ -196,7 +245,7 @@ async def toggle_schedule(schedule_id: str) -> dict[str, Any]:
     return schedule_json(await change(current.schedule_id, actor=actor(), scope=scope()))
 
 
-@bp.post("/<schedule_id>/run")
+@bp.post("/<schedule_id:schedule_id>/run")
 @document_response(RunStarted, 202)
 async def run_schedule(schedule_id: str) -> tuple[dict[str, Any], int]:
     """Run the workflow now (trigger `manual`)."""
@@ -204,7 +253,7 @@ async def run_schedule(schedule_id: str) -> tuple[dict[str, Any], int]:
     return {"run_id": run_id, "execution_id": execution_id}, 202
 
 
-@bp.post("/<schedule_id>/backfill")
+@bp.post("/<schedule_id:schedule_id>/backfill")
 @validate_request(BackfillRequest)
 @document_response(BackfillOut, 202)
 @document_response(ErrorOut, 400)
@@ -216,8 +265,8 @@ async def backfill_schedule(schedule_id: str, data: BackfillRequest) -> tuple[di
             "last": ts(runs[-1].scheduled_for) if runs else None}, 202
 
 
-@bp.get("/<schedule_id>/history")
-@bp.get("/<schedule_id>/runs")
+@bp.get("/<schedule_id:schedule_id>/history")
+@bp.get("/<schedule_id:schedule_id>/runs")
 @validate_querystring(HistoryQuery)
 @document_response(RunPage)
 async def schedule_history(schedule_id: str, query_args: HistoryQuery) -> dict[str, Any]:
@@ -226,7 +275,7 @@ async def schedule_history(schedule_id: str, query_args: HistoryQuery) -> dict[s
     return page_json(page, run_json)
 
 
-@bp.get("/<schedule_id>/next")
+@bp.get("/<schedule_id:schedule_id>/next")
 @validate_querystring(NextQuery)
 @document_response(PreviewOut)
 async def next_times(schedule_id: str, query_args: NextQuery) -> dict[str, Any]:

@@ -98,7 +98,7 @@ else:
         **{c.name: _request_field(c, optional=c.name == "schedule_type") for c in _SETTABLE})
     ScheduleUpdate = create_model(
         "ScheduleUpdate", __base__=Strict, __doc__="PATCH: only the fields given change (null clears an optional one).",
-        **{c.name: _request_field(c, optional=True) for c in _SETTABLE})
+        when=_WHEN, **{c.name: _request_field(c, optional=True) for c in _SETTABLE})
     SchedulePreview = create_model(
         "SchedulePreview", __base__=ScheduleUpdate,
         __doc__="A spec to try. With `workflow_id`, the answer also lists same-minute overlaps with the workflow's "

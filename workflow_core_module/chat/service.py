@@ -6,6 +6,7 @@ community's time zone, or what was wrong and a command that works.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import shlex
@@ -13,7 +14,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from ..clock import Clock
 from ..config import Settings
@@ -80,38 +81,80 @@ class ChatContext:
         return f"Sorry {self.username}," if self.username else "Sorry,"
 
 
-class RateLimiter:
-    """At most `per_minute` mutating commands per user and community, in any 60 s (per replica)."""
+class SharedWindow(Protocol):
+    """A sliding-window counter every replica sees (services.coordination.Coordinator, on Redis)."""
 
-    def __init__(self, per_minute: int, clock: Clock) -> None:
+    async def window_hit(self, name: str, now: float, window_seconds: float, limit: int) -> float | None:
+        """0.0 when counted, else seconds until there is room; None when it cannot answer now."""
+
+
+class RateLimiter:
+    """At most `per_minute` mutating commands per user and community, in any 60 s.
+
+    With a `shared` window (Redis), the count holds across replicas. Without one, or while it cannot
+    answer (Redis down), each replica counts on its own: a person may then make up to `per_minute`
+    changes a minute on each replica, rather than chat refusing everyone while Redis is away. The
+    local count is kept in step with what the shared window allowed, so it starts warm."""
+
+    WINDOW_SECONDS = 60
+
+    def __init__(self, per_minute: int, clock: Clock, shared: SharedWindow | None = None) -> None:
         self.per_minute = per_minute
         self.clock = clock
+        self.shared = shared
+        self._on_own = False  # counting on this replica alone since the shared window last failed
         self._seen: dict[tuple[str, str], deque[float]] = {}
 
-    def wait_seconds(self, key: tuple[str, str]) -> float:
+    async def wait_seconds(self, key: tuple[str, str]) -> float:
         """0 when allowed now (and counted), else how long until it would be."""
         now = self.clock.now().timestamp()
+        if self.shared is not None:
+            # json: unambiguous whatever the ids hold (community "a:b" and user "c" is not "a" and "b:c")
+            name = json.dumps(["chat-changes", *key])
+            wait = await self.shared.window_hit(name, now, self.WINDOW_SECONDS, self.per_minute)
+            if wait is not None:
+                if self._on_own:
+                    self._on_own = False
+                    log.info("chat rate limit shared across replicas again", extra={"action": "chat.rate_shared"})
+                if not wait:
+                    self._record(key, now)
+                return wait
+            if not self._on_own:
+                self._on_own = True
+                log.warning("chat rate limit: the shared count (Redis) cannot answer; each replica counts on its "
+                            "own until it can", extra={"category": "ERROR", "action": "chat.rate_local"})
+        return self._local(key, now)
+
+    def _window(self, key: tuple[str, str], now: float) -> deque[float]:
         window = self._seen.setdefault(key, deque())
-        while window and now - window[0] >= 60:
+        while window and now - window[0] >= self.WINDOW_SECONDS:
             window.popleft()
+        return window
+
+    def _local(self, key: tuple[str, str], now: float) -> float:
+        window = self._window(key, now)
         if len(window) >= self.per_minute:
-            return 60 - (now - window[0])
-        window.append(now)
-        if len(self._seen) > 10_000:  # forget idle users
-            self._seen = {k: v for k, v in self._seen.items() if v and now - v[-1] < 60}
+            return self.WINDOW_SECONDS - (now - window[0])
+        self._record(key, now)
         return 0.0
+
+    def _record(self, key: tuple[str, str], now: float) -> None:
+        self._window(key, now).append(now)
+        if len(self._seen) > 10_000:  # forget idle users
+            self._seen = {k: v for k, v in self._seen.items() if v and now - v[-1] < self.WINDOW_SECONDS}
 
 
 class ChatService:
     def __init__(self, schedules: ScheduleService, scheduler: Scheduler, workflows: WorkflowService,
-                 communities: CommunityService, settings: Settings, clock: Clock) -> None:
+                 communities: CommunityService, settings: Settings, clock: Clock,
+                 shared: SharedWindow | None = None) -> None:
         self.schedules = schedules
         self.scheduler = scheduler
         self.workflows = workflows
         self.communities = communities
         self.settings = settings
         self.clock = clock
-        self.limiter = RateLimiter(settings.chat_rate_limit_per_minute, clock)
+        self.limiter = RateLimiter(settings.chat_rate_limit_per_minute, clock, shared)
         self._handlers: dict[type, Callable[..., Any]] = {
             c.Help: self._help, c.List: self._list, c.Info: self._info, c.Next: self._next, c.Add: self._add,
             c.Pause: self._pause, c.Resume: self._resume, c.Remove: self._remove, c.RunNow: self._run,
@@ -130,7 +173,7 @@ class ChatService:
         except ChatParseError as exc:
             return self._fit(exc.message)
         if isinstance(command, MUTATING):
-            refusal = self._refuse(ctx, community, command)
+            refusal = await self._refuse(ctx, community, command)
             if refusal:
                 return self._fit(refusal)
         try:
@@ -141,7 +184,7 @@ class ChatService:
 
     # ---- who may, and how often ------------------------------------------------------------
 
-    def _refuse(self, ctx: ChatContext, community: Community, command: c.Command) -> str | None:
+    async def _refuse(self, ctx: ChatContext, community: Community, command: c.Command) -> str | None:
         """Why `ctx` may not make this change (None: allowed, and counted against the rate limit unless it
         is a setting of NOT_RATE_LIMITED).
 
@@ -164,7 +207,7 @@ class ChatService:
                     f"Anyone can look: {look}")
         if isinstance(command, NOT_RATE_LIMITED):
             return None
-        wait = self.limiter.wait_seconds((ctx.community_id, ctx.user_id))
+        wait = await self.limiter.wait_seconds((ctx.community_id, ctx.user_id))
         if wait:
             return (f"Slow down: at most {self.limiter.per_minute} schedule changes a minute per person. "
                     f"Try again in {max(1, round(wait))} s.")

@@ -9,6 +9,10 @@ correctness (the database claim is what makes each occurrence fire once).
   polling the run ledger within a second).
 * Each replica keeps a key ``<ns>:replica:<id>`` with a TTL: id, host, started_at,
   last_pass_at. The replica list in /api/v1/schedules/status comes from these keys.
+* Sliding-window counters shared by the replicas (the chat's changes per user and community):
+  a sorted set per counter, ``<ns>:window:<hash of its name>``, trimmed, counted and added to
+  by one Lua script, so two replicas never both take the last place; it expires a window after
+  its last entry.
 * Redis unreachable: the replica reports `degraded`, polls the database every few seconds
   instead of waiting for changes, and reconnects with backoff. On reconnect it reloads its cache
   from the database, since it may have missed changes meanwhile.
@@ -25,6 +29,7 @@ import json
 import logging
 import os
 import socket
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -47,6 +52,23 @@ HEARTBEAT_TTL_SECONDS = 15
 _MAX_BACKOFF_SECONDS = 30.0
 _OP_TIMEOUT_SECONDS = 2.0
 
+# KEYS[1]: the window's sorted set (score: the clock's timestamp of each counted event).
+# ARGV: now, window seconds, limit, a unique member. Drops entries a window old, then either
+# counts this one ("0") or answers how many seconds until the oldest leaves the window.
+# Numbers go back as strings: Redis turns a Lua number into an integer.
+_WINDOW_SCRIPT = """
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return tostring(window - (now - tonumber(oldest[2])))
+end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
+return '0'
+"""
+
 
 def namespace(database_url: str) -> str:
     return "wcm:" + hashlib.sha1(describe_url(database_url).encode()).hexdigest()[:10]
@@ -67,6 +89,7 @@ class Coordinator:
         self.started_at = service.clock.now()
         self.last_pass_at: datetime | None = None
         self._client: redis.Redis | None = None
+        self._window: Any = None  # the registered _WINDOW_SCRIPT
         self._pending: list[list[Any]] = []
         self._cancels: list[str] = []
         self._flush_scheduled = False
@@ -80,6 +103,7 @@ class Coordinator:
     async def start(self) -> None:
         self._client = redis.from_url(self.url, socket_connect_timeout=_OP_TIMEOUT_SECONDS,
                                       socket_timeout=_OP_TIMEOUT_SECONDS, decode_responses=True)
+        self._window = self._client.register_script(_WINDOW_SCRIPT)
         self._tasks = [asyncio.create_task(self._listen(), name="redis-listen"),
                        asyncio.create_task(self._beat(), name="redis-heartbeat")]
 
@@ -217,6 +241,27 @@ class Coordinator:
         values = await self._client.mget(keys) if keys else []
         out = [json.loads(v) for v in values if v]
         return sorted(out, key=lambda r: r["started_at"])
+
+    # ---- shared sliding windows -------------------------------------------------------------
+
+    async def window_hit(self, name: str, now: float, window_seconds: float, limit: int) -> float | None:
+        """Count one event in the window `name` shared by every replica, unless `limit` events
+        already fell in the last `window_seconds` before `now` (a timestamp of the injected clock).
+
+        0.0 when counted; else the seconds until there is room again (nothing counted). None when
+        Redis cannot answer now (down, or not reached yet): the caller decides on its own then.
+        `name` may hold anything a user typed: only its hash goes into the key."""
+        if self._client is None or self._window is None or not self.up:
+            return None
+        key = f"{self.ns}:window:{hashlib.sha256(name.encode()).hexdigest()[:32]}"
+        try:
+            answer = await asyncio.wait_for(
+                self._window(keys=[key], args=[repr(now), repr(float(window_seconds)), int(limit), uuid.uuid4().hex]),
+                _OP_TIMEOUT_SECONDS)
+            return max(0.0, float(answer))
+        except (RedisError, OSError, asyncio.TimeoutError, ValueError, TypeError) as exc:
+            log.debug("shared window %s not counted: %s", key, exc)
+            return None
 
     async def ping(self) -> bool:
         if self._client is None:

@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 
 MAX_PREVIEW = 100
 RESTORED_REASON = "restored after deletion; resume it to run again"
+_COUNTED = (ScheduleStatus.ACTIVE, ScheduleStatus.PAUSED)  # what the community's quota counts
 
 
 def _require_calendar_leaves_one(calendar: CalendarRule | None, nxt: datetime | None) -> None:
@@ -321,6 +322,9 @@ class ScheduleService:
             values = change(current, dal)
             if "workflow_id" in values:
                 self._check_workflow(dal, values["workflow_id"], current.community_id)
+            if values.get("status") == ScheduleStatus.ACTIVE.value and current.status not in _COUNTED:
+                # a completed or expired schedule coming back takes a place, like a new one
+                self.store.check_quota(dal, current.community_id, self.settings.max_schedules_per_community)
             return values
 
         entry = AuditEntry(actor, "schedule.update", now)
