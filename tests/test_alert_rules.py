@@ -3,6 +3,7 @@ state, after_consecutive, repeats), and what it says."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from workflow_core_module.scheduling.alerts import (
     AlertSettings,
     AlertState,
+    Channel,
     after_end,
     after_fired,
     after_missed,
@@ -155,3 +157,92 @@ def test_what_an_alert_says() -> None:
     assert digest_text(["a", "b"]) == "2 schedule alerts:\n• a\n• b"
     many = digest_text([str(i) for i in range(12)], limit=10).splitlines()
     assert many[0] == "12 schedule alerts:" and many[-1] == "…and 2 more" and len(many) == 12
+
+
+# ---- every limit, at its edge -------------------------------------------------------------------
+
+def _errors(value: Any) -> dict[str, str]:
+    return check_alerts(value)[1]
+
+
+WEBHOOK = {"type": "webhook", "url": "https://x.test/a"}
+
+
+@pytest.mark.parametrize("field,ok,bad", [
+    ("after_consecutive", [1, 1000], [0, 1001]),
+    ("repeat_every_seconds", [0, 60, 30 * 24 * 3600], [-1, 1, 59, 30 * 24 * 3600 + 1]),
+])
+def test_number_bounds_are_exact(field: str, ok: list[int], bad: list[int]) -> None:
+    for value in ok:
+        assert _errors({field: value, "channels": [WEBHOOK]}) == {}, value
+    for value in bad:
+        assert f"alerts.{field}" in _errors({field: value, "channels": [WEBHOOK]}), value
+
+
+def test_channel_count_and_text_bounds_are_exact() -> None:
+    assert _errors({"channels": [WEBHOOK] * 5}) == {}
+    assert "alerts.channels" in _errors({"channels": [WEBHOOK] * 6})
+    for name, limit in (("entity_id", 200), ("platform", 32), ("message", 500)):
+        assert _errors({"channels": [{"type": "chat", name: "x" * limit}]}) == {}, name
+        assert f"alerts.channels[0].{name}" in _errors({"channels": [{"type": "chat", name: "x" * (limit + 1)}]})
+    url = "https://x.test/" + "a" * (2000 - len("https://x.test/"))
+    assert _errors({"channels": [{"type": "webhook", "url": url}]}) == {}
+    assert "alerts.channels[0].url" in _errors({"channels": [{"type": "webhook", "url": url + "a"}]})
+    assert _errors({"channels": [{"type": "chat", "message": "a\tb"}]}) == {}
+    for bad in ("a\x01b", "a\x1fb", "   "):
+        assert "alerts.channels[0].message" in _errors({"channels": [{"type": "chat", "message": bad}]}), bad
+
+
+def test_unknown_fields_are_named_shortly_and_per_channel_kind() -> None:
+    long = "k" * 50
+    assert _errors({"channels": [WEBHOOK], long: 1}) == {f"alerts.{'k' * 40}": "unknown field"}
+    assert _errors({"channels": [{**WEBHOOK, long: 1}]}) == {
+        f"alerts.channels[0].{'k' * 40}": "unknown field for a webhook channel"}
+    assert _errors({"channels": [{"type": "chat", "url": "https://x.test"}]}) == {
+        "alerts.channels[0].url": "unknown field for a chat channel"}
+    assert _errors({"channels": [{**WEBHOOK, "message": "hi"}]}) == {
+        "alerts.channels[0].message": "unknown field for a webhook channel"}
+
+
+def test_a_stored_setting_takes_the_defaults_it_leaves_out() -> None:
+    settings = AlertSettings.of({"channels": [WEBHOOK]})
+    assert settings == AlertSettings(frozenset({"failure", "missed", "paused", "recovered"}),
+                                     (Channel("webhook", "https://x.test/a"),), 1, 3600, True)
+    assert AlertSettings.of({"channels": [WEBHOOK], "enabled": True}) == settings
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.after_consecutive = 2  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.channels[0].url = "https://elsewhere"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        AlertState().failing = True  # type: ignore[misc]
+
+
+def test_a_repeat_is_due_at_exactly_its_interval() -> None:
+    settings = _settings(repeat_every_seconds=600)
+    _, state = after_end(settings, AlertState(), "failed", 1, START)
+    assert after_end(settings, state, "failed", 2, START + timedelta(seconds=599))[0] == []
+    assert after_end(settings, state, "failed", 2, START + timedelta(seconds=600))[0] == ["failure"]
+
+
+@pytest.mark.parametrize("status", ["cancelled", "skipped", "missed", "queued"])
+def test_only_a_completed_run_recovers(status: str) -> None:
+    settings = _settings(on=["failure", "recovered", "success"])
+    _, failing = after_end(settings, AlertState(), "failed", 1, START)
+    events, state = after_end(settings, failing, status, 0, START + timedelta(minutes=1))
+    assert (events, state) == ([], failing)
+    _, missing = after_missed(_settings(), AlertState(), START)
+    assert after_end(settings, missing, status, 0, START)[1].missing is True
+    assert after_end(settings, missing, "completed", 0, START)[1].missing is False
+
+
+def test_what_an_alert_says_at_its_edges() -> None:
+    at = "13:00"
+    assert first_line("y" * 200) == "y" * 200 and first_line("y" * 201) == "y" * 199 + "…"
+    assert first_line("z" * 10, 10) == "z" * 10
+    assert alert_text("failure", {"name": "a"}, {"streak": 2}, at) == '[failure] Schedule "a" failed at 13:00 (2 failures in a row)'
+    assert alert_text("recovered", {"name": "a"}, {"streak": 5}, at) == '[recovered] Schedule "a" recovered at 13:00'
+    assert alert_text("paused", {"name": "a"}, None, at) == '[paused] Schedule "a" was paused at 13:00'
+    assert alert_text("failure", {"name": "a", "pause_reason": "why"}, {}, at) == '[failure] Schedule "a" failed at 13:00'
+    assert alert_text("success", {"name": "a"}, {"error": "e"}, at) == '[success] Schedule "a" succeeded at 13:00'
+    assert "…and" not in digest_text([str(i) for i in range(10)])
+    assert digest_text([str(i) for i in range(11)]).splitlines()[-1] == "…and 1 more"
