@@ -91,7 +91,8 @@ async def test_a_pause_lifts_itself_at_its_end(sched: Scheduler, clock: ManualCl
         await asyncio.gather(keeper, return_exceptions=True)
     assert resumed.next_execution_at == START + timedelta(minutes=4)  # the interval grid, from the end on
     assert (resumed.pause_reason, resumed.paused_until) == (None, None)
-    assert sched.service.cache.due_at(s.id) == resumed.next_execution_at
+    # The row is committed before the keeper mirrors it into the cache: wait for the mirror.
+    await until(lambda: sched.service.cache.due_at(s.id) == resumed.next_execution_at, what="the cache to follow")
     assert await _audit(database, s.schedule_id) == [
         ("system", "schedule.create"), ("ops", "schedule.pause"), ("system", "schedule.resume")]
 
