@@ -222,6 +222,7 @@ def test_a_repeat_is_due_at_exactly_its_interval() -> None:
     _, state = after_end(settings, AlertState(), "failed", 1, START)
     assert after_end(settings, state, "failed", 2, START + timedelta(seconds=599))[0] == []
     assert after_end(settings, state, "failed", 2, START + timedelta(seconds=600))[0] == ["failure"]
+    assert after_end(settings, state, "failed", 2, START + timedelta(seconds=601))[0] == ["failure"]  # not only exactly
 
 
 @pytest.mark.parametrize("status", ["cancelled", "skipped", "missed", "queued"])
@@ -246,3 +247,4 @@ def test_what_an_alert_says_at_its_edges() -> None:
     assert alert_text("success", {"name": "a"}, {"error": "e"}, at) == '[success] Schedule "a" succeeded at 13:00'
     assert "…and" not in digest_text([str(i) for i in range(10)])
     assert digest_text([str(i) for i in range(11)]).splitlines()[-1] == "…and 1 more"
+    assert digest_text([str(i) for i in range(25)]).splitlines()[-1] == "…and 15 more"
