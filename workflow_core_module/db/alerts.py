@@ -30,6 +30,8 @@ from .database import Database, Dialect, cursor
 MAX_ATTEMPTS = 5
 LEASE_SECONDS = 300  # a claimed alert not recorded by then is taken by another replica
 _LOCK = 7_312_001  # pg_advisory_xact_lock key of the delivery claim
+# Alerts to deliver at a time (markers: now, now): pending and due, or sending with a lapsed lease.
+_DUE = "(status = 'pending' AND next_attempt_at <= ?) OR (status = 'sending' AND lease_until < ?)"
 OUTBOX_COLUMNS = ("alert_id", "schedule_id", "community_id", "event", "channel", "target", "payload", "status",
                   "attempts", "created_at", "next_attempt_at")
 SUBJECT_COLUMNS = ("id", "schedule_id", "name", "community_id", "workflow_id", "timezone", "context_data", "alerts",
@@ -245,8 +247,16 @@ class AlertStore:
 
     async def claim(self, now: datetime, replica_id: str, digest_seconds: float, limit: int = 500) -> list[Pending]:
         """Take the alerts due now whose target had no message in the last `digest_seconds`
-        (the others wait until it has been that long), for this replica, leased."""
+        (the others wait until it has been that long), for this replica, leased. A look on a reader
+        thread first: an idle replica polls without taking the writer (or PostgreSQL's lock)."""
+        if not await self.database.read(self._any_due, now):
+            return []
         return await self.database.write(self._claim, now, replica_id, digest_seconds, limit)
+
+    def _any_due(self, dal: DAL, now: datetime) -> bool:
+        ts = self.dialect.ts
+        return bool(dal.executesql(self.dialect.params(
+            f"SELECT 1 FROM schedule_alerts WHERE {_DUE} LIMIT 1"), placeholders=[ts(now), ts(now)]))
 
     def _claim(self, dal: DAL, now: datetime, replica_id: str, digest_seconds: float, limit: int) -> list[Pending]:
         d, ts = self.dialect, self.dialect.ts
@@ -254,8 +264,7 @@ class AlertStore:
         if d.name == "postgres":
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
         cur.execute(d.params(
-            f"SELECT {', '.join(DELIVERY_COLUMNS)} FROM schedule_alerts WHERE (status = 'pending' AND "
-            "next_attempt_at <= ?) OR (status = 'sending' AND lease_until < ?) ORDER BY id LIMIT ?"),
+            f"SELECT {', '.join(DELIVERY_COLUMNS)} FROM schedule_alerts WHERE {_DUE} ORDER BY id LIMIT ?"),
             (ts(now), ts(now), limit))
         rows = [Pending(int(r[0]), r[1].rstrip(), r[2].rstrip(), r[3], r[4], r[5], r[6], json.loads(r[7]), int(r[8]))
                 for r in cur.fetchall()]
