@@ -15,7 +15,11 @@ correctness (the database claim is what makes each occurrence fire once).
   its last entry.
 * Redis unreachable: the replica reports `degraded`, polls the database every few seconds
   instead of waiting for changes, and reconnects with backoff. On reconnect it reloads its cache
-  from the database, since it may have missed changes meanwhile.
+  from the database, since it may have missed changes meanwhile. Any failed operation (a
+  publish, a heartbeat, a ping) counts: the listener drops its connection and goes through the
+  same reconnect, so one lost message never leaves a replica degraded while Redis is fine.
+  Changes it could not send meanwhile are lost to the others, so once back it asks every
+  replica to reload its cache (a ``resync`` message).
 
 Names are namespaced by the database (a hash of its URL without the password), so deployments
 or test runs sharing one Redis never see each other's messages.
@@ -95,6 +99,8 @@ class Coordinator:
         self._flush_scheduled = False
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._broken = False  # an operation failed: the listener reconnects
+        self._dropped = False  # changes were not sent: the others must reload on reconnect
         service.changes.subscribe(self._changed)
         scheduler.dispatcher.cancel_listeners.append(self._cancelled)
 
@@ -121,6 +127,11 @@ class Coordinator:
 
     def _key(self, replica_id: str) -> str:
         return f"{self.ns}:replica:{replica_id}"
+
+    def _fail(self, error: Exception) -> None:
+        """An operation failed: degraded until the listener has reconnected and resynced."""
+        self._broken = True
+        self._set_state(False, error)
 
     def _set_state(self, up: bool, error: Exception | None = None) -> None:
         self.last_error = None if error is None else f"{type(error).__name__}: {error}"[:300]
@@ -157,18 +168,26 @@ class Coordinator:
         self._flush_scheduled = False
         batch, self._pending = self._pending, []
         cancels, self._cancels = self._cancels, []
-        if (batch or cancels) and self.up and self._client is not None:
-            task = asyncio.ensure_future(self._publish(batch, cancels))
-            self._tasks.append(task)
-            task.add_done_callback(self._tasks.remove)
+        if not (batch or cancels):
+            return
+        if not self.up or self._client is None:
+            self._dropped = True  # cancels the others find in the ledger; changes by a resync
+            return
+        self._spawn(self._publish({"changes": batch} | ({"cancel": cancels} if cancels else {})))
 
-    async def _publish(self, batch: list[list[Any]], cancels: list[str]) -> None:
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.append(task)
+        task.add_done_callback(self._tasks.remove)
+
+    async def _publish(self, body: dict[str, Any]) -> None:
         assert self._client is not None
-        message = json.dumps({"origin": self.replica_id, "changes": batch} | ({"cancel": cancels} if cancels else {}))
         try:
-            await self._client.publish(self.channel, message)
-        except (RedisError, OSError) as exc:
-            self._set_state(False, exc)  # the others catch up by polling, and reload on reconnect
+            await asyncio.wait_for(self._client.publish(self.channel, json.dumps({"origin": self.replica_id} | body)),
+                                   _OP_TIMEOUT_SECONDS)
+        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+            self._dropped = True
+            self._fail(exc)  # the others catch up by polling, and reload when this one is back
 
     # ---- listening ---------------------------------------------------------------------------
 
@@ -177,12 +196,18 @@ class Coordinator:
         while not self._stopping:
             assert self._client is not None
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            self._broken = False
             try:
                 await pubsub.subscribe(self.channel)
                 await self._resync()
                 self._set_state(True)
+                if self._dropped:  # what this replica could not send is lost: everyone reloads
+                    self._dropped = False
+                    await self._publish({"resync": True})
                 backoff = 0.5
                 while not self._stopping:
+                    if self._broken:
+                        raise ConnectionError(f"reconnecting after: {self.last_error}")
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None and message.get("type") == "message":
                         self._apply(message["data"])
@@ -208,6 +233,8 @@ class Coordinator:
         data = json.loads(raw)
         if data.get("origin") == self.replica_id:
             return
+        if data.get("resync"):
+            self._spawn(self._resync())
         for pk, due in data.get("changes", []):
             when = None if due is None else datetime.fromtimestamp(int(due), timezone.utc)
             self.service.changes.publish(int(pk), "", when, origin=str(data.get("origin")))
@@ -220,9 +247,9 @@ class Coordinator:
     async def _beat(self) -> None:
         while not self._stopping:
             try:
-                await self.heartbeat()
-            except (RedisError, OSError) as exc:
-                self._set_state(False, exc)
+                await asyncio.wait_for(self.heartbeat(), _OP_TIMEOUT_SECONDS)
+            except (RedisError, OSError, asyncio.TimeoutError) as exc:
+                self._fail(exc)
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
     async def heartbeat(self) -> None:
@@ -269,6 +296,6 @@ class Coordinator:
         try:
             await asyncio.wait_for(self._client.ping(), _OP_TIMEOUT_SECONDS)
         except (RedisError, OSError, asyncio.TimeoutError) as exc:
-            self._set_state(False, exc)
+            self._fail(exc)
             return False
         return True
