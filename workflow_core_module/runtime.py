@@ -127,6 +127,7 @@ class Runtime:
             await self.coordinator.close()
         await asyncio.gather(self.scheduler.stop(grace), self.workflows.close(grace))
         self.views.close()
+        self.schedules.overlap_finder.close()
         await self.engine.close()
         await self.database.close()
         system(log, "service.stop", "service stopped")
