@@ -28,6 +28,7 @@ from workflow_core_module.engine.outbound import (
     OutboundRefused,
     build_client,
     read_limited,
+    shared_tls,
     system_resolver,
 )
 from workflow_core_module.engine.outbound import _GuardedBackend as GuardedBackend
@@ -569,3 +570,15 @@ async def test_https_keeps_the_name_for_sni_and_certificate_checks(certificate: 
     assert seen_sni == ["tls.test", "other.test"]
     assert [r["headers"]["host"] for r in target.requests] == [f"tls.test:{target.port}"]
     assert guard.connects == [("127.0.0.1", target.port)] * 2
+
+
+def test_http1_clients_share_one_tls_context_an_http2_or_custom_one_does_not() -> None:
+    """Loading the default roots takes ~60 ms: the service's clients load them once per process."""
+    policy = OutboundPolicy("")
+    first, second = GuardedTransport(policy), GuardedTransport(policy)
+    assert first._pool._ssl_context is second._pool._ssl_context is shared_tls()
+    assert shared_tls().verify_mode is ssl.CERT_REQUIRED and shared_tls().check_hostname
+    # httpcore sets the ALPN protocols on the context at each connection: HTTP/2 gets its own
+    assert GuardedTransport(policy, http2=True)._pool._ssl_context is not shared_tls()
+    trust = ssl.create_default_context()
+    assert GuardedTransport(policy, verify=trust)._pool._ssl_context is trust

@@ -51,7 +51,7 @@ from .actions import (
     templates_in,
     validate_chat_message,
 )
-from .outbound import OutboundPolicy, build_client
+from .outbound import OutboundPolicy, build_client, shared_tls
 from .templates import TemplateRenderError, render
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,8 @@ class WorkflowEngine:
         """A client for the operator's own URLs (CHAT_MESSAGE_URL), which may well be internal."""
         if self._operator_http is None:
             self._operator_http = httpx.AsyncClient(
-                follow_redirects=False, limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
+                verify=shared_tls(), follow_redirects=False,
+                limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
                 headers={"User-Agent": "workflow_core_module"})
         return self._operator_http
 

@@ -24,6 +24,7 @@ At most :data:`MAX_RESPONSE_BYTES` of a response body are read (:func:`read_limi
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import re
 import socket
@@ -39,7 +40,8 @@ import idna
 
 __all__ = [
     "DEFAULT_LIMITS", "DEFAULT_TIMEOUT", "MAX_RESPONSE_BYTES", "GuardedTransport", "LimitedBody",
-    "OutboundPolicy", "OutboundRefused", "Resolver", "build_client", "fetch", "read_limited", "system_resolver",
+    "OutboundPolicy", "OutboundRefused", "Resolver", "build_client", "fetch", "read_limited", "shared_tls",
+    "system_resolver",
 ]
 
 MAX_RESPONSE_BYTES = 65_536
@@ -346,6 +348,21 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+@functools.cache
+def shared_tls() -> ssl.SSLContext:
+    """The process's one client TLS context with the default roots (certifi's, or the operator's
+    SSL_CERT_FILE / SSL_CERT_DIR), read at its first use. Loading the roots takes ~60 ms and each
+    client used to load them again. Shared by HTTP/1.1 clients only: httpcore sets the context's
+    ALPN protocols on every connection, which an HTTP/2 client would change under the others."""
+    return httpx.create_ssl_context()
+
+
+def tls_context(verify: ssl.SSLContext | bool, *, http2: bool = False) -> ssl.SSLContext:
+    if verify is True and not http2:
+        return shared_tls()
+    return httpx.create_ssl_context(verify=verify)
+
+
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport, with every request checked by `policy` and every connection opened by
     :class:`_GuardedBackend`. Refusals raise :class:`OutboundRefused`, naming the URL."""
@@ -353,7 +370,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     def __init__(self, policy: OutboundPolicy, *, resolver: Resolver | None = None,
                  verify: ssl.SSLContext | bool = True, limits: httpx.Limits = DEFAULT_LIMITS, http2: bool = False,
                  network_backend: httpcore.AsyncNetworkBackend | None = None) -> None:
-        ssl_context = httpx.create_ssl_context(verify=verify)  # SSL_CERT_FILE/DIR are the operator's
+        ssl_context = tls_context(verify, http2=http2)
         super().__init__(verify=ssl_context, limits=limits, http2=http2, trust_env=False)
         self.policy = policy
         # httpx does not pass a network backend through, so the pool is rebuilt with the guarded one.
