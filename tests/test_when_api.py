@@ -15,6 +15,15 @@ from .conftest import START
 from .harness import api_call
 
 BERLIN = "Europe/Berlin"
+
+
+@pytest.fixture
+def database_url(sqlite_url: str) -> str:
+    """SQLite only. The words are read before any SQL runs and what they become is stored like any schedule (tested on
+    both databases elsewhere)."""
+    return sqlite_url
+
+
 # Each phrase of the issue's table and list that names a time (and a few more).
 PHRASES = [
     "daily at 9am", "every morning at 8", "every other day at 10:00", "every 1st of the month at 12:00",

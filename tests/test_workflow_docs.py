@@ -30,6 +30,14 @@ from .conftest import add_workflow, make_settings
 from .harness import Scheduler
 from .processes import ROOT
 
+
+@pytest.fixture
+def database_url(sqlite_url: str) -> str:
+    """SQLite only. What is checked here (the documentation, the action schemas, trigger keys) is the same whatever
+    the database; runs are stored like any other (tested on both databases elsewhere)."""
+    return sqlite_url
+
+
 ADMIN = {"X-API-Key": "admin-secret"}
 
 # What the issue asks each built-in action to document (besides `action` and `label`).
