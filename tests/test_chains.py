@@ -487,3 +487,24 @@ async def test_the_api_previews_shows_and_guards_a_chain(app: Any) -> None:
         {"schedule_id": b["schedule_id"], "name": "report", "status": "active"}]
     status, bad = await api_call(app, "post", "/api/v1/schedules", {**spec, "after": {"schedule_id": 7}})
     assert status == 400 and "after.schedule_id" in bad["error"]["details"]
+
+
+async def test_an_import_keeps_a_chain_to_an_upstream_that_exists_here(app: Any) -> None:
+    _, wf = await api_call(app, "post", "/api/v1/workflows", {"name": "wf", "steps": [{"action": "log",
+                                                                                         "message": "x"}]})
+    _, a = await api_call(app, "post", "/api/v1/schedules", every_minute(wf["workflow_id"], "nightly-export"))
+    _, b = await api_call(app, "post", "/api/v1/schedules", after(wf["workflow_id"], a["schedule_id"], "report",
+                                                                  "failure"))
+    _, document = await api_call(app, "get", "/api/v1/schedules/export")
+    [entry] = [s for s in document["schedules"] if s["name"] == "report"]
+    assert entry["after"] == {"schedule_id": a["schedule_id"], "on": "failure"}
+    document["schedules"] = [{**entry, "name": "report-copy"}]
+    status, result = await api_call(app, "post", "/api/v1/schedules/import", document)
+    assert status == 200 and result["created"] == ["report-copy"], result
+    _, shown = await api_call(app, "get", f"/api/v1/schedules/{a['schedule_id']}")
+    assert [d["name"] for d in shown["chain"]["downstream"]] == ["report", "report-copy"]
+    gone = "00000000-0000-4000-8000-000000000000"
+    document["schedules"] = [{**entry, "name": "report-elsewhere", "after": {"schedule_id": gone}}]
+    status, refused = await api_call(app, "post", "/api/v1/schedules/import", document)
+    assert status == 400 and refused["error"]["details"] == {
+        "schedules[0].after.schedule_id": f"no schedule with id {gone} in the shared space"}

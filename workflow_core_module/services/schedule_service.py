@@ -141,11 +141,11 @@ class ScheduleService:
 
         def checked(dal: Any) -> None:
             self._check_workflow_and_calendar(dal, fields, calendar)
-            self._check_upstream(dal, fields, schedule_id, scope)
+            self.check_upstream(dal, fields, schedule_id, scope)
 
         values = fields.as_dict() | {
             "calendar_spec": None if calendar is None else calendar.as_json(),
-            "upstream_id": _upstream_id(fields),
+            "upstream_id": upstream_id(fields),
             "schedule_id": schedule_id,
             "is_active": True,
             "status": ScheduleStatus.ACTIVE.value,
@@ -179,7 +179,7 @@ class ScheduleService:
             raise Conflict("the calendar changed while the schedule was being saved; send it again",
                            {"calendar_id": "changed meanwhile"})
 
-    def _check_upstream(self, dal: Any, fields: ScheduleFields, schedule_id: str, scope: Scope, *,
+    def check_upstream(self, dal: Any, fields: ScheduleFields, schedule_id: str, scope: Scope, *,
                         lock: bool = True) -> None:
         """Runs inside the write: an after schedule's upstream is a live schedule of the same
         community (shared schedules chain with shared ones only), and following upstreams from it
@@ -308,7 +308,7 @@ class ScheduleService:
         data = _in_scope(spec, scope)
         fields = self._fields(data, now=now, timing_only=True)
         if fields.upstream() is not None:
-            await self.database.read(partial(self._check_upstream, lock=False), fields, _maybe_id(editing), scope)
+            await self.database.read(partial(self.check_upstream, lock=False), fields, _maybe_id(editing), scope)
         calendar = await self._calendar(fields)
         rule = fields.time_rule(anchor=now, calendar=calendar)
         remaining = _remaining(fields.max_executions, 0)
@@ -384,8 +384,8 @@ class ScheduleService:
                 self._check_workflow(dal, values["workflow_id"], current.community_id)
             if "after" in values or "schedule_type" in values:
                 fields = self._fields({**current.as_dict(), **{k: v for k, v in values.items() if k in FIELD_NAMES}})
-                self._check_upstream(dal, fields, current.schedule_id, scope)
-                values["upstream_id"] = _upstream_id(fields)
+                self.check_upstream(dal, fields, current.schedule_id, scope)
+                values["upstream_id"] = upstream_id(fields)
             if values.get("status") == ScheduleStatus.ACTIVE.value and current.status not in _COUNTED:
                 # a completed or expired schedule coming back takes a place, like a new one
                 self.store.check_quota(dal, current.community_id, self.settings.max_schedules_per_community)
@@ -543,7 +543,8 @@ class ScheduleService:
         return after
 
 
-def _upstream_id(fields: ScheduleFields) -> str | None:
+def upstream_id(fields: ScheduleFields) -> str | None:
+    """The upstream_id column of a spec: an after schedule's upstream."""
     after = fields.upstream()
     return after[0] if after else None
 
