@@ -77,6 +77,14 @@ def after(wf: str, upstream: str, name: str, on: str | None = None, **kw: Any) -
     return {"workflow_id": wf, "name": name, "schedule_type": "after", "after": link, **kw}
 
 
+async def _chain_of_three(sched: Scheduler, wf: str, *names: str) -> list[Any]:
+    """A (every minute), B after A, C after B: the three schedules."""
+    head, middle, tail = names or ("extract", "transform", "load")
+    a = await sched.service.add_schedule(every_minute(wf, head))
+    b = await sched.service.add_schedule(after(wf, a.schedule_id, middle))
+    return [a, b, await sched.service.add_schedule(after(wf, b.schedule_id, tail))]
+
+
 async def _count_runs(database: Database, schedule_id: str) -> int:
     rows = await database.read(lambda dal: dal.executesql(database.dialect.params(
         "SELECT COUNT(*) FROM workflow_schedule_runs WHERE schedule_id = ?"), placeholders=[schedule_id]))
@@ -86,10 +94,7 @@ async def _count_runs(database: Database, schedule_id: str) -> int:
 # ---- what starts a chain run -------------------------------------------------------------------
 
 async def test_a_chain_of_three_runs_each_link_once_per_run_of_its_head(sched: Scheduler) -> None:
-    wf = await sched.workflow()
-    a = await sched.service.add_schedule(every_minute(wf))
-    b = await sched.service.add_schedule(after(wf, a.schedule_id, "transform"))
-    c = await sched.service.add_schedule(after(wf, b.schedule_id, "load"))
+    a, b, c = await _chain_of_three(sched, await sched.workflow())
     assert (b.next_execution_at, b.status.value, b.is_active) == (None, "active", True)
     for _ in range(3):
         await sched.tick(60)
@@ -194,10 +199,7 @@ async def test_a_paused_upstreams_manual_run_starts_nothing(sched: Scheduler, da
 
 
 async def test_a_paused_link_does_not_run_and_so_neither_does_what_follows_it(sched: Scheduler) -> None:
-    wf = await sched.workflow()
-    a = await sched.service.add_schedule(every_minute(wf))
-    b = await sched.service.add_schedule(after(wf, a.schedule_id, "transform"))
-    c = await sched.service.add_schedule(after(wf, b.schedule_id, "load"))
+    a, b, c = await _chain_of_three(sched, await sched.workflow())
     await sched.service.pause_schedule(b.schedule_id)
     await sched.tick(60)
     assert [len(await sched.runs(s.schedule_id)) for s in (a, b, c)] == [1, 0, 0]
@@ -360,9 +362,7 @@ async def test_an_upstream_run_failed_by_recovery_starts_its_failure_chain(datab
 
 async def test_cycles_are_refused_at_creation_and_update(sched: Scheduler) -> None:
     wf = await sched.workflow()
-    a = await sched.service.add_schedule(every_minute(wf, "a"))
-    b = await sched.service.add_schedule(after(wf, a.schedule_id, "b"))
-    c = await sched.service.add_schedule(after(wf, b.schedule_id, "c"))
+    a, b, c = await _chain_of_three(sched, wf, "a", "b", "c")
     with pytest.raises(Invalid) as itself:
         await sched.service.update_schedule(a.schedule_id, {"schedule_type": "after",
                                                             "after": {"schedule_id": a.schedule_id}})

@@ -17,6 +17,9 @@ A run's life, transition by transition (each a method here):
   made durable without holding a concurrency slot. A run's first attempt takes the run's id and
   is recorded on the run row itself (its step results included); only a retried run, a manual
   run and an API execution have workflow_executions rows;
+* **chain** (in the journal's end transaction, ``db/chains.py``): a run of an ``after``
+  schedule, started by the end of a run of its upstream (trigger ``after``), unique per
+  (schedule, upstream run);
 * **record manual** (``record_manual``): a run started by hand, with its queued execution;
 * **adopt** or **fail** an orphan (``orphans``, ``adopt``, ``fail_orphan``): unfinished runs of a
   replica that stopped;
