@@ -304,6 +304,8 @@ async def test_recording_one_end_twice_starts_one_run(sched: Scheduler, database
         started.append(len(chained.fires))
     assert started == [1, 0]
     assert await _count_runs(database, b.schedule_id) == 1
+    counted = await sched.service.get_schedule(b.schedule_id)
+    assert (counted.execution_count, counted.total_runs) == (1, 1)
 
 
 async def test_a_chain_run_committed_but_never_started_is_recovered_and_runs_once(

@@ -74,10 +74,22 @@ class _Downstream:
     count: int
     status: ScheduleStatus
     unfinished: list[Unfinished]
-    runs: int = 0
-    ended: str | None = None  # a run that ended at once (skipped): the schedule's last run status
-    ended_at: datetime | None = None
-    touched: bool = False
+    planned: list[tuple[str, bool]] = field(default_factory=list)  # (run_id, a fire: not skipped)
+    ended_at: datetime | None = None  # when a run of it ended at once (skipped)
+
+    def settle(self, written: set[str]) -> int:
+        """Keep what was written (a run whose key, schedule and upstream run, existed already was
+        not: that end had started this schedule before); the rows written."""
+        kept = [(run_id, fire) for run_id, fire in self.planned if run_id in written]
+        if len(kept) < len(self.planned):
+            self.count = self.schedule.execution_count + sum(fire for _, fire in kept)
+            limit = self.schedule.max_executions
+            self.status = ScheduleStatus.COMPLETED if limit is not None and self.count >= limit \
+                else self.schedule.status
+            if all(fire for _, fire in kept):
+                self.ended_at = None
+        self.planned = kept
+        return len(kept)
 
 
 class ChainBook:
@@ -114,24 +126,33 @@ class ChainBook:
                     d.unfinished = runs
         new_runs: list[tuple[Any, ...]] = []
         fires: list[Fire] = []
-        cancels: list[tuple[str, str, datetime]] = []
+        cancels: list[tuple[str, str, str, datetime]] = []  # (by run, run to cancel, why, when)
         for end in sorted(starting, key=lambda e: e.finished_at):
             for upstream_id, d in below.get(end.schedule_pk, ()):
-                self._start(end, upstream_id, d, new_runs, fires, cancels, alerts, out)
+                self._start(end, upstream_id, d, new_runs, fires, cancels, alerts)
         written = self.sql.insert_chained(cur, new_runs) if new_runs else set()
         out.fires.extend(f for f in fires if f.run_id in written)
         ts, true, false = self.dialect.ts, self.dialect.true, self.dialect.false
         at = ts(max(e.finished_at for e in starting))
-        moves = [(d.count, d.status.value, true if d.status is ScheduleStatus.ACTIVE else false, d.runs, d.ended,
-                  ts(d.ended_at), at, d.schedule.id) for d in found.values() if d.touched]
+        moves = []
+        for d in found.values():
+            written_rows = d.settle(written)
+            if not written_rows and d.status is d.schedule.status:
+                continue
+            if d.status is not ScheduleStatus.ACTIVE:
+                out.ended.append((d.schedule.id, d.schedule.schedule_id))
+            skipped = sum(not fire for _, fire in d.planned)
+            out.skipped += skipped
+            moves.append((d.count, d.status.value, true if d.status is ScheduleStatus.ACTIVE else false, written_rows,
+                          "skipped" if d.ended_at else None, ts(d.ended_at), at, d.schedule.id))
         if moves:
             self.sql.move_chained(cur, moves)
-        for run_id, reason, at in cancels:
-            if end_unfinished(dal, self.dialect, run_id, "cancelled", reason, at):
+        for by, run_id, reason, when in cancels:
+            if by in written and end_unfinished(dal, self.dialect, run_id, "cancelled", reason, when):
                 out.cancelled.append(run_id)
 
     def _start(self, end: RunEnded, upstream_id: str, d: _Downstream, new_runs: list[tuple[Any, ...]],
-               fires: list[Fire], cancels: list[tuple[str, str, datetime]], alerts: AlertBatch, out: Chained) -> None:
+               fires: list[Fire], cancels: list[tuple[str, str, str, datetime]], alerts: AlertBatch) -> None:
         """One downstream schedule of one ended run."""
         s = d.schedule
         after = s.upstream()
@@ -143,33 +164,29 @@ class ChainBook:
         if p is None:
             return
         decision, subject = p.decision, None
-        d.touched = True
         d.count, d.status = decision.execution_count, decision.status
         alerting = self.alerts.wants(s.alerts)
         if alerting:
             subject = Subject.of(s)
-        if decision.status is not ScheduleStatus.ACTIVE:
-            out.ended.append((s.id, s.schedule_id))
-            if subject is not None and decision.status is ScheduleStatus.EXPIRED:
-                self.alerts.paused(alerts, subject, now, "expired: its end date has passed")
+        if subject is not None and decision.status is ScheduleStatus.EXPIRED:
+            self.alerts.paused(alerts, subject, now, "expired: its end date has passed")
         if p.fire_status is None:
             return
         run_id = str(uuid.uuid4())
         upstream = upstream_of(upstream_id, end.run_id, end.status, end.finished_at)
-        d.runs += 1
         ts = self.dialect.ts
         skipped = p.fire_status == "skipped"
+        d.planned.append((run_id, not skipped))
         new_runs.append((run_id, s.schedule_id, s.workflow_id, None, ts(end.finished_at), ts(now),
                          ts(now) if skipped else None, "skipped" if skipped else "queued", 0,
                          p.reason if skipped else None, f"after run {end.run_id} of {upstream_id} ({end.status})",
                          "after", end.replica_id, end.run_id))
         if skipped:
-            d.ended, d.ended_at = "skipped", now
-            out.skipped += 1
+            d.ended_at = now
             return
         if subject is not None:
             self.alerts.fired(alerts, subject)
-        cancels.extend((run, p.reason or "cancelled", now) for run in p.cancel)
+        cancels.extend((run_id, run, p.reason or "cancelled", now) for run in p.cancel)
         d.unfinished = [u for u in d.unfinished if u.run_id not in p.cancel] + [Unfinished(run_id, False)]
         fires.append(Fire(run_id, s.id, s.schedule_id, s.workflow_id, s.community_id, end.finished_at, now,
                           s.context_data, s.callback_url, s.jitter_seconds, trigger="after", wait_for=p.wait_for,
