@@ -11,12 +11,13 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import psycopg2.errors
 import pytest
 
 from workflow_core_module.clock import ManualClock
 from workflow_core_module.db.alerts import AlertBatch
 from workflow_core_module.db.chains import Chained, RunEnded
-from workflow_core_module.db.database import Database
+from workflow_core_module.db.database import Database, is_transient
 from workflow_core_module.engine.actions import StepContext, StepFailed
 from workflow_core_module.errors import Conflict, Invalid, NotFound
 
@@ -510,3 +511,10 @@ async def test_an_import_keeps_a_chain_to_an_upstream_that_exists_here(app: Any)
     status, refused = await api_call(app, "post", "/api/v1/schedules/import", document)
     assert status == 400 and refused["error"]["details"] == {
         "schedules[0].after.schedule_id": f"no schedule with id {gone} in the shared space"}
+
+
+def test_a_deadlock_between_two_replicas_batches_is_retried() -> None:
+    """Two journal batches can lock after schedules in opposite orders on PostgreSQL; the one rolled
+    back is written again (durably retries what is_transient says may pass)."""
+    assert is_transient(psycopg2.errors.DeadlockDetected())
+    assert not is_transient(psycopg2.errors.UniqueViolation())
