@@ -118,12 +118,10 @@ class ChainBook:
                 s = Schedule.from_row(values)
                 found[pk] = _Downstream(s, s.execution_count, s.status, [])
             below.setdefault(int(row[0]), []).append((str(row[1]).rstrip(), found[pk]))
-        waiting = [d.schedule.schedule_id for d in found.values()
-                   if d.schedule.overlap_policy is not OverlapPolicy.ALLOW]
-        for schedule_id, runs in (unfinished_runs(dal, self.dialect, waiting) if waiting else {}).items():
-            for d in found.values():
-                if d.schedule.schedule_id == schedule_id:
-                    d.unfinished = runs
+        waiting = {d.schedule.schedule_id: d for d in found.values()
+                   if d.schedule.overlap_policy is not OverlapPolicy.ALLOW}
+        for schedule_id, runs in (unfinished_runs(dal, self.dialect, list(waiting)) if waiting else {}).items():
+            waiting[schedule_id].unfinished = runs
         new_runs: list[tuple[Any, ...]] = []
         fires: list[Fire] = []
         cancels: list[tuple[str, str, str, datetime]] = []  # (by run, run to cancel, why, when)

@@ -394,8 +394,9 @@ class ScheduleStore:
             current = self.fetch(dal, schedule_id, scope, for_update=True, deleted=hard)
             dependents = self.downstream(dal, current.schedule_id, live_only=True)
             if dependents and current.deleted_at is None:
-                raise Conflict(f"{len(dependents)} schedule(s) run after this one; delete them or point them "
-                               "elsewhere first", {"count": len(dependents), "schedules": dependents})
+                named = ", ".join(repr(d["name"]) for d in dependents[:5]) + (", ..." if len(dependents) > 5 else "")
+                raise Conflict(f"{len(dependents)} schedule(s) run after this one ({named}); delete them or point "
+                               "them elsewhere first", {"count": len(dependents), "schedules": dependents})
             if hard:
                 forget_runs(dal, self.dialect, current.schedule_id)
                 dal.executesql(self.dialect.params("DELETE FROM workflow_schedules WHERE id = ?"),
