@@ -518,3 +518,34 @@ def test_a_deadlock_between_two_replicas_batches_is_retried() -> None:
     back is written again (durably retries what is_transient says may pass)."""
     assert is_transient(psycopg2.errors.DeadlockDetected())
     assert not is_transient(psycopg2.errors.UniqueViolation())
+
+
+async def test_cancel_previous_and_buffer_one_on_the_downstream_act_as_for_a_time_schedule(sched: Scheduler) -> None:
+    switch, held = await _switch(sched, "held")
+    switch.gate = asyncio.Event()
+    wf = await sched.workflow()
+    a = await sched.service.add_schedule(every_minute(wf, overlap_policy="allow"))
+    latest = await sched.service.add_schedule(after(held, a.schedule_id, "latest", overlap_policy="cancel_previous"))
+    queue = await sched.service.add_schedule(after(held, a.schedule_id, "queue", overlap_policy="buffer_one"))
+    loop = sched.loop
+    assert loop is not None
+    for n in (1, 2):
+        sched.clock.advance(60)  # type: ignore[attr-defined]
+        await loop.run_pass(sched.clock.now())
+        await until(lambda n=n: len(sched.recorder.calls) == n, what=f"a's run {n}")
+        if n == 1:
+            await until(lambda: len(switch.calls) == 2, what="the first run of each downstream to start")
+    runs = await until(lambda: _statuses_when(sched, latest.schedule_id, 2), what="latest's second run")
+    assert runs == ["cancelled", "queued"] or runs == ["cancelled", "running"]
+    [first_latest, _] = await sched.runs(latest.schedule_id)
+    assert "cancel_previous" in (first_latest.error or "")
+    assert [r.status for r in await sched.runs(queue.schedule_id)] == ["running", "queued"]  # waits its turn
+    switch.gate.set()
+    await sched.settle()
+    assert [r.status for r in await sched.runs(latest.schedule_id)] == ["cancelled", "completed"]
+    assert [r.status for r in await sched.runs(queue.schedule_id)] == ["completed", "completed"]
+
+
+async def _statuses_when(sched: Scheduler, schedule_id: str, count: int) -> list[str] | None:
+    statuses = [r.status for r in await sched.runs(schedule_id)]
+    return statuses if len(statuses) == count and statuses[0] != "running" else None
