@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +21,8 @@ from workflow_core_module.db.chains import Chained, RunEnded
 from workflow_core_module.db.database import Database, is_transient
 from workflow_core_module.engine.actions import StepContext, StepFailed
 from workflow_core_module.errors import Conflict, Invalid, NotFound
+from workflow_core_module.scheduling import OverlapPolicy, RunStatus, ScheduleType, TimeRule, Unfinished, plan_chained
+from workflow_core_module.scheduling.types import ChainOn
 
 from .conftest import START, make_settings
 from .harness import Scheduler, api_call, sleepers, until
@@ -90,6 +93,47 @@ async def _count_runs(database: Database, schedule_id: str) -> int:
     rows = await database.read(lambda dal: dal.executesql(database.dialect.params(
         "SELECT COUNT(*) FROM workflow_schedule_runs WHERE schedule_id = ?"), placeholders=[schedule_id]))
     return int(rows[0][0])
+
+
+# ---- the pure rule -----------------------------------------------------------------------------
+
+_ENDED = START + timedelta(minutes=5)
+_RULE = TimeRule(ScheduleType.AFTER, after=("6a6b95f9-5ab5-43a9-b33f-249071982a69", ChainOn.SUCCESS))
+_RUNNING, _QUEUED = Unfinished("r1", True), Unfinished("r2", False)
+
+
+@pytest.mark.parametrize(("rule", "count", "limit", "policy", "unfinished", "expected"), [
+    (_RULE, 0, None, OverlapPolicy.SKIP, (), ("queued", "active", 1)),
+    (_RULE, 1, 2, OverlapPolicy.SKIP, (), ("queued", "completed", 2)),  # its last allowed run
+    (_RULE, 2, 2, OverlapPolicy.SKIP, (), (None, "completed", 2)),
+    (_RULE, 1, 2, OverlapPolicy.SKIP, (_RUNNING,), ("skipped", "active", 1)),  # a skipped fire does not count
+    (_RULE, 0, None, OverlapPolicy.ALLOW, (_RUNNING,), ("queued", "active", 1)),
+    (_RULE, 0, None, OverlapPolicy.BUFFER_ONE, (_RUNNING,), ("queued", "active", 1)),
+    (_RULE, 0, None, OverlapPolicy.BUFFER_ONE, (_RUNNING, _QUEUED), ("skipped", "active", 0)),
+    (_RULE, 0, None, OverlapPolicy.CANCEL_PREVIOUS, (_RUNNING,), ("queued", "active", 1)),
+    (replace(_RULE, end_date=_ENDED - timedelta(seconds=1)), 0, None, OverlapPolicy.SKIP, (), (None, "expired", 0)),
+    (replace(_RULE, end_date=_ENDED), 0, None, OverlapPolicy.SKIP, (), ("queued", "active", 1)),  # inclusive
+    (replace(_RULE, start_date=_ENDED), 0, None, OverlapPolicy.SKIP, (), ("queued", "active", 1)),
+    (replace(_RULE, start_date=_ENDED + timedelta(seconds=1)), 0, None, OverlapPolicy.SKIP, (), None),
+])
+def test_plan_chained(rule: TimeRule, count: int, limit: int | None, policy: OverlapPolicy,
+                      unfinished: tuple[Unfinished, ...], expected: tuple[str | None, str, int] | None) -> None:
+    p = plan_chained(rule, count, limit, _ENDED, _ENDED, policy, unfinished)
+    got = None if p is None else (p.fire_status, p.decision.status.value, p.decision.execution_count)
+    assert got == expected
+    if p is not None and p.fire_status is not None:
+        assert (p.decision.fire_for, p.decision.next_execution_at) == (_ENDED, None)
+    if policy is OverlapPolicy.BUFFER_ONE and expected and expected[0] == "queued":
+        assert p is not None and p.wait_for == ("r1",)
+    if policy is OverlapPolicy.CANCEL_PREVIOUS:
+        assert p is not None and p.cancel == ("r1",)
+
+
+@pytest.mark.parametrize(("on", "ends"), [
+    (ChainOn.SUCCESS, {"completed"}), (ChainOn.FAILURE, {"failed", "timed_out"}),
+    (ChainOn.ANY, {"completed", "failed", "timed_out"})])
+def test_which_ends_start_a_chain(on: ChainOn, ends: set[str]) -> None:
+    assert {s.value for s in RunStatus if on.matches(s.value)} == ends  # never cancelled, skipped or missed
 
 
 # ---- what starts a chain run -------------------------------------------------------------------
