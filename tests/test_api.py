@@ -109,7 +109,7 @@ SCHEDULE_KEYS = {
     "grace_period_seconds", "overlap_policy", "jitter_seconds", "context_data", "tags", "callback_url",
     "created_by", "total_runs", "successful_runs", "failed_runs", "missed_runs", "created_at", "updated_at",
     "timeout_seconds", "max_retries", "retry_backoff_seconds", "pause_after_failures", "consecutive_failures",
-    "alerts", "alert_state", "catchup_policy", "catchup_max", "rrule", "calendar_id",
+    "alerts", "alert_state", "catchup_policy", "catchup_max", "rrule", "calendar_id", "after",
     "pause_reason", "paused_at", "paused_by", "paused_until", "timing_description"}
 
 

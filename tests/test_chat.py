@@ -387,3 +387,17 @@ async def test_every_second_tuesday_of_the_month_is_an_rrule_schedule(app: Quart
     assert await reply(client, "add every first monday of the month at 19:00 say Community meeting") == (
         'Scheduled "community-meeting": every first Monday of the month at 19:00 (Europe/Berlin), '
         'next Mon 07 Dec 19:00.')  # as docs/chat-commands.md shows it
+
+
+async def test_the_list_names_the_schedule_an_after_schedule_runs_after(app: Quart) -> None:
+    client = app.test_client()
+    await reply(client, "add every day at 18:00 as evening say Stream soon")
+    runtime = app.extensions["runtime"]
+    [evening] = (await runtime.schedules.list_schedules(scope="c1")).items
+    await runtime.schedules.add_schedule({"workflow_id": evening.workflow_id, "name": "after-evening",
+                                          "schedule_type": "after", "after": {"schedule_id": evening.schedule_id,
+                                                                               "on": "any"}}, scope="c1")
+    assert await reply(client, "list") == ("2 schedules: #1 evening (every day at 18:00; next Sun 22 Nov 18:00) · "
+                                           "#2 after-evening (Runs after evening ends (successfully or not); active)")
+    assert await reply(client, "remove evening") == (
+        "1 schedule(s) run after this one ('after-evening'); delete them or point them elsewhere first.")

@@ -245,6 +245,7 @@ async def test_the_readme_hello_workflow_runs_when_its_schedule_fires(database: 
             "execution_id": run.execution_id, "scheduled_for": "2026-11-22T12:01:00Z",
             "fired_at": "2026-11-22T12:01:00Z", "attempt": 1, "requested_by": None, "context_data": {},
             "trigger_source": None, "session_id": None, "entity_id": None, "user_id": None, "platform": None,
+            "upstream": None,
         }
     finally:
         await sched.close()
@@ -281,14 +282,14 @@ async def test_an_api_run_and_a_manual_run_have_every_trigger_key(client: Any, a
         "trigger": "api", "schedule_id": None, "run_id": None, "execution_id": started["execution_id"],
         "scheduled_for": None, "fired_at": api["fired_at"], "attempt": 1, "requested_by": "admin",
         "context_data": {"a": 1}, "trigger_source": "command", "session_id": "sess_1", "entity_id": "chan",
-        "user_id": "u1", "platform": "twitch",
+        "user_id": "u1", "platform": "twitch", "upstream": None,
     }
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", api["fired_at"])
     assert manual == {
         "trigger": "manual", "schedule_id": schedule["schedule_id"], "run_id": run["run_id"],
         "execution_id": run["execution_id"], "scheduled_for": manual["fired_at"], "fired_at": manual["fired_at"],
         "attempt": 1, "requested_by": None, "context_data": {"b": 2}, "trigger_source": None, "session_id": None,
-        "entity_id": None, "user_id": None, "platform": None,
+        "entity_id": None, "user_id": None, "platform": None, "upstream": None,
     }
 
 

@@ -12,6 +12,7 @@ from werkzeug.routing import BaseConverter, Map, ValidationError
 from ..errors import Forbidden
 from ..scheduling.describe import describe
 from ..scheduling.occurrences import occurrences_explained
+from ..scheduling.schedule import Schedule
 from ..scheduling.types import ScheduleStatus, TimeRule
 from ..scheduling.zones import local
 from ..services.schedule_service import ScheduleService
@@ -92,7 +93,12 @@ async def create_schedule(data: ScheduleCreate) -> tuple[dict[str, Any], int]:
     spec = payload(data)
     spec = await _read_when(spec, spec.get("community_id") or scope())
     created = await _service().add_schedule(spec, actor=actor(), scope=scope())
-    return schedule_json(created), 201
+    return await _answer(created), 201
+
+
+async def _answer(s: Schedule) -> dict[str, Any]:
+    """schedule_json, an after schedule's description naming its upstream."""
+    return schedule_json(s, upstream_name=await _service().upstream_name(s, scope()))
 
 
 @bp.get("")
@@ -125,9 +131,10 @@ async def preview_schedule(data: SchedulePreview) -> dict[str, Any]:
     editing = spec.pop("schedule_id", None)
     explain = spec.pop("explain", False)
     service = _service()
-    fields, rule, times, skipped = await service.preview_explained(spec, count, scope=scope())
+    fields, rule, times, skipped = await service.preview_explained(spec, count, scope=scope(), editing=editing)
     overlaps = await service.overlaps(fields, scope=scope(), exclude=editing)
-    return {"times": [ts(t) for t in times], "description": describe(rule),
+    upstream = await service.upstream_name(fields, scope())
+    return {"times": [ts(t) for t in times], "description": describe(rule, upstream),
             "overlaps": [o | {"first_at": ts(o["first_at"])} for o in overlaps.found],
             "overlaps_complete": overlaps.complete,
             "timing": {k: v for k, v in spec.items() if k in _READ_FROM_WHEN} if asked.get("when") else None,
@@ -157,8 +164,12 @@ async def schedules_of_workflow(workflow_id: str, query_args: ScheduleQuery) -> 
 @document_response(ScheduleDetail)
 @document_response(ErrorOut, 404)
 async def get_schedule(schedule_id: str) -> dict[str, Any]:
-    """One schedule, with its run statistics."""
-    return schedule_json(await _service().get_schedule(schedule_id, scope=scope()), stats=True)
+    """One schedule, with its run statistics and its chains (its upstream, the schedules after it)."""
+    service = _service()
+    schedule = await service.get_schedule(schedule_id, scope=scope())
+    chain = await service.chain(schedule)
+    upstream = chain["upstream"]["name"] if chain["upstream"] else None
+    return schedule_json(schedule, stats=True, upstream_name=upstream) | {"chain": chain}
 
 
 @bp.put("/<schedule_id:schedule_id>")
@@ -172,7 +183,7 @@ async def replace_schedule(schedule_id: str, data: ScheduleCreate) -> dict[str, 
         current = await _service().get_schedule(schedule_id, scope=scope())
         spec = await _read_when(spec, current.community_id)
     updated = await _service().update_schedule(schedule_id, spec, actor=actor(), scope=scope(), replace=True)
-    return schedule_json(updated)
+    return await _answer(updated)
 
 
 @bp.patch("/<schedule_id:schedule_id>")
@@ -189,7 +200,7 @@ async def update_schedule(schedule_id: str, data: ScheduleUpdate) -> dict[str, A
         current = await _service().get_schedule(schedule_id, scope=scope())
         spec = await _read_when(spec, current.community_id, zone=current.timezone, replace_timing=True)
     updated = await _service().update_schedule(schedule_id, spec, actor=actor(), scope=scope())
-    return schedule_json(updated)
+    return await _answer(updated)
 
 
 @bp.delete("/<schedule_id:schedule_id>")
@@ -286,4 +297,5 @@ async def next_times(schedule_id: str, query_args: NextQuery) -> dict[str, Any]:
     rule = schedule.rule()
     explain = query_args.explain
     skipped = occurrences_explained(rule, runtime().clock.now(), len(times))[1] if explain and times else []
-    return {"times": [ts(t) for t in times], "description": describe(rule)} | _skipped(rule, skipped, explain)
+    upstream = await service.upstream_name(schedule, scope())
+    return {"times": [ts(t) for t in times], "description": describe(rule, upstream)} | _skipped(rule, skipped, explain)

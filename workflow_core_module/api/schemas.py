@@ -345,8 +345,20 @@ class Stats(BaseModel):
     avg_duration_ms: float | None
 
 
+class ChainedSchedule(BaseModel):
+    schedule_id: str
+    name: str | None = Field(description="null: the upstream is gone (deleted)")
+    status: str | None = None
+
+
+class Chain(BaseModel):
+    upstream: ChainedSchedule | None = Field(description="an after schedule's upstream; null for a time schedule")
+    downstream: list[ChainedSchedule] = Field(description="the schedules that run after this one (not deleted)")
+
+
 class ScheduleDetail(ScheduleOut):
     stats: Stats
+    chain: Chain
 
 
 class ScheduleListed(ScheduleOut):

@@ -37,11 +37,13 @@ def _encoder(c: Column) -> Callable[[Any], Any] | None:
 _SCHEDULE_ANSWER = tuple((c.name, _encoder(c)) for c in ANSWER_COLUMNS)
 
 
-def schedule_json(s: Schedule, *, stats: bool = False, deleted: bool = False) -> dict[str, Any]:
+def schedule_json(s: Schedule, *, stats: bool = False, deleted: bool = False,
+                  upstream_name: str | None = None) -> dict[str, Any]:
     """Every answer column of the declaration (scheduling/schedule.py), and a description of the
-    timing; `deleted` adds `deleted_at` (lists that include deleted schedules)."""
+    timing (an after schedule's names its upstream by `upstream_name` when given, else by id);
+    `deleted` adds `deleted_at` (lists that include deleted schedules)."""
     out = {name: getattr(s, name) if encode is None else encode(getattr(s, name)) for name, encode in _SCHEDULE_ANSWER}
-    out["timing_description"] = describe(s.rule())
+    out["timing_description"] = describe(s.rule(), upstream_name)
     if stats:
         out["stats"] = s.stats()
     if deleted:

@@ -333,9 +333,13 @@ class ChatService:
         head += f", page {command.page} of {pages}: " if pages > 1 else ": "
         tail = f" · more: !schedule list {command.page + 1}" if command.page < pages else ""
         entries = []
+        names = {s.schedule_id: s.name for _, s in numbered}  # an after schedule names its upstream
         for number, s in shown:
-            state = f"next {self._at(s.next_execution_at, community.timezone)}" if s.is_active else s.status.value
-            entries.append((f"#{number} {s.name} (", s.description or describe(s.rule()), f"; {state})"))
+            timed = s.is_active and s.next_execution_at is not None
+            state = f"next {self._at(s.next_execution_at, community.timezone)}" if timed else s.status.value
+            upstream = s.upstream()
+            text = s.description or describe(s.rule(), names.get(upstream[0]) if upstream else None)
+            entries.append((f"#{number} {s.name} (", text, f"; {state})"))
         room = self.settings.chat_reply_max_chars - 2 - len(head) - len(tail) - 3 * (len(entries) - 1)
         return head + " · ".join(_fit_entries(entries, room)) + tail
 

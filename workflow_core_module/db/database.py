@@ -132,7 +132,11 @@ def is_transient(exc: BaseException) -> bool:
     """A database error that may go away by itself: a lost or refused connection, a busy SQLite."""
     name, module = type(exc).__name__, type(exc).__module__
     if module.startswith("psycopg2"):
-        return name in ("OperationalError", "InterfaceError", "AdminShutdown", "SerializationFailure")
+        # DeadlockDetected: two replicas' journal batches can lock schedule rows in opposite
+        # orders (one ends A's run and locks A's after schedule B, the other ends B's run and
+        # locks B's after schedule C...); PostgreSQL rolls one back, and it goes through again.
+        return name in ("OperationalError", "InterfaceError", "AdminShutdown", "SerializationFailure",
+                        "DeadlockDetected")
     if name == "OperationalError":  # sqlite3
         text = str(exc).lower()
         return "locked" in text or "busy" in text

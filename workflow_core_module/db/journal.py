@@ -30,21 +30,14 @@ from pydal import DAL
 from ..scheduling.types import iso_z
 from .alerts import AlertBatch, AlertBook
 from .audit import AuditEntry, AuditLog
+from .chains import ChainBook, Chained, RunEnded
 from .database import Database, cursor
 from .durably import durably
+from .fire import RunLink
 from .ledger_sql import LedgerSQL
+from .sql import TableCodec
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class RunLink:
-    """The schedule run an execution attempt belongs to."""
-
-    run_id: str
-    schedule_pk: int
-    replica_id: str
-    alerting: bool = True  # its schedule may alert (False: the claim saw it has no alerts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +118,9 @@ class Journal:
         self.paused_listeners: list[Callable[[list[AutoPaused]], None]] = []  # told after the commit
         self.alerts = AlertBook(database.dialect)
         self.alert_listeners: list[Callable[[], None]] = []  # told after a commit that wrote alerts
+        self.chains = ChainBook(database.dialect, sql, self.alerts)
+        self.chain_listeners: list[Callable[[Chained], None]] = []  # told after a commit that started chain runs
+        self._schedules = TableCodec(database.dal, "workflow_schedules", database.dialect)
         self._ts = database.dialect.ts
         self._starts: list[tuple[_Start, asyncio.Future[bool]]] = []
         self._ends: list[tuple[_End, asyncio.Future[None]]] = []
@@ -160,8 +156,10 @@ class Journal:
             start_list, end_list = [s for s, _ in starts], [e for e, _ in ends]
             paused: list[AutoPaused] = []
             alerts = AlertBatch()
+            chained = Chained()
             try:
-                started = await durably(partial(self.database.write, self._write, start_list, end_list, paused, alerts),
+                started = await durably(partial(self.database.write, self._write, start_list, end_list, paused, alerts,
+                                                chained),
                                         f"{len(starts)} run start(s) and {len(ends)} end(s)")
             except Exception as exc:
                 waiting: list[asyncio.Future[Any]] = [f for _, f in starts] + [f for _, f in ends]
@@ -184,16 +182,28 @@ class Journal:
             if alerts.rows:
                 for alerted in self.alert_listeners:
                     alerted()
+            if chained:
+                self.tell_chained(chained)
+
+    def tell_chained(self, chained: Chained) -> None:
+        """After the commit: hand the chain runs a transaction wrote to the listeners (the scheduler
+        submits them)."""
+        for listener in self.chain_listeners:
+            try:
+                listener(chained)
+            except Exception:
+                log.exception("chain listener failed", extra={"category": "ERROR"})
 
     # ---- the writer thread -----------------------------------------------------------------
 
     def _write(self, dal: DAL, starts: Sequence[_Start], ends: Sequence[_End], paused: list[AutoPaused],
-               alerts: AlertBatch) -> list[bool]:
+               alerts: AlertBatch, chained: Chained) -> list[bool]:
         """One batch; the schedules it paused (pause_after_failures) are added to `paused`, the
-        alerts it wrote to `alerts`."""
+        alerts it wrote to `alerts`, the chain runs it started to `chained`."""
         paused.clear()  # a retried batch starts over
         alerts.rows.clear()
         alerts.states.clear()
+        chained.clear()
         ts, sql, cur = self._ts, self.sql, cursor(dal)
         # A first attempt on the run row leaves the run's execution_id NULL: it is the run id.
         linked = [(s.run.run_id, s.start.attempt, None if on_run_row(s.start, s.run) else s.start.execution_id,
@@ -219,13 +229,14 @@ class Journal:
             sql.start_prepared(cur, prepared)
         if outcomes:
             sql.end_executions(cur, outcomes)
-        self._end_runs(dal, [e for e in ends if e.run is not None and e.run_final], paused, alerts)
+        self._end_runs(dal, [e for e in ends if e.run is not None and e.run_final], paused, alerts, chained)
         return started
 
-    def _end_runs(self, dal: DAL, ends: Sequence[_End], paused: list[AutoPaused], alerts: AlertBatch) -> None:
-        """End runs still unfinished, count each on its schedule (once, however many per batch),
-        pause the schedules that have now failed pause_after_failures times in a row, and decide
-        their alerts."""
+    def _end_runs(self, dal: DAL, ends: Sequence[_End], paused: list[AutoPaused], alerts: AlertBatch,
+                  chained: Chained) -> None:
+        """End runs still unfinished, start the after schedules their ends start, count each on
+        its schedule (once, however many per batch), pause the schedules that have now failed
+        pause_after_failures times in a row, and decide their alerts."""
         if not ends:
             return
         cur = cursor(dal)
@@ -237,6 +248,11 @@ class Journal:
         counters = _counts(counted)
         if not counters:
             return
+        # Before the upstream may pause itself below: the failure that pauses it still starts
+        # its `failure` chains.
+        self.chains.ended(dal, self._schedules, [RunEnded(e.run.run_id, e.run.schedule_pk, e.end.status,
+                                                          e.end.finished_at, e.run.replica_id)
+                                                 for e in counted if e.run], chained, alerts)
         alerting = [e for e in counted if e.run and (e.run.alerting or self.alerts.operator)]
         subjects = self.alerts.load(dal, sorted({e.run.schedule_pk for e in alerting if e.run})) if alerting else {}
         self.sql.count_ends(cur, [(ok, failed, ms, ts(at), execution_id, status, ts(at), reset, streak, pk)

@@ -17,6 +17,9 @@ A run's life, transition by transition (each a method here):
   made durable without holding a concurrency slot. A run's first attempt takes the run's id and
   is recorded on the run row itself (its step results included); only a retried run, a manual
   run and an API execution have workflow_executions rows;
+* **chain** (in the journal's end transaction, ``db/chains.py``): a run of an ``after``
+  schedule, started by the end of a run of its upstream (trigger ``after``), unique per
+  (schedule, upstream run);
 * **record manual** (``record_manual``): a run started by hand, with its queued execution;
 * **adopt** or **fail** an orphan (``orphans``, ``adopt``, ``fail_orphan``): unfinished runs of a
   replica that stopped;
@@ -43,19 +46,19 @@ from ..scheduling import (
     RunStatus,
     ScheduleStatus,
     TimeRule,
-    Unfinished,
     as_utc,
     plan,
 )
 from ..scheduling.records import Maintenance
 from ..scheduling.schedule import DUE_COLUMNS, RunLimits, Schedule
-from ..scheduling.trigger import trigger_dict, trigger_time
 from ..scheduling.types import iso_z
 from .alerts import AlertBatch, AlertBook, AlertStore, Subject
+from .chains import Chained, RunEnded, upstream_of
 from .control import read_maintenance
 from .database import Database, Dialect, cursor
-from .journal import AutoPaused, ExecutionEnd, ExecutionStart, Journal, RunLink, execution_row
-from .ledger_sql import RUN_COLUMNS, UNFINISHED_SQL, ledger_sql
+from .fire import Fire, RunLink
+from .journal import AutoPaused, ExecutionEnd, ExecutionStart, Journal, execution_row
+from .ledger_sql import RUN_COLUMNS, UNFINISHED_SQL, end_unfinished, ledger_sql, unfinished_runs
 from .sql import TableCodec
 
 
@@ -79,38 +82,6 @@ class DueRow:
 def _due(s: Schedule) -> datetime:
     assert s.next_execution_at is not None  # the due query selects rows with one
     return s.next_execution_at
-
-
-@dataclass(frozen=True, slots=True)
-class Fire:
-    """A claimed occurrence to run (or a manual / recovered run)."""
-
-    run_id: str
-    schedule_pk: int
-    schedule_id: str
-    workflow_id: str
-    community_id: str | None
-    scheduled_for: datetime
-    fired_at: datetime
-    context_data: dict[str, Any]
-    callback_url: str | None
-    jitter_seconds: int = 0
-    trigger: str = "schedule"
-    wait_for: tuple[str, ...] = ()
-    attempt: int = 0
-    execution_id: str | None = None  # the first attempt's id, when it was chosen ahead
-    started: bool = False  # its first attempt was recorded running at the claim, a slot set aside
-    limits: RunLimits = RunLimits()  # the schedule's own timeout and retries
-    alerting: bool = True  # its schedule may alert (False: the claim saw it has no alerts)
-
-    def trigger_data(self, attempt: int | None = None) -> dict[str, Any]:
-        """The run's `trigger` (every key of TriggerData) for an attempt (default: the next)."""
-        return trigger_dict(trigger=self.trigger, schedule_id=self.schedule_id, run_id=self.run_id,
-                            scheduled_for=trigger_time(self.scheduled_for), fired_at=trigger_time(self.fired_at),
-                            attempt=attempt or self.attempt + 1, context_data=self.context_data)
-
-    def link(self, replica_id: str) -> RunLink:
-        return RunLink(self.run_id, self.schedule_pk, replica_id, self.alerting)
 
 
 @dataclass
@@ -152,6 +123,7 @@ class Orphan:
     context_data: dict[str, Any]
     callback_url: str | None
     limits: RunLimits
+    upstream: dict[str, Any] | None = None  # a chain run's: the run whose end started it
 
 
 class _Claim:
@@ -265,7 +237,7 @@ class RunLedger:
         if not rows:
             return claim.result
         overlapping = [r.schedule.schedule_id for r in rows if r.schedule.overlap_policy is not OverlapPolicy.ALLOW]
-        unfinished = self._unfinished(dal, overlapping) if overlapping else {}
+        unfinished = unfinished_runs(dal, self.dialect, overlapping) if overlapping else {}
         planned: list[tuple[DueRow, Plan]] = []
         for row in rows:
             try:
@@ -287,7 +259,7 @@ class RunLedger:
         if claim.result.alerts.rows or claim.result.alerts.states:
             self.journal.alerts.write(dal, claim.result.alerts)
         for run_id, reason in claim.cancels:
-            if self._end_unfinished(dal, run_id, RunStatus.CANCELLED.value, reason, now):
+            if end_unfinished(dal, self.dialect, run_id, RunStatus.CANCELLED.value, reason, now):
                 claim.result.cancelled.append(run_id)
         return claim.result
 
@@ -301,32 +273,6 @@ class RunLedger:
         return (row.schedule.id, ts(d.next_execution_at), d.status.value, active, d.execution_count,
                 missed + (1 if p.fire_status else 0), missed, self.dialect.exact(row.state.next_execution_at), ended,
                 ts(now) if ended else None, ts(now))
-
-    def _unfinished(self, dal: DAL, schedule_ids: Sequence[str]) -> dict[str, list[Unfinished]]:
-        out: dict[str, list[Unfinished]] = {}
-        for start in range(0, len(schedule_ids), 500):
-            chunk = schedule_ids[start:start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            rows = dal.executesql(self.dialect.params(
-                "SELECT schedule_id, run_id, status FROM workflow_schedule_runs "
-                f"WHERE status IN {UNFINISHED_SQL} AND schedule_id IN ({marks})"), placeholders=list(chunk))
-            for schedule_id, run_id, status in rows:
-                out.setdefault(schedule_id, []).append(Unfinished(run_id, status == "running"))
-        return out
-
-    def _end_unfinished(self, dal: DAL, run_id: str, status: str, error: str, now: datetime) -> bool:
-        """End a run that has not ended yet (and its unfinished execution); False if it had."""
-        ended = cursor(dal)
-        ended.execute(self.dialect.params(
-            "UPDATE workflow_schedule_runs SET status = ?, finished_at = ?, error = ? "
-            f"WHERE run_id = ? AND status IN {UNFINISHED_SQL}"), (status, self.dialect.ts(now), error, run_id))
-        if ended.rowcount != 1:
-            return False
-        dal.executesql(self.dialect.params(
-            "UPDATE workflow_executions SET status = ?, finished_at = ?, error = ? "
-            f"WHERE run_id = ? AND status IN {UNFINISHED_SQL}"),
-            placeholders=[status, self.dialect.ts(now), error, run_id])
-        return True
 
     async def refresh(self, pks: Sequence[int]) -> list[tuple[int, str, datetime | None]]:
         """Current (pk, schedule_id, due or None) of some schedules, for a cache that may be stale."""
@@ -446,8 +392,10 @@ class RunLedger:
         sql = self.dialect.params(
             "SELECT r.run_id, s.id, r.schedule_id, r.workflow_id, s.community_id, r.scheduled_for, r.status, "
             "r.\"trigger\", r.claimed_by, r.execution_id, r.attempt, s.grace_period_seconds, s.context_data, "
-            "s.callback_url, s.timeout_seconds, s.max_retries, s.retry_backoff_seconds FROM workflow_schedule_runs r "
+            "s.callback_url, s.timeout_seconds, s.max_retries, s.retry_backoff_seconds, "
+            "u.schedule_id, u.run_id, u.status, u.finished_at FROM workflow_schedule_runs r "
             "LEFT JOIN workflow_schedules s ON s.schedule_id = r.schedule_id "
+            "LEFT JOIN workflow_schedule_runs u ON u.run_id = r.upstream_run_id "
             f"WHERE r.status IN {UNFINISHED_SQL} AND (r.claimed_by IS NULL OR r.claimed_by NOT IN ({marks})) "
             f"ORDER BY r.scheduled_for LIMIT {int(limit)}")
         codec = self.schedules
@@ -456,9 +404,11 @@ class RunLedger:
             out = []
             for row in dal.executesql(sql, placeholders=list(live_replicas)):
                 context = codec.decode((row[12],), ("context_data",))["context_data"]
+                upstream = None if row[18] is None else upstream_of(str(row[17]).rstrip(), str(row[18]).rstrip(),
+                                                                    row[19], as_utc(row[20]))
                 out.append(Orphan(row[0], row[1], row[2], row[3], row[4], as_utc(row[5]), row[6], row[7], row[8],
                                   row[9], row[10] or 0, row[11] or 0, dict(context or {}), row[13],
-                                  RunLimits(*row[14:17])))
+                                  RunLimits(*row[14:17]), upstream))
             return out
 
         return await self.database.read(run)
@@ -478,15 +428,24 @@ class RunLedger:
 
         return await self.database.write(run)
 
-    async def fail_orphan(self, orphan: Orphan, reason: str, now: datetime) -> bool:
-        """Record an orphan as failed with the reason (and count it); False if it had ended."""
+    async def fail_orphan(self, orphan: Orphan, reason: str, now: datetime, replica_id: str = "") -> bool:
+        """Record an orphan as failed with the reason (and count it); False if it had ended. Its
+        schedule's `failure` chains start (queued for `replica_id`), as for any failed run."""
 
         paused: list[AutoPaused] = []
+        chained = Chained()
 
         def run(dal: DAL) -> bool:
-            if not self._end_unfinished(dal, orphan.run_id, RunStatus.FAILED.value, reason, now):
+            chained.clear()
+            if not end_unfinished(dal, self.dialect, orphan.run_id, RunStatus.FAILED.value, reason, now):
                 return False
             if orphan.schedule_pk is not None:
+                alerts = AlertBatch()
+                self.journal.chains.ended(dal, self.schedules, [RunEnded(orphan.run_id, orphan.schedule_pk,
+                                                                         RunStatus.FAILED.value, now, replica_id)],
+                                          chained, alerts)
+                if alerts.rows or alerts.states:
+                    self.journal.alerts.write(dal, alerts)
                 dal.executesql(self.dialect.params(
                     "UPDATE workflow_schedules SET failed_runs = failed_runs + 1, last_run_status = 'failed', "
                     "last_run_at = ?, consecutive_failures = consecutive_failures + 1 WHERE id = ?"),
@@ -498,6 +457,8 @@ class RunLedger:
         if paused:
             for listener in self.journal.paused_listeners:
                 listener(paused)
+        if chained:
+            self.journal.tell_chained(chained)
         return bool(ended)
 
     # ---- retention and deletion ----------------------------------------------------------------

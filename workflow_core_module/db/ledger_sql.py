@@ -14,12 +14,15 @@ as those columns do (trailing blanks ignored).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
-from ..scheduling import UNFINISHED
+from pydal import DAL
+
+from ..scheduling import UNFINISHED, Unfinished
 from ..scheduling.schedule import DUE_COLUMNS
-from .database import POSTGRES, SQLITE, Dialect
-from .sql import unnest
+from .database import POSTGRES, SQLITE, Dialect, cursor
+from .sql import quote, unnest
 
 Rows = Sequence[Sequence[Any]]
 
@@ -28,6 +31,9 @@ UNFINISHED_SQL = "(" + ", ".join(f"'{status}'" for status in UNFINISHED) + ")"  
 # Column order of the rows each method takes.
 RUN_COLUMNS = ("run_id", "schedule_id", "workflow_id", "execution_id", "scheduled_for", "fired_at", "finished_at",
                "status", "attempt", "error", "note", "trigger", "claimed_by")
+CHAINED_RUN_COLUMNS = (*RUN_COLUMNS, "upstream_run_id")  # a chain run's row
+# What a run's end reads of the schedules it starts (after the upstream's pk and schedule_id).
+CHAIN_COLUMNS = (*DUE_COLUMNS, "after", "status")
 EXECUTION_COLUMNS = ("execution_id", "workflow_id", "run_id", "schedule_id", "community_id", "trigger",
                      "trigger_data", "status", "attempt", "started_at", "step_results", "created_at")
 
@@ -75,6 +81,20 @@ class LedgerSQL(Protocol):
         """Pause those of `pks` that are active and have failed `pause_after_failures` times in a
         row (`reason` with {n} for the count); (pk, schedule_id, community_id, failures) of each."""
 
+    def downstream(self, cur: Any, pks: Sequence[int]) -> list[tuple[Any, ...]]:
+        """The active after schedules of the schedules `pks` that are neither paused nor deleted:
+        (upstream pk, upstream schedule_id, *CHAIN_COLUMNS of the downstream) by downstream id; on
+        a server, the downstream rows locked until the transaction ends. One indexed statement
+        (ix_schedules_upstream), which finds nothing at all when no schedule has an upstream."""
+
+    def insert_chained(self, cur: Any, rows: Rows) -> set[str]:
+        """New chain runs (CHAINED_RUN_COLUMNS), each unless its (schedule, upstream run) has one
+        already; the run ids written."""
+
+    def move_chained(self, cur: Any, rows: Rows) -> None:
+        """(execution_count, status, active, runs, ended, ended_at, now, pk): an after schedule's
+        state after the chain runs of one transaction (its row is held by `downstream`)."""
+
 
 _MOVE = ("UPDATE workflow_schedules SET next_execution_at = ?, status = ?, is_active = ?, execution_count = ?, "
          "total_runs = total_runs + ?, missed_runs = missed_runs + ?, "
@@ -102,6 +122,53 @@ def _pause_failing(dialect: Dialect, ids: str) -> str:
         "pause_reason = ? || consecutive_failures || ?, paused_at = ?, paused_by = 'system', paused_until = NULL, "
         f"updated_at = ? WHERE id IN ({ids}) AND {_FAILING} "
         "RETURNING id, schedule_id, community_id, consecutive_failures")
+
+
+_MOVE_CHAINED = ("UPDATE workflow_schedules SET execution_count = ?, status = ?, is_active = ?, "
+                 "total_runs = total_runs + ?, last_run_status = COALESCE(?, last_run_status), "
+                 "last_run_at = COALESCE(?, last_run_at), updated_at = ? WHERE id = ?")
+
+
+def _downstream(upstreams: str, join: str, lock: str = "") -> str:
+    """The downstream query (markers: the upstream pks, then true). `upstreams` picks u.id; `join`
+    names d after u: each ended run's schedule by its pk, then its after schedules through the
+    partial index on upstream_id (empty when no schedule has an upstream): the cost follows the
+    batch: about 1 ms per 1,000 ends on either database (on PostgreSQL with its statistics; a table
+    autovacuum has not analyzed yet gets a poor plan, about 10 ms)."""
+    picked = ", ".join(f"d.{quote(c)}" for c in CHAIN_COLUMNS)
+    return (f"SELECT u.id, u.schedule_id, {picked} FROM workflow_schedules u {join} "
+            "WHERE d.upstream_id = u.schedule_id AND d.upstream_id IS NOT NULL "
+            f"AND {upstreams} AND u.status <> 'paused' AND u.deleted_at IS NULL "
+            f"AND d.is_active = ? ORDER BY d.id{lock}")  # only after schedules have an upstream_id; deleted: inactive
+
+
+def unfinished_runs(dal: DAL, dialect: Dialect, schedule_ids: Sequence[str]) -> dict[str, list[Unfinished]]:
+    """The runs of these schedules that have not ended (what their overlap policy looks at)."""
+    out: dict[str, list[Unfinished]] = {}
+    for start in range(0, len(schedule_ids), 500):
+        chunk = schedule_ids[start:start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        rows = dal.executesql(dialect.params(
+            "SELECT schedule_id, run_id, status FROM workflow_schedule_runs "
+            f"WHERE status IN {UNFINISHED_SQL} AND schedule_id IN ({marks})"), placeholders=list(chunk))
+        for schedule_id, run_id, status in rows:
+            out.setdefault(schedule_id.rstrip(), []).append(Unfinished(run_id.rstrip(), status == "running"))
+    return out
+
+
+def end_unfinished(dal: DAL, dialect: Dialect, run_id: str, status: str, error: str, now: datetime) -> bool:
+    """End a run that has not ended yet (and its unfinished execution); False if it had."""
+    ended = cursor(dal)
+    ended.execute(dialect.params(
+        "UPDATE workflow_schedule_runs SET status = ?, finished_at = ?, error = ? "
+        f"WHERE run_id = ? AND status IN {UNFINISHED_SQL}"), (status, dialect.ts(now), error, run_id))
+    if ended.rowcount != 1:
+        return False
+    dal.executesql(dialect.params(
+        "UPDATE workflow_executions SET status = ?, finished_at = ?, error = ? "
+        f"WHERE run_id = ? AND status IN {UNFINISHED_SQL}"),
+        placeholders=[status, dialect.ts(now), error, run_id])
+    return True
 
 
 def _insert(table: str, columns: Sequence[str]) -> str:
@@ -165,6 +232,29 @@ class SqliteLedgerSQL:
         cur.execute(_pause_failing(self.dialect, ", ".join("?" for _ in pks)),
                     (self.dialect.false, before, after, now, now, *pks, self.dialect.true))
         return list(cur.fetchall())
+
+    def downstream(self, cur: Any, pks: Sequence[int]) -> list[tuple[Any, ...]]:
+        found: list[tuple[Any, ...]] = []
+        for start in range(0, len(pks), 500):
+            chunk = list(pks[start:start + 500])
+            # Without statistics SQLite's planner would walk d first, by is_active or by type.
+            cur.execute(_downstream(f"u.id IN ({', '.join('?' for _ in chunk)})",
+                                    "CROSS JOIN workflow_schedules d INDEXED BY ix_schedules_upstream"),
+                        (*chunk, self.dialect.true))
+            found.extend(cur.fetchall())
+        return found
+
+    def insert_chained(self, cur: Any, rows: Rows) -> set[str]:
+        sql = _insert("workflow_schedule_runs", CHAINED_RUN_COLUMNS) + " ON CONFLICT DO NOTHING RETURNING run_id"
+        written = set()
+        for row in rows:
+            cur.execute(sql, row)
+            if cur.fetchone() is not None:
+                written.add(row[0])
+        return written
+
+    def move_chained(self, cur: Any, rows: Rows) -> None:
+        cur.executemany(_MOVE_CHAINED, rows)
 
 
 class PostgresLedgerSQL:
@@ -252,6 +342,32 @@ class PostgresLedgerSQL:
         cur.execute(_pause_failing(self.dialect, "SELECT unnest(%s::bigint[])"),
                     (self.dialect.false, before, after, now, now, list(pks), self.dialect.true))
         return list(cur.fetchall())
+
+    def downstream(self, cur: Any, pks: Sequence[int]) -> list[tuple[Any, ...]]:
+        # The ids as one array literal: PostgreSQL parses it far faster than the ARRAY[...] of
+        # a thousand parameters psycopg2 makes of a list (about 1 ms instead of 9 per 1,000).
+        cur.execute(self.dialect.params(_downstream("u.id = ANY(?::bigint[])", "CROSS JOIN workflow_schedules d",
+                                                    " FOR UPDATE OF d")),
+                    ("{" + ",".join(str(int(pk)) for pk in pks) + "}", self.dialect.true))
+        return list(cur.fetchall())
+
+    def insert_chained(self, cur: Any, rows: Rows) -> set[str]:
+        source, values = unnest(("text", "text", "text", "text", "timestamp", "timestamp", "timestamp", "text", "int",
+                                 "text", "text", "text", "text", "text"), rows)
+        aliases = [f"c{i}" for i in range(len(CHAINED_RUN_COLUMNS))]
+        names = ", ".join(f'"{c}"' for c in CHAINED_RUN_COLUMNS)
+        cur.execute(f"INSERT INTO workflow_schedule_runs ({names}) SELECT {', '.join(f'v.{a}' for a in aliases)} "
+                    f"FROM {source} AS v({', '.join(aliases)}) ON CONFLICT DO NOTHING RETURNING run_id", values)
+        return {row[0].rstrip() for row in cur.fetchall()}
+
+    def move_chained(self, cur: Any, rows: Rows) -> None:
+        source, columns = unnest(("int", "text", "boolean", "int", "text", "timestamp", "timestamp", "bigint"), rows)
+        cur.execute("UPDATE workflow_schedules AS s SET execution_count = v.count, status = v.status, "
+                    "is_active = v.active, total_runs = s.total_runs + v.runs, "
+                    "last_run_status = COALESCE(v.ended, s.last_run_status), "
+                    "last_run_at = COALESCE(v.ended_at, s.last_run_at), updated_at = v.now "
+                    f"FROM {source} AS v(count, status, active, runs, ended, ended_at, now, id) WHERE s.id = v.id",
+                    columns)
 
 
 def ledger_sql(dialect: Dialect) -> LedgerSQL:

@@ -254,6 +254,46 @@ class ScheduleStore:
             return None
         return rows[0][0] in (True, "T"), rows[0][1]
 
+    # ---- chains ------------------------------------------------------------------------
+
+    def lock_chains(self, dal: DAL) -> None:
+        """Inside a write that changes which schedule runs after which (or deletes one): on
+        PostgreSQL, one such write at a time, so two concurrent changes cannot close a cycle or
+        leave a chain behind a deleted schedule. SQLite has one writer anyway."""
+        if not self.database.is_sqlite:
+            dal.executesql("SELECT pg_advisory_xact_lock(7312002)")
+
+    def chain_link(self, dal: DAL, schedule_id: str) -> tuple[str | None, str | None, str] | None:
+        """(community_id, upstream_id, name) of a live schedule, or None when there is none."""
+        rows = dal.executesql(self.dialect.params(
+            f"SELECT community_id, upstream_id, name FROM workflow_schedules WHERE schedule_id = ? AND {_LIVE}"),
+            placeholders=[schedule_id])
+        if not rows:
+            return None
+        community_id, upstream_id, name = rows[0]
+        return community_id, upstream_id.rstrip() if upstream_id else None, name
+
+    def downstream(self, dal: DAL, schedule_id: str, *, live_only: bool = False) -> list[dict[str, Any]]:
+        """The schedules that run after `schedule_id` and are not deleted (with `live_only`, only
+        the active and paused ones): schedule_id, name, status, by name."""
+        live = " AND status IN ('active', 'paused')" if live_only else ""
+        rows = dal.executesql(self.dialect.params(
+            f"SELECT schedule_id, name, status FROM workflow_schedules WHERE upstream_id = ? AND {_LIVE}{live} "
+            "ORDER BY name"), placeholders=[schedule_id])
+        return [{"schedule_id": str(r[0]).rstrip(), "name": r[1], "status": r[2]} for r in rows]
+
+    async def chain_of(self, schedule: Schedule) -> dict[str, Any]:
+        """A schedule's place in chains: its upstream (schedule_id, name; null when it has none or
+        it is gone) and the schedules that run after it."""
+        def read(dal: DAL) -> dict[str, Any]:
+            upstream = None
+            if schedule.upstream_id:
+                link = self.chain_link(dal, schedule.upstream_id)
+                upstream = {"schedule_id": schedule.upstream_id, "name": link[2] if link else None}
+            return {"upstream": upstream, "downstream": self.downstream(dal, schedule.schedule_id)}
+
+        return await self.database.read(read)
+
     # ---- writes ------------------------------------------------------------------------
 
     @staticmethod
@@ -346,10 +386,17 @@ class ScheduleStore:
 
     async def delete(self, schedule_id: str, scope: Scope, audit: AuditEntry, *, hard: bool) -> Schedule:
         """Soft delete (deleted_at set, inactive) or, with `hard`, remove the row and its runs (a
-        soft-deleted row too: it is still in its community's scope)."""
+        soft-deleted row too: it is still in its community's scope). Refused (409, listing them)
+        while active or paused schedules run after it."""
 
         def run(dal: DAL) -> Schedule:
+            self.lock_chains(dal)
             current = self.fetch(dal, schedule_id, scope, for_update=True, deleted=hard)
+            dependents = self.downstream(dal, current.schedule_id, live_only=True)
+            if dependents and current.deleted_at is None:
+                named = ", ".join(repr(d["name"]) for d in dependents[:5]) + (", ..." if len(dependents) > 5 else "")
+                raise Conflict(f"{len(dependents)} schedule(s) run after this one ({named}); delete them or point "
+                               "them elsewhere first", {"count": len(dependents), "schedules": dependents})
             if hard:
                 forget_runs(dal, self.dialect, current.schedule_id)
                 dal.executesql(self.dialect.params("DELETE FROM workflow_schedules WHERE id = ?"),

@@ -47,6 +47,7 @@ def define_tables(db: DAL) -> None:
         Field("trigger", "string", length=16),
         Field("claimed_by", "string", length=64),
         Field("step_results", "json"),  # its first attempt's, recorded on the run row (no execution row)
+        Field("upstream_run_id", "string", length=36),  # a chain run's: the run whose end started it
         migrate=False,
     )
     db.define_table(

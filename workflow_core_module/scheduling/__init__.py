@@ -4,7 +4,17 @@ Nothing in this package performs I/O or reads the clock; every instant is an arg
 """
 
 from .cron import CronError, CronSpec, next_cron, parse_cron
-from .decisions import Decision, DueState, Plan, Unfinished, decide, jitter_delay_seconds, plan, status_for_next
+from .decisions import (
+    Decision,
+    DueState,
+    Plan,
+    Unfinished,
+    decide,
+    jitter_delay_seconds,
+    plan,
+    plan_chained,
+    status_for_next,
+)
 from .occurrences import latest_at_or_before, minutes_between, next_occurrence, occurrences
 from .types import (
     UNFINISHED,
@@ -44,6 +54,7 @@ __all__ = [
     "occurrences",
     "parse_cron",
     "plan",
+    "plan_chained",
     "status_for_next",
     "whole_second",
 ]

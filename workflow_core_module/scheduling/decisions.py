@@ -107,7 +107,7 @@ def status_for_next(rule: TimeRule, nxt: datetime | None, execution_count: int,
     """The status of a schedule (not paused) whose next occurrence is `nxt`."""
     if max_executions is not None and execution_count >= max_executions:
         return ScheduleStatus.COMPLETED
-    if nxt is not None:
+    if nxt is not None or rule.schedule_type is ScheduleType.AFTER:  # an after schedule has no time of its own
         return ScheduleStatus.ACTIVE
     if rule.schedule_type is ScheduleType.ONE_TIME and execution_count > 0:
         return ScheduleStatus.COMPLETED
@@ -145,6 +145,12 @@ def plan(rule: TimeRule, state: DueState, now: datetime, policy: OverlapPolicy,
     decision = decide(rule, state, now)
     if decision is None:
         return None
+    return with_overlap(rule, state, decision, now, policy, unfinished)
+
+
+def with_overlap(rule: TimeRule, state: DueState, decision: Decision, now: datetime, policy: OverlapPolicy,
+                 unfinished: tuple[Unfinished, ...]) -> Plan:
+    """What the overlap policy makes of a decision's fire, given the schedule's unfinished runs."""
     if decision.fire_for is None:
         return Plan(decision, None)
     if not unfinished or policy is OverlapPolicy.ALLOW:
@@ -163,6 +169,27 @@ def plan(rule: TimeRule, state: DueState, now: datetime, policy: OverlapPolicy,
         else "the previous run is still going (overlap_policy skip)"
     return Plan(_without_fire(rule, decision, now, state.max_executions), "skipped",
                 reason=f"skipped: {why}; unfinished: {running}")
+
+
+def plan_chained(rule: TimeRule, execution_count: int, max_executions: int | None, upstream_ended: datetime,
+                 now: datetime, policy: OverlapPolicy, unfinished: tuple[Unfinished, ...] = ()) -> Plan | None:
+    """An after schedule whose upstream's run ended (at `upstream_ended`, recorded at `now`) with an
+    outcome it waits for: like a due occurrence of a time schedule at that time. None before its
+    start_date (nothing happens); past its end_date it expires; max_executions reached, it is
+    completed; otherwise it fires (counted, completed by its last allowed fire), and the overlap
+    policy decides as for any fire."""
+    now = as_utc(now)
+    if rule.start_date is not None and now < rule.start_date:
+        return None
+    if max_executions is not None and execution_count >= max_executions:
+        return Plan(Decision(None, 0, None, None, ScheduleStatus.COMPLETED, execution_count), None)
+    if rule.end_date is not None and now > rule.end_date:
+        return Plan(Decision(None, 0, None, None, ScheduleStatus.EXPIRED, execution_count), None)
+    count = execution_count + 1
+    decision = Decision(as_utc(upstream_ended), 1, None, None, status_for_next(rule, None, count, max_executions),
+                        count)
+    state = DueState(decision.fire_for or now, execution_count, max_executions, 0)
+    return with_overlap(rule, state, decision, now, policy, unfinished)
 
 
 def _without_fire(rule: TimeRule, decision: Decision, now: datetime, max_executions: int | None) -> Decision:

@@ -6,7 +6,7 @@ from cron_descriptor import ExpressionDescriptor, Options
 
 from . import zones
 from .rrules import RRuleError, describe_rrule, parse_rrule
-from .types import ScheduleType, TimeRule
+from .types import ChainOn, ScheduleType, TimeRule
 
 _OPTIONS = Options()
 _OPTIONS.use_24hour_time_format = True
@@ -23,8 +23,21 @@ def describe_interval(seconds: int) -> str:
     return f"Every {seconds} seconds"
 
 
-def describe(rule: TimeRule) -> str:
-    """"At 09:00, Monday through Friday (Europe/Berlin)", "Every 10 minutes", "Once, at ..."."""
+_ENDS = {ChainOn.SUCCESS: "ends successfully", ChainOn.FAILURE: "fails or times out",
+         ChainOn.ANY: "ends (successfully or not)"}
+
+
+def describe_after(upstream: str, on: ChainOn) -> str:
+    """"Runs after nightly-export ends successfully": `upstream` is the upstream's name (or id)."""
+    return f"Runs after {upstream} {_ENDS[on]}"
+
+
+def describe(rule: TimeRule, upstream_name: str | None = None) -> str:
+    """"At 09:00, Monday through Friday (Europe/Berlin)", "Every 10 minutes", "Once, at ...",
+    "Runs after <upstream_name, or schedule <id>> ends successfully"."""
+    if rule.after is not None:
+        upstream, on = rule.after
+        return describe_after(upstream_name or f"schedule {upstream}", on)
     zone = "" if rule.timezone == "UTC" else f" ({rule.timezone})"
     if rule.schedule_type is ScheduleType.CRON and rule.cron_expression:
         try:

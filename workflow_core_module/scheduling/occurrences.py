@@ -74,6 +74,8 @@ def _next_base(rule: TimeRule, after: datetime) -> datetime | None:
         # The window opens at start_date, inclusive.
         after = rule.start_date - _ONE_SECOND
     after = after.replace(microsecond=0)
+    if rule.schedule_type is ScheduleType.AFTER:
+        return None  # it runs when its upstream's runs end, never at a time of its own
     if rule.schedule_type is ScheduleType.ONE_TIME:
         result = rule.scheduled_time if rule.scheduled_time and rule.scheduled_time > after else None
     elif rule.schedule_type is ScheduleType.INTERVAL:

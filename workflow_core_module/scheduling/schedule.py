@@ -20,7 +20,7 @@ from enum import Enum
 from typing import Any
 
 from .calendars import CalendarRule
-from .types import UTC, CatchupPolicy, OverlapPolicy, RunStatus, ScheduleStatus, ScheduleType, TimeRule, as_utc
+from .types import UTC, CatchupPolicy, ChainOn, OverlapPolicy, RunStatus, ScheduleStatus, ScheduleType, TimeRule, as_utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +70,10 @@ class ScheduleFields:
         example="FREQ=MONTHLY;BYDAY=TU;BYSETPOS=2"))
     calendar_id: str | None = field(default=None, metadata=col(
         _UUID, due=True, doc="a calendar whose excluded days hold no occurrence (its community's or a shared one)"))
+    after: dict[str, Any] | None = field(default=None, metadata=col(
+        doc="after schedules: the schedule whose runs start this one, and on which of their ends (`success`: "
+            "completed, `failure`: failed or timed out, `any`: either; default success)",
+        example={"schedule_id": "6a6b95f9-5ab5-43a9-b33f-249071982a69", "on": "success"}))
     timezone: str = field(default="UTC", metadata=col(
         64, due=True, doc="IANA zone name; default UTC", example="Europe/Berlin"))
     start_date: datetime | None = field(default=None, metadata=col(due=True))
@@ -114,7 +118,14 @@ class ScheduleFields:
             anchor=self.start_date or anchor.astimezone(UTC).replace(microsecond=0),
             rrule=self.rrule,
             calendar=calendar if self.calendar_id is not None else None,
+            after=self.upstream(),
         )
+
+    def upstream(self) -> tuple[str, ChainOn] | None:
+        """An after schedule's (upstream schedule_id, on which ends); None for a time schedule."""
+        if self.schedule_type is not ScheduleType.AFTER or not self.after:
+            return None
+        return str(self.after["schedule_id"]), ChainOn(self.after.get("on") or ChainOn.SUCCESS.value)
 
     def limits(self) -> RunLimits:
         return RunLimits(self.timeout_seconds, self.max_retries, self.retry_backoff_seconds)
@@ -155,6 +166,9 @@ class Schedule(ScheduleFields):
     # that every reader of the schedule (the claim, /next, chat, every replica) computes the same
     # times without a read of its own; rewritten whenever the calendar changes.
     calendar_spec: dict[str, Any] | None = field(default=None, metadata=col(due=True, answer=False))
+    # An after schedule's upstream (after.schedule_id) as a column of its own: indexed, it finds
+    # the schedules a run's end starts, and those that keep a schedule from being deleted.
+    upstream_id: str | None = field(default=None, metadata=col(_UUID, answer=False))
     total_runs: int = field(default=0, metadata=col())
     successful_runs: int = field(default=0, metadata=col())
     failed_runs: int = field(default=0, metadata=col())

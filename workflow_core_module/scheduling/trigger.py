@@ -21,7 +21,7 @@ class TriggerData:
     trigger runs from any other. docs/workflows.md describes each key and when it is null.
     """
 
-    trigger: str  # schedule | manual | api (later backfill, chain): what started the run
+    trigger: str  # schedule | manual | backfill | after | api: what started the run
     schedule_id: str | None = None  # schedule, manual, backfill: the schedule whose run this is
     run_id: str | None = None  # schedule, manual, backfill: the run (one occurrence)
     execution_id: str | None = None  # filled by the engine when the steps run (a retry is a new one)
@@ -35,6 +35,8 @@ class TriggerData:
     entity_id: str | None = None  # api from the router: the chat channel or server
     user_id: str | None = None  # api from the router: the chat user
     platform: str | None = None  # api from the router: twitch, discord, slack, kick...
+    # after: the run whose end started this one: {"schedule_id", "run_id", "status", "finished_at"}
+    upstream: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in TRIGGER_KEYS}

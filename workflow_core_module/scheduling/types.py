@@ -19,6 +19,18 @@ class ScheduleType(str, Enum):
     INTERVAL = "interval"
     ONE_TIME = "one_time"
     RRULE = "rrule"  # an RFC 5545 recurrence rule (scheduling/rrules.py)
+    AFTER = "after"  # runs when a run of another schedule ends (a chain): no time of its own
+
+
+class ChainOn(str, Enum):
+    """Which ends of its upstream's runs start an `after` schedule."""
+
+    SUCCESS = "success"  # completed
+    FAILURE = "failure"  # failed or timed out (after the last retry)
+    ANY = "any"  # completed, failed or timed out; a cancelled run starts nothing
+
+    def matches(self, status: str) -> bool:
+        return status in CHAIN_STATUSES[self]
 
 
 class ScheduleStatus(str, Enum):
@@ -56,6 +68,11 @@ MAX_OFFSET = 1_000_000_000  # the furthest a page may start
 
 UNFINISHED = ("queued", "running")  # the statuses of a run (or execution) that has not ended
 
+# The run statuses that start a chain, per `on`. A skipped or missed occurrence is not a run that
+# ended, and a cancelled one was stopped from outside (superseded, or the service stopping).
+CHAIN_STATUSES = {ChainOn.SUCCESS: frozenset({"completed"}), ChainOn.FAILURE: frozenset({"failed", "timed_out"}),
+                  ChainOn.ANY: frozenset({"completed", "failed", "timed_out"})}
+
 
 @dataclass(frozen=True, slots=True)
 class TimeRule:
@@ -75,6 +92,7 @@ class TimeRule:
     anchor: datetime | None = None
     rrule: str | None = None  # rrule schedules: the rule; start_date is its DTSTART
     calendar: CalendarRule | None = None  # days on which no occurrence happens
+    after: tuple[str, ChainOn] | None = None  # after schedules: (the upstream's schedule_id, on which ends)
 
 
 def as_utc(value: datetime) -> datetime:

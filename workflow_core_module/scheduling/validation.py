@@ -22,7 +22,7 @@ from .cron import CronError, parse_cron
 from .occurrences import next_occurrence
 from .rrules import MAX_RULE_CHARS, RRuleError, check_rrule, parse_rrule
 from .schedule import FIELD_NAMES, ScheduleFields
-from .types import UTC, CatchupPolicy, OverlapPolicy, ScheduleType, whole_second
+from .types import UTC, CatchupPolicy, ChainOn, OverlapPolicy, ScheduleType, whole_second
 from .zones import canonical_zone, suggest_zone, wall_to_utc
 
 MAX_NAME_CHARS = 100
@@ -47,10 +47,11 @@ _TYPE_FIELDS = {
     ScheduleType.INTERVAL: "interval_seconds",
     ScheduleType.ONE_TIME: "scheduled_time",
     ScheduleType.RRULE: "rrule",
+    ScheduleType.AFTER: "after",
 }
 _TIMING_FIELDS = frozenset(
     {"schedule_type", "cron_expression", "interval_seconds", "scheduled_time", "timezone",
-     "start_date", "end_date", "rrule", "calendar_id"}
+     "start_date", "end_date", "rrule", "calendar_id", "after"}
 )
 _URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
 
@@ -119,6 +120,7 @@ def validate_schedule(
         "scheduled_time": v.instant("scheduled_time", zone),
         "rrule": v.rrule("rrule"),
         "calendar_id": v.uuid("calendar_id", required=False),
+        "after": v.after("after"),
         "start_date": v.instant("start_date", zone),
         "end_date": v.instant("end_date", zone, bound="until"),
         "max_executions": v.integer("max_executions", 1, 10**9),
@@ -141,7 +143,7 @@ def validate_schedule(
 
     if isinstance(schedule_type, ScheduleType):
         needed = _TYPE_FIELDS[schedule_type]
-        if values[needed] is None and needed not in errors:
+        if values[needed] is None and not any(k == needed or k.startswith(f"{needed}.") for k in errors):
             errors[needed] = f"required for {schedule_type.value} schedules"
         for other_type, other in _TYPE_FIELDS.items():
             if other_type is not schedule_type and data.get(other) is not None and other not in errors:
@@ -154,6 +156,8 @@ def validate_schedule(
         elif not channel.get("entity_id") and not values["context_data"].get("entity_id"):
             errors[f"alerts.channels[{i}].entity_id"] = ("required: the chat channel to post into (schedules made in "
                                                          "chat have it in context_data.entity_id)")
+    if schedule_type is ScheduleType.AFTER and values["calendar_id"] is not None:
+        errors.setdefault("calendar_id", "an after schedule runs when its upstream's runs end: it takes no calendar")
     start, end = values["start_date"], values["end_date"]
     if start is not None and end is not None and end <= start and "end_date" not in errors:
         errors["end_date"] = "must be after start_date"
@@ -278,6 +282,10 @@ def _offset_sign(value: Any) -> Any:
 
 
 def _require_future(fields: ScheduleFields, now: datetime, anchor: datetime) -> None:
+    if fields.schedule_type is ScheduleType.AFTER:  # no time of its own: only its window must be ahead
+        if fields.end_date is not None and fields.end_date <= now.astimezone(UTC):
+            raise ValidationError({"end_date": "has passed: this schedule could never run"})
+        return
     rule = fields.time_rule(anchor)
     if next_occurrence(rule, now) is not None:
         return
@@ -492,6 +500,28 @@ class _Reader:
         for field_name, message in problems.items():
             self._bad(field_name, message)
         return value
+
+    def after(self, name: str) -> dict[str, Any] | None:
+        """{"schedule_id": <UUID>, "on": success|failure|any (default success)}, normalised. Whether
+        the upstream exists, is in reach and makes no cycle is checked against the stored schedules."""
+        value = self._get(name)
+        if value is None:
+            return None
+        if not isinstance(value, Mapping):
+            self._bad(name, f'expected an object like {{"schedule_id": "<uuid>", "on": "success"}}, got {_kind(value)}')
+            return None
+        unknown = sorted(set(value) - {"schedule_id", "on"})
+        if unknown:
+            self._bad(f"{name}.{unknown[0]}", "unknown field (after takes schedule_id and on)")
+            return None
+        inner = _Reader(value, {})
+        upstream = inner.uuid("schedule_id", required=True)
+        on = inner.choice("on", ChainOn) or ChainOn.SUCCESS
+        for field_name, message in inner.errors.items():
+            self._bad(f"{name}.{field_name}", message)
+        if upstream is None or inner.errors:
+            return None
+        return {"schedule_id": upstream, "on": on.value}
 
     def url(self, name: str) -> str | None:
         value = self._get(name)

@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from ..clock import Clock, SystemClock
@@ -32,7 +33,7 @@ from ..scheduling import (
 from ..scheduling.calendars import CalendarRule
 from ..scheduling.occurrences import occurrences_explained
 from ..scheduling.records import Page, Run
-from ..scheduling.schedule import Schedule
+from ..scheduling.schedule import FIELD_NAMES, Schedule
 from ..scheduling.types import MAX_OFFSET, MAX_PAGE
 from ..scheduling.validation import (
     Limits,
@@ -57,6 +58,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_PREVIEW = 100
+MAX_CHAIN_WALK = 1000  # the most upstreams followed when looking for a cycle
 RESTORED_REASON = "restored after deletion; resume it to run again"
 _COUNTED = (ScheduleStatus.ACTIVE, ScheduleStatus.PAUSED)  # what the community's quota counts
 
@@ -135,9 +137,16 @@ class ScheduleService:
         rule = fields.time_rule(anchor=now, calendar=calendar)
         nxt = next_occurrence(rule, now)
         _require_calendar_leaves_one(calendar, nxt)
+        schedule_id = str(uuid.uuid4())
+
+        def checked(dal: Any) -> None:
+            self._check_workflow_and_calendar(dal, fields, calendar)
+            self.check_upstream(dal, fields, schedule_id, scope)
+
         values = fields.as_dict() | {
             "calendar_spec": None if calendar is None else calendar.as_json(),
-            "schedule_id": str(uuid.uuid4()),
+            "upstream_id": upstream_id(fields),
+            "schedule_id": schedule_id,
             "is_active": True,
             "status": ScheduleStatus.ACTIVE.value,
             "next_execution_at": nxt,
@@ -148,7 +157,7 @@ class ScheduleService:
         }
         created = await self.store.create(
             values, AuditEntry(actor, "schedule.create", now), self.settings.max_schedules_per_community,
-            check=lambda dal: self._check_workflow_and_calendar(dal, fields, calendar),
+            check=checked,
         )
         self._mirror(created)
         audit(log, "schedule.create", f"schedule {created.name!r} created", actor=actor,
@@ -169,6 +178,54 @@ class ScheduleService:
         if self.calendar_in(dal, fields) != calendar:
             raise Conflict("the calendar changed while the schedule was being saved; send it again",
                            {"calendar_id": "changed meanwhile"})
+
+    def check_upstream(self, dal: Any, fields: ScheduleFields, schedule_id: str, scope: Scope, *,
+                        lock: bool = True) -> None:
+        """Runs inside the write: an after schedule's upstream is a live schedule of the same
+        community (shared schedules chain with shared ones only), and following upstreams from it
+        never comes back to `schedule_id` (no cycle). Another community's schedule is, to a
+        community key, as unknown as a schedule that does not exist."""
+        after = fields.upstream()
+        if after is None:
+            return
+        if lock:
+            self.store.lock_chains(dal)
+        upstream_id = after[0]
+        link = self.store.chain_link(dal, upstream_id)
+        where = "this community" if fields.community_id is not None else "the shared space"
+        unknown = Invalid({"after.schedule_id": f"no schedule with id {upstream_id} in {where}"})
+        if link is None:
+            raise unknown
+        if link[0] != fields.community_id:
+            if scope is not None:
+                raise unknown
+            raise Invalid({"after.schedule_id": f"schedule {upstream_id} is in {_space(link[0])} and this one in "
+                                                f"{_space(fields.community_id)}: a chain stays in one community"})
+        names, current = [fields.name or schedule_id, link[2]], (upstream_id, link)
+        for _ in range(MAX_CHAIN_WALK):
+            if current[0] == schedule_id:
+                raise Invalid({"after.schedule_id": "would make a cycle: " + " runs after ".join(names)})
+            above = current[1][1]
+            found = self.store.chain_link(dal, above) if above else None
+            if above is None or found is None:
+                return
+            names.append(found[2])
+            current = (above, found)
+        raise Invalid({"after.schedule_id": f"the chain above it is longer than {MAX_CHAIN_WALK} schedules"})
+
+    async def chain(self, schedule: Schedule) -> dict[str, Any]:
+        """Its upstream (schedule_id, name) and the schedules that run after it."""
+        return await self.store.chain_of(schedule)
+
+    async def upstream_name(self, schedule: Schedule | ScheduleFields, scope: Scope = None) -> str | None:
+        """The name of an after schedule's upstream (None: not an after schedule, or not in reach)."""
+        after = schedule.upstream()
+        if after is None:
+            return None
+        try:
+            return (await self.store.get(after[0], scope)).name
+        except NotFound:
+            return None
 
     async def _calendar(self, fields: ScheduleFields) -> CalendarRule | None:
         """The calendar a spec names, as it is now (its community's or a shared one; else 400)."""
@@ -242,13 +299,16 @@ class ScheduleService:
         return fields, occurrences(fields.time_rule(anchor=now), now, min(_count(count), remaining))
 
     async def preview_explained(
-        self, spec: Mapping[str, Any], count: int = 10, *, scope: Scope = None,
+        self, spec: Mapping[str, Any], count: int = 10, *, scope: Scope = None, editing: str | None = None,
     ) -> tuple[ScheduleFields, Any, list[datetime], list[tuple[datetime, str]]]:
         """preview, with the spec's calendar (if any) applied: (fields, its time rule, the next
-        times, the days the calendar skipped on the way and why)."""
+        times, the days the calendar skipped on the way and why). An after schedule's upstream is
+        checked as a save would (`editing`: the schedule being changed, for cycles); it has no times."""
         now = self.clock.now()
         data = _in_scope(spec, scope)
         fields = self._fields(data, now=now, timing_only=True)
+        if fields.upstream() is not None:
+            await self.database.read(partial(self.check_upstream, lock=False), fields, _maybe_id(editing), scope)
         calendar = await self._calendar(fields)
         rule = fields.time_rule(anchor=now, calendar=calendar)
         remaining = _remaining(fields.max_executions, 0)
@@ -322,6 +382,10 @@ class ScheduleService:
             values = change(current, dal)
             if "workflow_id" in values:
                 self._check_workflow(dal, values["workflow_id"], current.community_id)
+            if "after" in values or "schedule_type" in values:
+                fields = self._fields({**current.as_dict(), **{k: v for k, v in values.items() if k in FIELD_NAMES}})
+                self.check_upstream(dal, fields, current.schedule_id, scope)
+                values["upstream_id"] = upstream_id(fields)
             if values.get("status") == ScheduleStatus.ACTIVE.value and current.status not in _COUNTED:
                 # a completed or expired schedule coming back takes a place, like a new one
                 self.store.check_quota(dal, current.community_id, self.settings.max_schedules_per_community)
@@ -479,6 +543,16 @@ class ScheduleService:
         return after
 
 
+def upstream_id(fields: ScheduleFields) -> str | None:
+    """The upstream_id column of a spec: an after schedule's upstream."""
+    after = fields.upstream()
+    return after[0] if after else None
+
+
+def _space(community_id: str | None) -> str:
+    return "the shared space" if community_id is None else f"community {community_id!r}"
+
+
 def _in_scope(spec: Mapping[str, Any], scope: Scope) -> dict[str, Any]:
     """A spec for a key of community `scope` (None: global): its community filled in, or refused
     when it names another."""
@@ -489,6 +563,14 @@ def _in_scope(spec: Mapping[str, Any], scope: Scope) -> dict[str, Any]:
         elif data["community_id"] != scope:
             raise Forbidden(f"this key acts for community {scope!r} only", {"community_id": "outside your community"})
     return data
+
+
+def _maybe_id(value: str | None) -> str:
+    """A schedule id if `value` is one, else '' (which no schedule has)."""
+    try:
+        return str(uuid.UUID(str(value))) if value else ""
+    except ValueError:
+        return ""
 
 
 def _schedule_id(value: str) -> str:

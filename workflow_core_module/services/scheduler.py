@@ -21,6 +21,7 @@ from typing import Any
 from ..clock import Clock, SystemClock, sleep_unless
 from ..config import Settings
 from ..db.audit import AuditEntry
+from ..db.chains import Chained
 from ..db.control import ControlStore
 from ..db.database import Database
 from ..db.journal import AutoPaused
@@ -71,6 +72,7 @@ class Scheduler:
         self._pauses_changed = asyncio.Event()
         self.changes.subscribe(self._heard)
         self.ledger.journal.paused_listeners.append(self._paused_itself)
+        self.ledger.journal.chain_listeners.append(self._chained)
 
     def new_loop(self, **loop_options: Any) -> SchedulerLoop:
         """A loop over this scheduler's parts, not started (tests drive its passes by hand)."""
@@ -94,6 +96,19 @@ class Scheduler:
             self.changes.publish(p.schedule_pk, p.schedule_id, None)
             audit(log, "schedule.pause", f"schedule paused after {p.failures} consecutive failures", actor="system",
                   schedule_id=p.schedule_id, community_id=p.community_id)
+
+    def _chained(self, chained: Chained) -> None:
+        """Chain runs committed with their upstream run's end: run them here. One the dispatcher
+        no longer takes (shutting down) stays queued and is recovered as an orphan."""
+        for pk, schedule_id in chained.ended:
+            self.changes.publish(pk, schedule_id, None)
+        self.dispatcher.cancel(chained.cancelled)
+        for fire in chained.fires:
+            try:
+                self.dispatcher.submit(fire)
+            except RuntimeError:
+                log.warning("chain run %s of schedule %s left queued: the dispatcher is shutting down", fire.run_id,
+                            fire.schedule_id, extra={"category": "SYSTEM", "action": "run.chain_queued"})
 
     def _heard(self, change: ScheduleChange) -> None:
         if change.resume_at is not None:  # a pause made here that lifts itself

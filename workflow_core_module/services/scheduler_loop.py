@@ -339,22 +339,23 @@ class SchedulerLoop:
     async def _resolve(self, orphan: Orphan, now: datetime) -> int:
         owner = orphan.claimed_by or "unknown"
         if orphan.schedule_pk is None:
-            return int(await self.ledger.fail_orphan(orphan, f"failed: replica {owner} stopped; schedule gone", now))
+            return int(await self.ledger.fail_orphan(orphan, f"failed: replica {owner} stopped; schedule gone", now,
+                                                   self.replica_id))
         if orphan.status == "running":
             reason = (f"failed: replica {owner} stopped while this run was executing "
                       f"(attempt {orphan.attempt}); not re-run, its steps may have taken effect")
-            return int(await self.ledger.fail_orphan(orphan, reason, now))
+            return int(await self.ledger.fail_orphan(orphan, reason, now, self.replica_id))
         late = (now - orphan.scheduled_for).total_seconds()
         if late > orphan.grace_period_seconds:
             reason = (f"failed: replica {owner} stopped before starting this run, and it is now {int(late)} s "
                       f"late (grace period {orphan.grace_period_seconds} s)")
-            return int(await self.ledger.fail_orphan(orphan, reason, now))
+            return int(await self.ledger.fail_orphan(orphan, reason, now, self.replica_id))
         if not await self.ledger.adopt(orphan, self.replica_id, now):
             return 0
         self.dispatcher.submit(Fire(
             orphan.run_id, orphan.schedule_pk, orphan.schedule_id, orphan.workflow_id, orphan.community_id,
             orphan.scheduled_for, now, orphan.context_data, orphan.callback_url, trigger=orphan.trigger,
-            attempt=orphan.attempt, limits=orphan.limits,
+            attempt=orphan.attempt, limits=orphan.limits, upstream=orphan.upstream,
         ))
         return 1
 

@@ -40,7 +40,7 @@ from ..scheduling.records import Workflow
 from ..scheduling.schedule import Schedule, ScheduleFields
 from ..scheduling.types import iso_z, iso_z_or_none
 from ..scheduling.validation import ValidationError, validate_pause, validate_schedule
-from .schedule_service import ScheduleService
+from .schedule_service import ScheduleService, upstream_id
 from .workflow_service import WorkflowService
 
 log = logging.getLogger(__name__)
@@ -343,6 +343,11 @@ class TransferService:
                 errors[f"{where}.calendar_id"] = exc.errors["calendar_id"]
                 continue
             current = existing[community].get(fields.name)
+            try:  # an after schedule's upstream: a live schedule of its community here, and no cycle
+                self.schedules.check_upstream(dal, fields, current.schedule_id if current else "", scope)
+            except Invalid as exc:
+                errors.update({f"{where}.{k}": v for k, v in exc.errors.items()})
+                continue
             if current is None:
                 new.append(_new_values(fields, s, actor, now, calendar))
                 result.created.append(fields.name)
@@ -404,7 +409,7 @@ def _new_values(fields: ScheduleFields, entry: _ScheduleEntry, actor: str, now: 
                 calendar: CalendarRule | None) -> dict[str, Any]:
     """Every column of a new schedule, active (next occurrence from now) or paused as exported."""
     values = fields.as_dict() | {"schedule_id": str(uuid.uuid4()), "execution_count": 0, "created_by": actor,
-                                 "created_at": now, "updated_at": now,
+                                 "created_at": now, "updated_at": now, "upstream_id": upstream_id(fields),
                                  "calendar_spec": None if calendar is None else calendar.as_json()}
     if entry.paused:
         return values | _paused(entry, actor, now)
@@ -431,6 +436,7 @@ def _changed_values(current: Schedule, fields: ScheduleFields, entry: _ScheduleE
     rule = fields.time_rule(current.created_at, calendar)
     if rule != current.rule():
         values["calendar_spec"] = None if calendar is None else calendar.as_json()
+        values["upstream_id"] = upstream_id(fields)
     retimed = rule != current.rule() or fields.max_executions != current.max_executions
     was_paused = current.status is ScheduleStatus.PAUSED
     if was_paused and entry.paused:

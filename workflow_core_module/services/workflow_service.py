@@ -144,7 +144,7 @@ class WorkflowService:
         if not workflow.is_active:
             raise Invalid({"workflow_id": "the workflow is disabled"})
         community = scope or workflow.community_id
-        trigger = TriggerData(trigger="api", **(extra or {}), requested_by=actor,
+        trigger = TriggerData(trigger="api", **(extra or {}), requested_by=actor, upstream=None,
                               fired_at=trigger_time(self.clock.now()), attempt=1,
                               context_data=dict(context_data or {})).as_dict()
         execution_id = await self.engine.prepare(workflow.workflow_id, trigger, trigger="api",

@@ -1,6 +1,6 @@
 // The create / edit / clone dialog: fields, cron templates, live preview and the API's errors inline.
 
-import { ApiError, post, put } from "./api.js";
+import { ApiError, get, post, put } from "./api.js";
 import { $, $$, debounce, el, fill } from "./dom.js";
 import { guarded, toast } from "./notify.js";
 import { createPreview } from "./preview.js";
@@ -49,6 +49,19 @@ export function createScheduleForm(dialog, { workflows, who, onSaved }) {
   function showType() {
     const type = form.elements.schedule_type.value;
     for (const part of $$("[data-type]", form)) part.hidden = part.dataset.type !== type;
+    $("[data-calendar-field]", form).hidden = type === "after";  // an after schedule has no time of its own
+  }
+
+  /** The schedules an after schedule may run after (all but the one being edited), by name. */
+  async function fillUpstreams(selected) {
+    const select = form.elements.after_schedule_id;
+    const page = await get("/schedules", { limit: 500 });
+    const others = page.items.filter((s) => s.schedule_id !== editingId);
+    if (selected && !others.some((s) => s.schedule_id === selected)) {
+      others.push({ schedule_id: selected, name: selected });  // out of this page: shown by its id
+    }
+    fill(select, [el("option", { value: "" }, "Pick a schedule"),
+      ...others.map((s) => el("option", { value: s.schedule_id, selected: s.schedule_id === selected }, s.name))]);
   }
 
   /** Previews what the form holds now (client-side problems with the timing are shown instead). */
@@ -195,6 +208,7 @@ export function createScheduleForm(dialog, { workflows, who, onSaved }) {
       editingId = mode === "edit" ? schedule.schedule_id : null;
       $("[data-form-title]", dialog).textContent = TITLES[mode];
       fillWorkflows(schedule?.workflow_id);
+      await fillUpstreams(schedule?.after?.schedule_id);
       writeForm(form, mode === "clone" ? { ...schedule, name: `${schedule.name} (copy)` } : schedule);
       const community = form.elements.community_id;
       community.disabled = !who().is_global || mode === "edit";

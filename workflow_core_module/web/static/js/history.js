@@ -27,6 +27,21 @@ function runRow(run, zone) {
       "aria-label": `Details of the run scheduled for ${formatInstant(run.scheduled_for, zone)}` }, "Details")));
 }
 
+/** The schedule's chains: what it runs after, and what runs after it (each opens its own history). */
+function chainLine(line, chain) {
+  const link = (s) => el("button", { type: "button", class: "link", dataset: { schedule: s.schedule_id } },
+    s.name || s.schedule_id);
+  const parts = [];
+  if (chain?.upstream) parts.push("Runs after ", link(chain.upstream), ". ");
+  if (chain?.downstream?.length) {
+    parts.push("Then: ");
+    chain.downstream.forEach((s, i) => parts.push(...(i ? [", "] : []), link(s)));
+    parts.push(".");
+  }
+  fill(line, parts);
+  line.hidden = parts.length === 0;
+}
+
 function statsList(stats) {
   const rate = stats.success_rate === null ? "—" : `${Math.round(stats.success_rate * 1000) / 10}%`;
   const pairs = [["Runs", stats.total_runs], ["Succeeded", stats.successful_runs], ["Failed", stats.failed_runs],
@@ -55,10 +70,12 @@ export function createHistory(dialog, { onOpenRun }) {
     const zone = schedule.timezone;
     $("[data-history-title]", dialog).textContent = schedule.name;
     $("[data-history-timing]", dialog).textContent = `${schedule.timing_description} · ${schedule.status}`;
+    chainLine($("[data-history-chain]", dialog), schedule.chain);
     fill($("[data-history-stats]", dialog), statsList(schedule.stats));
-    fill($("[data-history-next]", dialog), schedule.is_active
-      ? next.times.map((t) => el("li", {}, at(t, zone)))
-      : el("li", { class: "muted" }, `None while ${schedule.status}`));
+    let upcoming = el("li", { class: "muted" }, `None while ${schedule.status}`);
+    if (schedule.schedule_type === "after") upcoming = el("li", { class: "muted" }, "None of its own: see above");
+    else if (schedule.is_active) upcoming = next.times.map((t) => el("li", {}, at(t, zone)));
+    fill($("[data-history-next]", dialog), upcoming);
     fill($("[data-history-rows]", dialog), page.items.map((r) => runRow(r, zone)));
     const empty = $("[data-history-empty]", dialog);
     empty.hidden = page.items.length > 0;
@@ -76,6 +93,12 @@ export function createHistory(dialog, { onOpenRun }) {
     await load();
   }));
   $("[data-history-refresh]", dialog).addEventListener("click", guarded(load));
+  $("[data-history-chain]", dialog).addEventListener("click", guarded(async (event) => {
+    const button = event.target.closest("[data-schedule]");
+    if (!button) return;
+    Object.assign(state, { id: button.dataset.schedule, status: "", offset: 0 });
+    await load();
+  }));
   $("[data-history-rows]", dialog).addEventListener("click", (event) => {
     const button = event.target.closest("[data-run-detail]");
     if (button) guarded(onOpenRun)(button.closest("tr").dataset.runId);
@@ -96,6 +119,7 @@ export function createHistory(dialog, { onOpenRun }) {
       for (const part of $$("[data-history-rows], [data-history-stats], [data-history-next]", dialog)) fill(part);
       $("[data-history-title]", dialog).textContent = "History";
       $("[data-history-timing]", dialog).textContent = "";
+      $("[data-history-chain]", dialog).hidden = true;
       dialog.showModal();
       await load();
     },

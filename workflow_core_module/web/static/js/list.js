@@ -18,6 +18,7 @@ export function createScheduleList(root, { workflowName, selection, actions }) {
   const selectAll = $("[data-select-all]", root);
   let page = { items: [], total: 0 };
   let recent = new Map();
+  const names = new Map();  // schedule id -> name, for after schedules whose upstream is not on this page
   const timeline = createTimeline($("[data-timeline]", root));
   let sequence = 0;
   let loadedAt = 0;
@@ -37,14 +38,26 @@ export function createScheduleList(root, { workflowName, selection, actions }) {
     }
     page = data;
     recent = new Map(runs.items.map((i) => [i.schedule_id, i.runs]));
+    for (const s of page.items) names.set(s.schedule_id, s.name);
+    const missing = [...new Set(page.items.filter((s) => s.after && !names.has(s.after.schedule_id))
+      .map((s) => s.after.schedule_id))];
+    await Promise.all(missing.map(async (id) => {
+      try {
+        names.set(id, (await get(`/schedules/${id}`)).name);
+      } catch {
+        names.set(id, id);  // gone, or out of reach: its id
+      }
+    }));
+    if (mine !== sequence) return;
     loadedAt = Date.now();
     render();
     timeline.render(upcoming);
   }
 
   function render() {
-    fill(rows, page.items.map((s) => scheduleRow(s, { workflowName, selected: selection.has(s.schedule_id),
-      recent: recent.get(s.schedule_id) })));
+    const scheduleName = (id) => names.get(id) || id;
+    fill(rows, page.items.map((s) => scheduleRow(s, { workflowName, scheduleName,
+      selected: selection.has(s.schedule_id), recent: recent.get(s.schedule_id) })));
     const empty = $("[data-empty]", root);
     const filtered = state.q || state.status || state.schedule_type || state.tag;
     empty.textContent = filtered

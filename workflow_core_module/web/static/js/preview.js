@@ -5,9 +5,11 @@ import { $, el, fill } from "./dom.js";
 import { TIMING_FIELDS } from "./spec.js";
 import { LOCAL_ZONE, formatInstant } from "./time.js";
 
-const PRIMARY = { cron: "cron_expression", interval: "interval_seconds", one_time: "scheduled_time", rrule: "rrule" };
+const PRIMARY = { cron: "cron_expression", interval: "interval_seconds", one_time: "scheduled_time", rrule: "rrule",
+  after: "after" };
 const HINT = { cron: "Enter a cron expression or pick a template.", interval: "Enter how often it runs.",
-  one_time: "Pick the date and time it runs.", rrule: "Enter a recurrence rule, like FREQ=WEEKLY;BYDAY=MO." };
+  one_time: "Pick the date and time it runs.", rrule: "Enter a recurrence rule, like FREQ=WEEKLY;BYDAY=MO.",
+  after: "Pick the schedule it runs after." };
 
 function timeItem(iso, zone) {
   return el("li", {}, el("time", { datetime: iso }, formatInstant(iso)),
@@ -46,13 +48,16 @@ export function createPreview(panel, { showErrors }) {
     }
     const body = Object.fromEntries(TIMING_FIELDS.filter((f) => spec[f] !== undefined && spec[f] !== "")
       .map((f) => [f, spec[f]]));
-    Object.assign(body, { count: 5 }, editingId ? { schedule_id: editingId } : {});
+    Object.assign(body, { count: 5 }, editingId ? { schedule_id: editingId } : {},
+      spec.community_id ? { community_id: spec.community_id } : {});
     try {
       const answer = await post("/schedules/preview", body);
       if (mine !== sequence) return;
       const zone = spec.timezone || "UTC";
       render(answer.description, answer.times.map((t) => timeItem(t, zone)), answer.overlaps);
-      if (answer.times.length === 0) times.append(el("li", { class: "muted" }, "No future run."));
+      if (answer.times.length === 0 && spec.schedule_type !== "after") {
+        times.append(el("li", { class: "muted" }, "No future run."));
+      }
       showErrors({});
     } catch (error) {
       if (mine !== sequence) return;

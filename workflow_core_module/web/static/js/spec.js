@@ -5,7 +5,7 @@ import { LOCAL_ZONE, toZoneInput } from "./time.js";
 /** The fields that shape when a schedule fires (what the preview needs), plus the workflow for overlaps. */
 export const TIMING_FIELDS = [
   "workflow_id", "schedule_type", "cron_expression", "interval_seconds", "scheduled_time", "rrule", "calendar_id",
-  "timezone", "start_date", "end_date", "max_executions",
+  "after", "timezone", "start_date", "end_date", "max_executions",
 ];
 
 export const CRON_TEMPLATES = [
@@ -45,7 +45,10 @@ export function readForm(form) {
   }
   if (type === "one_time" && f.scheduled_time.value) spec.scheduled_time = naive(f.scheduled_time.value);
   if (type === "rrule") spec.rrule = f.rrule.value.trim();
-  if (f.calendar_id.value.trim()) spec.calendar_id = f.calendar_id.value.trim();
+  if (type === "after" && f.after_schedule_id.value) {
+    spec.after = { schedule_id: f.after_schedule_id.value, on: f.after_on.value };
+  }
+  if (type !== "after" && f.calendar_id.value.trim()) spec.calendar_id = f.calendar_id.value.trim();
   if (f.timezone.value.trim()) spec.timezone = f.timezone.value.trim();
   for (const name of DATES) if (f[name].value) spec[name] = naive(f[name].value);
   for (const name of INTEGERS) if (f[name].value !== "") spec[name] = integer(f[name].value, name, errors);
@@ -124,6 +127,8 @@ export function writeForm(form, schedule) {
   f.cron_expression.value = s.cron_expression || "";
   f.rrule.value = s.rrule || "";
   f.calendar_id.value = s.calendar_id || "";
+  f.after_schedule_id.value = s.after?.schedule_id || "";
+  f.after_on.value = s.after?.on || "success";
   const interval = s.interval_seconds ? intervalParts(s.interval_seconds) : { value: "", unit: "60" };
   f.interval_value.value = interval.value;
   f.interval_unit.value = interval.unit;

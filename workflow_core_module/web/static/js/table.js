@@ -6,7 +6,14 @@ import { countdown, formatInstant, instantTitle } from "./time.js";
 
 const DESCRIPTION_CHARS = 80;
 
-const TYPE_LABEL = { cron: "Cron", interval: "Interval", one_time: "One time", rrule: "RRULE" };
+const TYPE_LABEL = { cron: "Cron", interval: "Interval", one_time: "One time", rrule: "RRULE", after: "After" };
+const ON_LABEL = { success: "on success", failure: "on failure", any: "on any end" };
+
+/** An after schedule's timing: "after nightly-export (on success)"; else the API's description. */
+function timing(schedule, scheduleName) {
+  if (schedule.schedule_type !== "after" || !schedule.after) return schedule.timing_description;
+  return `after ${scheduleName(schedule.after.schedule_id)} (${ON_LABEL[schedule.after.on] || schedule.after.on})`;
+}
 
 export const badge = (status) => el("span", { class: `badge badge-${status}` }, status.replace("_", " "));
 
@@ -40,8 +47,9 @@ function description(schedule) {
   return el("span", { class: "description block", title: text }, short);
 }
 
-/** One <tr> for `schedule`; `workflowName` maps ids to names, `recent` holds its newest ended runs. */
-export function scheduleRow(schedule, { workflowName, selected, recent }) {
+/** One <tr> for `schedule`; `workflowName` and `scheduleName` map ids to names, `recent` holds its
+ * newest ended runs. */
+export function scheduleRow(schedule, { workflowName, scheduleName, selected, recent }) {
   const tags = schedule.tags.map((t) => el("span", { class: "tag" }, t));
   const workflow = workflowName(schedule.workflow_id);
   const failing = schedule.consecutive_failures > 0 || pausedByFailures(schedule);
@@ -54,7 +62,7 @@ export function scheduleRow(schedule, { workflowName, selected, recent }) {
       schedule.community_id ? ` · community ${schedule.community_id}` : null),
       tags.length ? el("span", { class: "tags" }, tags) : null),
     cell("Timing", el("span", { class: "type" }, TYPE_LABEL[schedule.schedule_type]),
-      el("span", { class: "block" }, schedule.timing_description)),
+      el("span", { class: "block" }, timing(schedule, scheduleName))),
     cell("Zone", schedule.timezone),
     cell("Status", badge(schedule.status), trouble(schedule), pauseNote(schedule), alertsNote(schedule)),
     cell("Next run", nextRun(schedule)),
