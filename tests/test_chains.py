@@ -518,6 +518,12 @@ async def test_the_api_previews_shows_and_guards_a_chain(app: Any) -> None:
         None, {"schedule_id": a["schedule_id"], "on": "success"}, "Runs after nightly-export ends successfully")
     status, nxt = await api_call(app, "get", f"/api/v1/schedules/{b['schedule_id']}/next")
     assert (status, nxt) == (200, {"times": [], "description": "Runs after nightly-export ends successfully"})
+    # lists name the upstream too (one look-up per page), the workflow's list and the deleted-inclusive one
+    for path in ("/api/v1/schedules", f"/api/v1/schedules/workflow/{wf['workflow_id']}",
+                 "/api/v1/schedules?include_deleted=true"):
+        _, listed = await api_call(app, "get", path)
+        assert {s["name"]: s["timing_description"] for s in listed["items"]} == {
+            "nightly-export": "Every minute", "report": "Runs after nightly-export ends successfully"}, path
     _, shown = await api_call(app, "get", f"/api/v1/schedules/{a['schedule_id']}")
     assert shown["chain"] == {"upstream": None, "downstream": [{"schedule_id": b["schedule_id"], "name": "report",
                                                                  "status": "active"}]}

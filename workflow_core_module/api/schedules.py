@@ -12,6 +12,7 @@ from werkzeug.routing import BaseConverter, Map, ValidationError
 from ..errors import Forbidden
 from ..scheduling.describe import describe
 from ..scheduling.occurrences import occurrences_explained
+from ..scheduling.records import Page
 from ..scheduling.schedule import Schedule
 from ..scheduling.types import ScheduleStatus, TimeRule
 from ..scheduling.zones import local
@@ -37,7 +38,7 @@ from .schemas import (
     ScheduleUpdate,
     StatusOut,
 )
-from .serialize import listed_schedule_json, page_json, run_json, schedule_json, ts
+from .serialize import page_json, run_json, schedule_json, ts
 from .when import expand_when
 
 PREFIX = "/api/v1/schedules"
@@ -109,7 +110,7 @@ async def list_schedules(query_args: ScheduleQuery) -> dict[str, Any]:
 
     `include_deleted=true` (global keys only) lists soft-deleted ones too, each with its `deleted_at`."""
     page = await _service().list_schedules(scope=scope(), **query_args.model_dump())
-    return page_json(page, listed_schedule_json if query_args.include_deleted else schedule_json)
+    return await _page_of_schedules(page, deleted=query_args.include_deleted)
 
 
 @bp.get("/status")
@@ -157,7 +158,18 @@ async def schedules_of_workflow(workflow_id: str, query_args: ScheduleQuery) -> 
     """Schedules that run one workflow."""
     filters = query_args.model_dump() | {"workflow_id": workflow_id}
     page = await _service().list_schedules(scope=scope(), **filters)
-    return page_json(page, listed_schedule_json if query_args.include_deleted else schedule_json)
+    return await _page_of_schedules(page, deleted=query_args.include_deleted)
+
+
+async def _page_of_schedules(page: Page[Schedule], *, deleted: bool) -> dict[str, Any]:
+    """A page of schedules as answers write them; an after schedule's timing names its upstream."""
+    names = await _service().upstream_names(page.items, scope())
+
+    def item(s: Schedule) -> dict[str, Any]:
+        after = s.upstream()
+        return schedule_json(s, deleted=deleted, upstream_name=names.get(after[0]) if after else None)
+
+    return page_json(page, item)
 
 
 @bp.get("/<schedule_id:schedule_id>")

@@ -51,10 +51,6 @@ def schedule_json(s: Schedule, *, stats: bool = False, deleted: bool = False,
     return out
 
 
-def listed_schedule_json(s: Schedule) -> dict[str, Any]:
-    return schedule_json(s, deleted=True)
-
-
 def run_json(r: Run) -> dict[str, Any]:
     return {
         "run_id": r.run_id, "execution_id": r.execution_id, "scheduled_for": ts(r.scheduled_for),

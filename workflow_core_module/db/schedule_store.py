@@ -91,6 +91,17 @@ class ScheduleStore:
     async def get(self, schedule_id: str, scope: Scope = None) -> Schedule:
         return await self.database.read(self.fetch, schedule_id, scope)
 
+    async def names(self, schedule_ids: list[str], scope: Scope) -> dict[str, str]:
+        """schedule_id -> name of those of `schedule_ids` that are live and in `scope`."""
+        if not schedule_ids:
+            return {}
+        where, params = self._scope_sql(scope)
+        marks = ", ".join("?" for _ in schedule_ids)
+        sql = self.dialect.params(f"SELECT schedule_id, name FROM workflow_schedules "
+                                  f"WHERE schedule_id IN ({marks}) AND {where}")
+        rows = await self.database.read(lambda dal: dal.executesql(sql, placeholders=[*schedule_ids, *params]))
+        return {str(schedule_id): str(name) for schedule_id, name in rows}
+
     async def next_due(self, scope: Scope) -> tuple[str, str, datetime] | None:
         """(schedule_id, name, due) of the earliest active schedule in scope."""
         where, params = ("is_active = ?", [self.dialect.true]) if scope is None else \

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -226,6 +226,11 @@ class ScheduleService:
             return (await self.store.get(after[0], scope)).name
         except NotFound:
             return None
+
+    async def upstream_names(self, schedules: Sequence[Schedule], scope: Scope = None) -> dict[str, str]:
+        """upstream_name for a page of schedules at once: upstream schedule_id -> name (one read)."""
+        upstreams = {after[0] for after in (s.upstream() for s in schedules) if after is not None}
+        return await self.store.names(sorted(upstreams), scope)
 
     async def _calendar(self, fields: ScheduleFields) -> CalendarRule | None:
         """The calendar a spec names, as it is now (its community's or a shared one; else 400)."""
