@@ -2,7 +2,8 @@
 records that end.
 
 An `after` schedule runs when a run of its upstream ends with an outcome it waits for
-(``ChainOn``). The journal (db/journal.py) records run ends in batches; for each batch, one
+(``ChainOn``). The journal (db/journal.py) records run ends in batches; for each batch, a probe
+of an index that is empty without chains (``ANY_CHAIN``), then, when there are chains, one
 indexed statement finds the after schedules of the batch's schedules (``ledger_sql.downstream``),
 and when there are some, this book plans each with the pure rules (``scheduling.plan_chained``:
 window, max_executions, then the overlap policy exactly as a time schedule's fire) and writes
@@ -28,7 +29,7 @@ from ..scheduling.types import CHAIN_STATUSES, ChainOn, iso_z
 from .alerts import AlertBatch, AlertBook, Subject
 from .database import Dialect, cursor
 from .fire import Fire
-from .ledger_sql import CHAIN_COLUMNS, LedgerSQL, end_unfinished, unfinished_runs
+from .ledger_sql import ANY_CHAIN, CHAIN_COLUMNS, LedgerSQL, end_unfinished, unfinished_runs
 from .sql import TableCodec
 
 _STARTING = CHAIN_STATUSES[ChainOn.ANY]  # the statuses that may start anything
@@ -106,6 +107,9 @@ class ChainBook:
         if not starting:
             return
         cur = cursor(dal)
+        cur.execute(ANY_CHAIN)
+        if cur.fetchone() is None:
+            return
         rows = self.sql.downstream(cur, sorted({e.schedule_pk for e in starting}))
         if not rows:
             return
