@@ -8,7 +8,7 @@ import pytest
 
 from workflow_core_module.scheduling.calendars import CalendarRule
 from workflow_core_module.scheduling.describe import describe, describe_interval
-from workflow_core_module.scheduling.types import ScheduleType, TimeRule
+from workflow_core_module.scheduling.types import ChainOn, ScheduleType, TimeRule
 
 UTC = timezone.utc
 BERLIN = "Europe/Berlin"
@@ -112,3 +112,12 @@ def test_the_type_decides_not_the_fields_a_rule_also_carries() -> None:
     assert describe(TimeRule(ScheduleType.INTERVAL, **every)) == "Every minute"  # type: ignore[arg-type]
     assert describe(TimeRule(ScheduleType.RRULE, **every)) == "Every day at 08:00"  # type: ignore[arg-type]
     assert describe(TimeRule(ScheduleType.ONE_TIME, **every)) == "Once, at 2027-03-01 08:00"  # type: ignore[arg-type]
+    assert describe(TimeRule(ScheduleType.CRON, interval_seconds=60)) == "Never"  # no expression: nothing to say
+
+
+@pytest.mark.parametrize("on, words", [(ChainOn.SUCCESS, "ends successfully"), (ChainOn.FAILURE, "fails or times out"),
+                                       (ChainOn.ANY, "ends (successfully or not)")])
+def test_an_after_schedule_names_its_upstream_and_the_outcome_it_waits_for(on: ChainOn, words: str) -> None:
+    rule = TimeRule(ScheduleType.AFTER, BERLIN, after=("s-1", on))
+    assert describe(rule, "nightly-export") == f"Runs after nightly-export {words}"
+    assert describe(rule) == f"Runs after schedule s-1 {words}"  # no name at hand: its id
