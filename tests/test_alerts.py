@@ -17,7 +17,7 @@ from workflow_core_module.clock import ManualClock
 from workflow_core_module.db.database import Database
 
 from .conftest import START, make_settings
-from .harness import Scheduler, api_call
+from .harness import Scheduler, api_call, until
 from .processes import free_port
 from .sink import HttpSink, Received
 
@@ -375,3 +375,33 @@ async def test_deliveries_count_in_metrics(app: Any, sink: HttpSink) -> None:
     text = (await (await client.get("/metrics", headers={"X-API-Key": "admin-secret"})).get_data()).decode()
     assert 'wcm_alerts_sent_total{channel="webhook",event="test"} 1.0' in text
 
+
+
+async def test_a_run_failed_by_recovery_alerts_like_any_failure_and_may_pause(
+        database: Database, clock: ManualClock, chat_sink: HttpSink, sink: HttpSink) -> None:
+    """A replica stopped while the run was executing: another replica's recovery records it failed,
+    which alerts (and counts toward pause_after_failures) as a failed run does."""
+    first = _scheduler(database, clock, chat_sink)
+    first.recorder.gate = asyncio.Event()  # the run holds until the replica is gone
+    wf = await first.workflow()
+    s = await first.service.add_schedule(every_minute(wf, webhook(sink, on=["failure", "paused"]),
+                                                      pause_after_failures=1))
+    clock.advance(60)
+    assert (await first.loop.run_pass(clock.now())).fired == 1  # type: ignore[union-attr]
+    await until(lambda: first.recorder.active == 1, what="the run to be executing")
+    first.scheduler.dispatcher.accepting = False  # the replica is gone: it records nothing more
+    second = _scheduler(database, clock, chat_sink)
+    try:
+        assert await second.loop.recover() == 1  # type: ignore[union-attr]
+        assert await second.statuses(s.schedule_id) == ["failed"]
+        await deliver(second)
+        [digest] = [r.json() for r in sink.received]  # both at once to one target: one message
+        assert digest["event"] == "digest" and [a["event"] for a in digest["alerts"]] == ["failure", "paused"]
+        failure = digest["alerts"][0]
+        assert failure["run"]["status"] == "failed" and failure["run"]["streak"] == 1
+        assert failure["run"]["error"], failure
+        assert (await second.service.get_schedule(s.schedule_id)).status.value == "paused"
+    finally:
+        await second.close()
+        first.recorder.gate.set()
+        await first.close()

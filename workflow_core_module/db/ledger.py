@@ -57,7 +57,7 @@ from .chains import Chained, RunEnded, upstream_of
 from .control import read_maintenance
 from .database import Database, Dialect, cursor
 from .fire import Fire, RunLink
-from .journal import AutoPaused, ExecutionEnd, ExecutionStart, Journal, execution_row
+from .journal import PAUSED_AFTER_FAILURES, AutoPaused, ExecutionEnd, ExecutionStart, Journal, execution_row
 from .ledger_sql import RUN_COLUMNS, UNFINISHED_SQL, end_unfinished, ledger_sql, unfinished_runs
 from .sql import TableCodec
 
@@ -440,17 +440,23 @@ class RunLedger:
             if not end_unfinished(dal, self.dialect, orphan.run_id, RunStatus.FAILED.value, reason, now):
                 return False
             if orphan.schedule_pk is not None:
-                alerts = AlertBatch()
-                self.journal.chains.ended(dal, self.schedules, [RunEnded(orphan.run_id, orphan.schedule_pk,
-                                                                         RunStatus.FAILED.value, now, replica_id)],
-                                          chained, alerts)
-                if alerts.rows or alerts.states:
-                    self.journal.alerts.write(dal, alerts)
+                pk, book, alerts = orphan.schedule_pk, self.journal.alerts, AlertBatch()
+                self.journal.chains.ended(dal, self.schedules, [RunEnded(orphan.run_id, pk, RunStatus.FAILED.value,
+                                                                         now, replica_id)], chained, alerts)
+                subject = book.load(dal, [pk]).get(pk)  # its failure alerts, as for a failed run
                 dal.executesql(self.dialect.params(
                     "UPDATE workflow_schedules SET failed_runs = failed_runs + 1, last_run_status = 'failed', "
                     "last_run_at = ?, consecutive_failures = consecutive_failures + 1 WHERE id = ?"),
-                    placeholders=[self.dialect.ts(now), orphan.schedule_pk])
-                paused[:] = self.journal.pause_failing(dal, [orphan.schedule_pk], now)
+                    placeholders=[self.dialect.ts(now), pk])
+                paused[:] = self.journal.pause_failing(dal, [pk], now)
+                if subject is not None:
+                    book.ended(alerts, subject, [(RunStatus.FAILED.value, now, {
+                        "run_id": orphan.run_id, "status": RunStatus.FAILED.value, "finished_at": iso_z(now),
+                        "duration_ms": None, "error": reason[:1000]})])
+                    for p in paused:
+                        book.paused(alerts, subject, now, PAUSED_AFTER_FAILURES.format(n=p.failures))
+                if alerts.rows or alerts.states:
+                    book.write(dal, alerts)
             return True
 
         ended = await self.database.write(run)
