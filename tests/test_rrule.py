@@ -77,6 +77,36 @@ def test_a_wall_time_in_the_gap_runs_after_it_and_one_in_the_fold_runs_once() ->
                                                "2027-11-01T01:30:00+00:00"]
 
 
+def utc_times(times: list[datetime]) -> list[str]:
+    return [t.astimezone(UTC).strftime("%H:%M") for t in times]
+
+
+@pytest.mark.parametrize("text, expected", [
+    # no fixed hours, like a cron whose hour is *: both readings of 02:xx (00:xx and 01:xx UTC)
+    ("FREQ=HOURLY", ["23:00", "00:00", "01:00", "02:00", "03:00"]),
+    ("FREQ=MINUTELY;INTERVAL=30", ["23:00", "23:30", "00:00", "00:30", "01:00", "01:30", "02:00"]),
+    ("FREQ=HOURLY;BYMINUTE=15", ["23:15", "00:15", "01:15", "02:15"]),
+    # fixed hours run once, at the first reading, like a cron with a fixed hour
+    ("FREQ=HOURLY;BYHOUR=1,2,3", ["23:00", "00:00", "02:00"]),
+    # COUNT counts wall times: each once
+    ("FREQ=HOURLY;COUNT=5", ["23:00", "00:00", "02:00", "03:00"]),
+])
+def test_a_repeated_hour_runs_twice_unless_the_rule_fixes_its_hours(text: str, expected: list[str]) -> None:
+    start = berlin(2027, 10, 31, 1, 0)  # 23:00 UTC on the 30th; 02:00-02:59 happens twice on the 31st
+    times = occurrences(rule(text, start), start - timedelta(seconds=1), len(expected))
+    assert utc_times(times) == expected
+
+
+def test_a_repeated_hour_asked_from_inside_either_reading() -> None:
+    start = berlin(2027, 10, 31, 0, 0)
+    hourly = rule("FREQ=MINUTELY;INTERVAL=30", start)
+    for asked, expected in [("00:10", "00:30"), ("00:30", "01:00"), ("00:45", "01:00"), ("01:10", "01:30"),
+                            ("01:30", "02:00")]:
+        hour, minute = map(int, asked.split(":"))
+        at = datetime(2027, 10, 31, hour, minute, tzinfo=UTC)
+        assert utc_times([next_occurrence(hourly, at)]) == [expected], asked  # type: ignore[list-item]
+
+
 def test_count_3_then_nothing_and_the_schedule_completes() -> None:
     r = rule("FREQ=DAILY;COUNT=3", START)
     times = occurrences(r, START - timedelta(days=1), 10)

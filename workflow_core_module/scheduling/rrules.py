@@ -2,9 +2,11 @@
 
 A rule is read in the schedule's time zone: its DTSTART is the schedule's ``start_date`` as a
 wall time there (its first day and, unless BYHOUR/BYMINUTE say otherwise, its time of day).
-Each wall time the rule yields goes through the one daylight-saving rule of ``zones``: a wall
-time that happens twice runs once, at its first reading; one that does not exist runs at the
-first instant after the gap.
+Each wall time the rule yields goes through the daylight-saving rule of cron (``zones``): one
+that does not exist runs at the first instant after the gap; one that happens twice runs once, at
+its first reading, unless the rule has no fixed hours (``FREQ=HOURLY`` or ``MINUTELY`` without
+``BYHOUR``, like a cron whose hour is ``*``), which runs at both readings, so an hourly rule does
+not skip the repeated hour. A rule with ``COUNT`` counts wall times, each run once.
 
 What we accept is a bounded subset, so that no rule can keep a CPU busy:
 
@@ -327,14 +329,23 @@ def next_rrule(spec: RRuleSpec, timezone: str, dtstart: datetime, after: datetim
     # rule cannot be moved forward.
     start = start_wall if spec.count is not None else _moved_start(spec, start_wall, search)
     rule = _build(spec, start_wall, start, timezone)
+    twice = spec.freq in ("HOURLY", "MINUTELY") and not spec.byhour and spec.count is None
+    best: datetime | None = None
     try:
         for wall in islice(rule.xafter(max(search, start), inc=True), _WALK):
             instant = zones.wall_to_utc(wall, zone)
+            if best is not None and instant >= best:
+                break  # first readings only grow with the wall time, and second ones are later still
             if instant > after:
-                return instant
+                best = instant
+            elif twice:  # the second reading of a repeated wall time, which may come after `after`
+                again = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
+                if again > after and again.astimezone(zone).replace(tzinfo=None) == wall and \
+                        (best is None or again < best):
+                    best = again
     except (ValueError, OverflowError):  # an empty combination dateutil finds while walking
-        return None
-    return None
+        return best
+    return best
 
 
 def check_rrule(spec: RRuleSpec, timezone: str, dtstart: datetime, min_interval_seconds: int) -> None:
