@@ -110,6 +110,20 @@ async def test_preview_and_next_show_the_skipped_days_and_why(client: Any) -> No
     assert nxt["skipped"] == [{"time": "2026-11-28T08:00:00Z", "date": "2026-11-28", "reason": "weekend (weekdays only)"}]
 
 
+async def test_preview_overlaps_leave_out_the_days_its_calendar_skips(client: Any) -> None:
+    wf = await workflow(client)
+    await call(client, "post", "/api/v1/schedules", cron_body(wf, name="weekends", cron_expression="0 9 * * 0,6"),
+               expect=201)
+    body = {"workflow_id": wf, "schedule_type": "cron", "cron_expression": "0 9 * * *", "timezone": "Europe/Berlin"}
+    _, plain = await call(client, "post", "/api/v1/schedules/preview", body, expect=200)
+    assert [(o["name"], o["minutes"]) for o in plain["overlaps"]] == [("weekends", 2)]  # Sat and Sun at 09:00 in Berlin
+    _, weekdays = await call(client, "post", "/api/v1/calendars", {"name": "weekdays", "weekdays_only": True},
+                             expect=201)
+    _, preview = await call(client, "post", "/api/v1/schedules/preview",
+                            {**body, "calendar_id": weekdays["calendar_id"]}, expect=200)
+    assert preview["overlaps"] == [] and preview["overlaps_complete"] is True
+
+
 async def test_editing_a_calendar_recomputes_its_schedules_and_a_used_one_cannot_go(client: Any, app: Quart) -> None:
     _, cal = await call(client, "post", "/api/v1/calendars", {"name": "work", "timezone": "Europe/Berlin"},
                         expect=201)

@@ -133,7 +133,7 @@ async def preview_schedule(data: SchedulePreview) -> dict[str, Any]:
     explain = spec.pop("explain", False)
     service = _service()
     fields, rule, times, skipped = await service.preview_explained(spec, count, scope=scope(), editing=editing)
-    overlaps = await service.overlaps(fields, scope=scope(), exclude=editing)
+    overlaps = await service.overlaps(fields, rule=rule, scope=scope(), exclude=editing)
     upstream = await service.upstream_name(fields, scope())
     return {"times": [ts(t) for t in times], "description": describe(rule, upstream),
             "overlaps": [o | {"first_at": ts(o["first_at"])} for o in overlaps.found],

@@ -34,7 +34,7 @@ from ..scheduling.calendars import CalendarRule
 from ..scheduling.occurrences import occurrences_explained
 from ..scheduling.records import Page, Run
 from ..scheduling.schedule import FIELD_NAMES, Schedule
-from ..scheduling.types import MAX_OFFSET, MAX_PAGE
+from ..scheduling.types import MAX_OFFSET, MAX_PAGE, TimeRule
 from ..scheduling.validation import (
     Limits,
     ScheduleFields,
@@ -320,18 +320,19 @@ class ScheduleService:
         times, skipped = occurrences_explained(rule, now, min(_count(count), remaining))
         return fields, rule, times, skipped
 
-    async def overlaps(self, fields: ScheduleFields, *, scope: Scope = None, exclude: str | None = None,
-                       days: int = 7) -> Overlaps:
-        """Active schedules of the same workflow that fire in the same minute as `fields` within
-        the next `days` (each schedule's first 2,000 occurrences are looked at). Computed off the
-        event loop, within a deadline: `complete` says whether every schedule was looked at."""
+    async def overlaps(self, fields: ScheduleFields, *, rule: TimeRule | None = None, scope: Scope = None,
+                       exclude: str | None = None, days: int = 7) -> Overlaps:
+        """Active schedules of the same workflow that fire in the same minute as `fields` (by
+        `rule`, its time rule with its calendar, when given) within the next `days` (each
+        schedule's first 2,000 occurrences are looked at). Computed off the event loop, within a
+        deadline: `complete` says whether every schedule was looked at."""
         if not fields.workflow_id:
             return Overlaps()
         now = self.clock.now()
         page = await self.list_schedules(scope=scope, workflow_id=fields.workflow_id, status="active", limit=500)
         others = [Candidate(o.schedule_id, o.name, o.updated_at, o.rule()) for o in page.items
                   if o.schedule_id != exclude]
-        return await self.overlap_finder.find(fields.time_rule(anchor=now), others, now, days)
+        return await self.overlap_finder.find(rule or fields.time_rule(anchor=now), others, now, days)
 
     # ---- change ------------------------------------------------------------------------
 
