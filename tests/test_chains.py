@@ -484,6 +484,23 @@ async def test_deleting_an_upstream_with_live_chains_is_refused_and_lists_them(s
         await sched.service.get_schedule(a.schedule_id)
 
 
+async def test_a_chain_whose_upstream_is_gone_is_not_restored_until_the_upstream_is(sched: Scheduler) -> None:
+    wf = await sched.workflow()
+    a = await sched.service.add_schedule(every_minute(wf, "nightly"))
+    b = await sched.service.add_schedule(after(wf, a.schedule_id, "report"))
+    await sched.service.remove_schedule(b.schedule_id)
+    await sched.service.remove_schedule(a.schedule_id)
+    with pytest.raises(Conflict) as refused:
+        await sched.service.restore_schedule(b.schedule_id)
+    assert refused.value.details == {"after.schedule_id": f"no schedule with id {a.schedule_id} in the shared space"}
+    assert "cannot be restored" in str(refused.value)
+    with pytest.raises(NotFound):  # still deleted
+        await sched.service.get_schedule(b.schedule_id)
+    await sched.service.restore_schedule(a.schedule_id)
+    restored = await sched.service.restore_schedule(b.schedule_id)
+    assert (restored.status.value, restored.deleted_at) == ("paused", None)
+
+
 async def test_an_after_schedule_takes_no_calendar_and_no_past_end(sched: Scheduler) -> None:
     wf = await sched.workflow()
     a = await sched.service.add_schedule(every_minute(wf))

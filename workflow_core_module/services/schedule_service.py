@@ -518,8 +518,9 @@ class ScheduleService:
         """Bring back a soft-deleted schedule (global keys only). One that was active or paused
         comes back paused, with no next run and a reason saying so, so nothing fires until someone
         resumes it; a completed or expired one comes back as it was. Refused (409) when a live
-        schedule of the community has its name, when its workflow is gone or disabled, or when
-        the community is at its limit of schedules; nothing changes then."""
+        schedule of the community has its name, when its workflow is gone or disabled, when it
+        runs after a schedule that is gone, or when the community is at its limit of schedules;
+        nothing changes then."""
         if scope is not None:
             raise Forbidden("only a global key may restore a deleted schedule")
         now = self.clock.now()
@@ -535,6 +536,10 @@ class ScheduleService:
                     state = "no longer exists" if found is None else "is disabled"
                     raise Conflict(f"the schedule's workflow {current.workflow_id} {state}; it cannot be restored",
                                    {"workflow_id": state})
+                try:  # an after schedule whose upstream went meanwhile could never run again
+                    self.check_upstream(dal, current, current.schedule_id, None)
+                except Invalid as exc:
+                    raise Conflict(f"{exc.details['after.schedule_id']}; it cannot be restored", exc.details) from None
                 self.store.check_quota(dal, current.community_id, quota)
                 values |= {"status": ScheduleStatus.PAUSED.value, "is_active": False, "next_execution_at": None,
                            "pause_reason": RESTORED_REASON, "paused_at": now, "paused_by": actor[:200],
