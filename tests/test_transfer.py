@@ -119,6 +119,30 @@ async def test_bulk_pause_by_tag_pauses_exactly_the_tagged_ones(app: Quart, clie
     assert all(pks[s["schedule_id"]] in cache for s in (a, b, c))
 
 
+async def test_bulk_delete_takes_a_chain_and_its_upstreams_together_in_any_order(client: Any) -> None:
+    wf = await workflow(client)
+    head = await make(client, wf, "head", tags=["etl"])
+    chain = [head]
+    for name in ("second", "third", "fourth"):
+        _, link = await call(client, "post", "/api/v1/schedules", {
+            "workflow_id": wf, "name": name, "schedule_type": "after", "tags": ["etl"],
+            "after": {"schedule_id": chain[-1]["schedule_id"]}}, expect=201)
+        chain.append(link)
+    keeper = await make(client, wf, "keeper")  # a chain outside the call keeps its upstream alive
+    _, after_keeper = await call(client, "post", "/api/v1/schedules", {
+        "workflow_id": wf, "name": "after-keeper", "schedule_type": "after",
+        "after": {"schedule_id": keeper["schedule_id"]}}, expect=201)
+    ids = [s["schedule_id"] for s in chain] + [keeper["schedule_id"]]  # upstreams first
+    _, result = await call(client, "post", "/api/v1/schedules/bulk", {"action": "delete", "schedule_ids": ids},
+                           expect=200)
+    assert (result["matched"], result["changed"]) == (5, 4)
+    [error] = result["errors"]
+    assert error["schedule_id"] == keeper["schedule_id"] and "after-keeper" in error["error"], result
+    for s in chain:
+        await call(client, "get", f"/api/v1/schedules/{s['schedule_id']}", expect=404)
+    assert (await state(client, after_keeper["schedule_id"]))["status"] == "active"
+
+
 async def test_bulk_by_ids_reports_what_it_could_not_do_and_does_the_rest(app: Quart, client: Any) -> None:
     wf = await workflow(client)
     paused = await make(client, wf, "paused")

@@ -89,6 +89,15 @@ class BulkService:
         change = self._change(action, request, actor, scope)
         todo = [sid for sid, status in targets if _ALREADY.get(action) != status]
         failures = await _each(todo, change)
+        while action == "delete" and failures:
+            # A chain's upstream is refused while the chain lives, which may be in this very call
+            # (deleted alongside, concurrently): try the refused again while each round helps.
+            retry = [sid for sid, why in failures.items() if why != "not found"]
+            again = await _each(retry, change) if retry else {}
+            progress = len(again) < len(retry)
+            failures = {sid: why for sid, why in failures.items() if why == "not found"} | again
+            if not progress:
+                break
         errors |= failures
         changed = len(todo) - len(failures)
         order = {sid: i for i, sid in enumerate(_uuid(s) or s for s in (schedule_ids or []))}
