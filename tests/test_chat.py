@@ -399,5 +399,7 @@ async def test_the_list_names_the_schedule_an_after_schedule_runs_after(app: Qua
                                                                                "on": "any"}}, scope="c1")
     assert await reply(client, "list") == ("2 schedules: #1 evening (every day at 18:00; next Sun 22 Nov 18:00) · "
                                            "#2 after-evening (Runs after evening ends (successfully or not); active)")
+    assert await reply(client, "info after-evening") == (
+        '"after-evening" (#2): Runs after evening ends (successfully or not), active; runs a workflow; 0 runs.')
     assert await reply(client, "remove evening") == (
         "1 schedule(s) run after this one ('after-evening'); delete them or point them elsewhere first.")

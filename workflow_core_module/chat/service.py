@@ -249,9 +249,9 @@ class ChatService:
         return f"{local:%a %d %b %H:%M}"
 
     @staticmethod
-    def _timing(schedule: Schedule) -> str:
-        text = schedule.description or describe(schedule.rule())
-        return text if schedule.timezone == "UTC" else f"{text} ({schedule.timezone})"
+    def _timing(schedule: Schedule, upstream_name: str | None = None) -> str:
+        text = schedule.description or describe(schedule.rule(), upstream_name)
+        return text if schedule.timezone == "UTC" or schedule.upstream() else f"{text} ({schedule.timezone})"
 
     # ---- finding schedules ------------------------------------------------------------------
 
@@ -349,14 +349,16 @@ class ChatService:
             return found
         index, s = found
         what = f'says "{s.context_data["message"]}"' if "message" in s.context_data else "runs a workflow"
-        state = f"next {self._at(s.next_execution_at, community.timezone)}" if s.is_active else s.status.value
+        timed = s.is_active and s.next_execution_at is not None  # an after schedule has no time of its own
+        state = f"next {self._at(s.next_execution_at, community.timezone)}" if timed else s.status.value
         if s.paused_until:
             state += f" until {self._at(s.paused_until, community.timezone)}"
         if s.pause_reason:
             state += f" ({s.pause_reason[:100]})"
         last = (f"; last ran {self._at(s.last_run_at, community.timezone)} ({s.last_run_status.value})"
                 if s.last_run_status else "")
-        return f'"{s.name}" (#{index}): {self._timing(s)}, {state}; {what}; {s.total_runs} runs{last}.'
+        upstream = await self.schedules.upstream_name(s, ctx.community_id)
+        return f'"{s.name}" (#{index}): {self._timing(s, upstream)}, {state}; {what}; {s.total_runs} runs{last}.'
 
     async def _next(self, command: c.Next, ctx: ChatContext, community: Community) -> str:
         async def act(s: Schedule) -> str:
