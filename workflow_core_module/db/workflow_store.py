@@ -50,10 +50,8 @@ class WorkflowStore:
 
         return await self.database.read(run)
 
-    async def list_page(self, scope: Scope, limit: int, offset: int, community_id: str | None = None) -> Page[Workflow]:
+    async def list_page(self, scope: Scope, limit: int, offset: int) -> Page[Workflow]:
         where, params = self._visible(scope)
-        if community_id:
-            where, params = where + " AND community_id = ?", [*params, community_id]
 
         def run(dal: DAL) -> Page[Workflow]:
             total = count(dal, self.dialect, f"SELECT COUNT(*) FROM workflows WHERE {where}", params)

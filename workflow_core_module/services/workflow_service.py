@@ -100,9 +100,8 @@ class WorkflowService:
     async def get(self, workflow_id: str, *, scope: Scope = None) -> Workflow:
         return await self.store.get(_uuid(workflow_id, "workflow"), scope)
 
-    async def list(self, *, scope: Scope = None, limit: int = 50, offset: int = 0,
-                   community_id: str | None = None) -> Page[Workflow]:
-        return await self.store.list_page(scope, limit, offset, community_id)
+    async def list(self, *, scope: Scope = None, limit: int = 50, offset: int = 0) -> Page[Workflow]:
+        return await self.store.list_page(scope, limit, offset)
 
     async def find_by_name(self, name: str, community_id: str | None) -> Workflow | None:
         return await self.store.find_by_name(name, community_id)
