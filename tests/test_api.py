@@ -652,3 +652,50 @@ async def test_a_bulk_filter_with_a_nul_is_400(client: Any) -> None:
 async def test_a_nul_anywhere_in_a_body_is_400_on_every_database(client: Any, path: str, body: Any) -> None:
     status, err = await call(client, "post", path, body)
     assert status == 400 and err["error"]["code"] == "invalid_input", err  # the router's envelope has no details
+
+
+async def test_status_for_a_community_key_counts_names_and_lists_only_its_own(client: Any, app: Quart) -> None:
+    """The status panel of a community key: its active schedules, its soonest run and its newest
+    failures (at most 10, newest first, every field), none of another community's."""
+    runtime = app.extensions["runtime"]
+    database = runtime.database
+    _, red_key = await runtime.keys.create("red-bot", "red", runtime.clock.now())
+    _, blue_key = await runtime.keys.create("blue-bot", "blue", runtime.clock.now())
+    red, blue = {"X-API-Key": red_key}, {"X-API-Key": blue_key}
+    red_wf, blue_wf = await workflow(client, "red-wf", headers=red), await workflow(client, "blue-wf", headers=blue)
+    made = {}
+    for headers, wf, name, cron in ((red, red_wf, "red-late", "0 22 * * *"), (red, red_wf, "red-soon", "0 14 * * *"),
+                                    (blue, blue_wf, "blue-sooner", "0 13 * * *"), (blue, blue_wf, "blue-b", "0 15 * * *"),
+                                    (blue, blue_wf, "blue-c", "0 16 * * *")):
+        _, made[name] = await call(client, "post", "/api/v1/schedules",
+                                   cron_body(wf, name, cron_expression=cron, timezone="UTC"), headers, expect=201)
+    # failed runs: 12 of red-soon, then one of blue-b (newest of all)
+    failed = [(f"00000000-0000-4000-8000-{i:012d}", made["red-soon"]["schedule_id"], red_wf, i) for i in range(12)]
+    failed.append(("00000000-0000-4000-8000-999999999999", made["blue-b"]["schedule_id"], blue_wf, 12))
+
+    def insert(dal: Any) -> None:
+        for run_id, schedule_id, wf, i in failed:
+            dal.executesql(database.dialect.params(
+                "INSERT INTO workflow_schedule_runs (run_id, schedule_id, workflow_id, scheduled_for, finished_at, "
+                "status, error, \"trigger\") VALUES (?, ?, ?, ?, ?, ?, ?, 'schedule')"),
+                placeholders=[run_id, schedule_id, wf, database.dialect.ts(datetime(2026, 11, 21, i)),
+                              database.dialect.ts(datetime(2026, 11, 21, i, 0, 5)),
+                              "timed_out" if i % 2 else "failed", f"boom {i}"])
+
+    await database.write(insert)
+    _, mine = await call(client, "get", "/api/v1/schedules/status", headers=red, expect=200)
+    assert mine["active_schedules"] == 2
+    assert mine["next_due"] == {"schedule_id": made["red-soon"]["schedule_id"], "name": "red-soon",
+                                "at": "2026-11-22T14:00:00Z"}
+    assert len(mine["recent_failures"]) == 10
+    assert mine["recent_failures"][0] == {
+        "run_id": "00000000-0000-4000-8000-000000000011", "schedule_id": made["red-soon"]["schedule_id"],
+        "name": "red-soon", "status": "timed_out", "error": "boom 11", "scheduled_for": "2026-11-21T11:00:00Z",
+        "finished_at": "2026-11-21T11:00:05Z"}
+    assert [f["error"] for f in mine["recent_failures"]] == [f"boom {i}" for i in range(11, 1, -1)]
+    _, theirs = await call(client, "get", "/api/v1/schedules/status", headers=blue, expect=200)
+    assert theirs["active_schedules"] == 3 and theirs["next_due"]["name"] == "blue-sooner"
+    assert [(f["name"], f["status"]) for f in theirs["recent_failures"]] == [("blue-b", "failed")]
+    _, everyone = await call(client, "get", "/api/v1/schedules/status", headers=ADMIN, expect=200)
+    assert everyone["active_schedules"] == 5 and everyone["next_due"]["name"] == "blue-sooner"
+    assert everyone["recent_failures"][0]["name"] == "blue-b" and len(everyone["recent_failures"]) == 10
