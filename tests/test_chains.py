@@ -501,6 +501,34 @@ async def test_a_chain_whose_upstream_is_gone_is_not_restored_until_the_upstream
     assert (restored.status.value, restored.deleted_at) == ("paused", None)
 
 
+async def test_an_update_and_a_delete_of_one_chain_on_two_replicas_never_deadlock(database: Database,
+                                                                                   clock: ManualClock) -> None:
+    """Two replicas (two connections): one re-points X's upstream (its row, then the chains' lock)
+    while the other deletes X (the same two, in the same order): each ends as a success or a
+    domain error (404, 409), never a deadlock the API would answer with a 500."""
+    other = await Database.connect(database.url)
+    first, second = _scheduler(database, clock), _scheduler(other, clock)
+    try:
+        wf = await first.workflow()
+        a = await first.service.add_schedule(every_minute(wf, "a"))
+        b = await first.service.add_schedule(every_minute(wf, "b"))
+        outcomes: list[str] = []
+        for i in range(25):
+            x = await first.service.add_schedule(after(wf, a.schedule_id, f"x{i}"))
+            results = await asyncio.gather(
+                first.service.update_schedule(x.schedule_id, {"after": {"schedule_id": b.schedule_id}}),
+                second.service.remove_schedule(x.schedule_id), return_exceptions=True)
+            for result in results:
+                assert result is None or not isinstance(result, BaseException) or \
+                    isinstance(result, (NotFound, Conflict)), repr(result)
+                outcomes.append(type(result).__name__)
+        assert "NoneType" in outcomes  # the deletes went through
+    finally:
+        await second.close()
+        await first.close()
+        await other.close()
+
+
 async def test_an_after_schedule_takes_no_calendar_and_no_past_end(sched: Scheduler) -> None:
     wf = await sched.workflow()
     a = await sched.service.add_schedule(every_minute(wf))

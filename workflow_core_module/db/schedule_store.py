@@ -401,8 +401,10 @@ class ScheduleStore:
         while active or paused schedules run after it."""
 
         def run(dal: DAL) -> Schedule:
-            self.lock_chains(dal)
+            # The row, then the chains' lock: the order an update or a restore takes them in
+            # (its row, then check_upstream's lock); the other order deadlocks against them.
             current = self.fetch(dal, schedule_id, scope, for_update=True, deleted=hard)
+            self.lock_chains(dal)
             dependents = self.downstream(dal, current.schedule_id, live_only=True)
             if dependents and current.deleted_at is None:
                 named = ", ".join(repr(d["name"]) for d in dependents[:5]) + (", ..." if len(dependents) > 5 else "")
