@@ -501,6 +501,20 @@ async def test_a_chain_whose_upstream_is_gone_is_not_restored_until_the_upstream
     assert (restored.status.value, restored.deleted_at) == ("paused", None)
 
 
+async def test_a_completed_chain_given_more_runs_is_checked_for_its_upstream(sched: Scheduler) -> None:
+    wf = await sched.workflow()
+    u = await sched.service.add_schedule(every_minute(wf, "upstream"))
+    d = await sched.service.add_schedule(after(wf, u.schedule_id, "once", max_executions=1))
+    await sched.tick(60)
+    await sched.settle()
+    assert (await sched.service.get_schedule(d.schedule_id)).status.value == "completed"
+    await sched.service.remove_schedule(u.schedule_id)  # a completed chain does not hold it
+    with pytest.raises(Invalid) as refused:
+        await sched.service.update_schedule(d.schedule_id, {"max_executions": 10})
+    assert "after.schedule_id" in refused.value.details
+    assert (await sched.service.get_schedule(d.schedule_id)).status.value == "completed"  # unchanged
+
+
 async def test_an_update_and_a_delete_of_one_chain_on_two_replicas_never_deadlock(database: Database,
                                                                                    clock: ManualClock) -> None:
     """Two replicas (two connections): one re-points X's upstream (its row, then the chains' lock)

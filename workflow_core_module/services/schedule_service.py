@@ -388,12 +388,14 @@ class ScheduleService:
             values = change(current, dal)
             if "workflow_id" in values:
                 self._check_workflow(dal, values["workflow_id"], current.community_id)
-            if "after" in values or "schedule_type" in values:
+            # a chain coming back to life (a completed one given more runs) is checked too: its
+            # upstream may have been deleted while it could not run
+            reviving = values.get("status") == ScheduleStatus.ACTIVE.value and current.status not in _COUNTED
+            if "after" in values or "schedule_type" in values or (reviving and current.upstream()):
                 fields = self._fields({**current.as_dict(), **{k: v for k, v in values.items() if k in FIELD_NAMES}})
                 self.check_upstream(dal, fields, current.schedule_id, scope)
                 values["upstream_id"] = upstream_id(fields)
-            if values.get("status") == ScheduleStatus.ACTIVE.value and current.status not in _COUNTED:
-                # a completed or expired schedule coming back takes a place, like a new one
+            if reviving:  # a completed or expired schedule coming back takes a place, like a new one
                 self.store.check_quota(dal, current.community_id, self.settings.max_schedules_per_community)
             return values
 
