@@ -391,9 +391,12 @@ async def test_a_run_failed_by_recovery_alerts_like_any_failure_and_may_pause(
     await until(lambda: first.recorder.active == 1, what="the run to be executing")
     first.scheduler.dispatcher.accepting = False  # the replica is gone: it records nothing more
     second = _scheduler(database, clock, chat_sink)
+    nudged: list[int] = []
+    second.scheduler.ledger.journal.alert_listeners.append(lambda: nudged.append(1))  # wakes the deliverer
     try:
         assert await second.loop.recover() == 1  # type: ignore[union-attr]
         assert await second.statuses(s.schedule_id) == ["failed"]
+        assert nudged, "the deliverer was not told of the alerts recovery wrote"
         await deliver(second)
         [digest] = [r.json() for r in sink.received]  # both at once to one target: one message
         assert digest["event"] == "digest" and [a["event"] for a in digest["alerts"]] == ["failure", "paused"]

@@ -173,26 +173,22 @@ class Journal:
             for _, end_future in ends:
                 if not end_future.done():
                     end_future.set_result(None)
-            if paused:
-                for listener in self.paused_listeners:
-                    try:
-                        listener(paused)
-                    except Exception:
-                        log.exception("auto-pause listener failed", extra={"category": "ERROR"})
-            if alerts.rows:
-                for alerted in self.alert_listeners:
-                    alerted()
-            if chained:
-                self.tell_chained(chained)
+            self.committed(paused, alerts, chained)
 
-    def tell_chained(self, chained: Chained) -> None:
-        """After the commit: hand the chain runs a transaction wrote to the listeners (the scheduler
-        submits them)."""
-        for listener in self.chain_listeners:
-            try:
-                listener(chained)
-            except Exception:
-                log.exception("chain listener failed", extra={"category": "ERROR"})
+    def committed(self, paused: list[AutoPaused], alerts: AlertBatch, chained: Chained) -> None:
+        """After a commit: tell the listeners what it did (schedules it paused, alerts it wrote,
+        chain runs it started: the scheduler submits those). A listener that fails is logged and
+        keeps none of the others from being told."""
+        told: list[tuple[list[Callable[..., None]], tuple[Any, ...], str]] = [
+            (self.paused_listeners if paused else [], (paused,), "auto-pause"),
+            (self.alert_listeners if alerts.rows else [], (), "alert"),
+            (self.chain_listeners if chained else [], (chained,), "chain")]
+        for listeners, args, what in told:
+            for listener in listeners:
+                try:
+                    listener(*args)
+                except Exception:
+                    log.exception("%s listener failed", what, extra={"category": "ERROR"})
 
     # ---- the writer thread -----------------------------------------------------------------
 

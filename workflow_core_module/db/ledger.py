@@ -434,13 +434,16 @@ class RunLedger:
 
         paused: list[AutoPaused] = []
         chained = Chained()
+        alerts = AlertBatch()
 
         def run(dal: DAL) -> bool:
             chained.clear()
+            alerts.rows.clear()
+            alerts.states.clear()
             if not end_unfinished(dal, self.dialect, orphan.run_id, RunStatus.FAILED.value, reason, now):
                 return False
             if orphan.schedule_pk is not None:
-                pk, book, alerts = orphan.schedule_pk, self.journal.alerts, AlertBatch()
+                pk, book = orphan.schedule_pk, self.journal.alerts
                 self.journal.chains.ended(dal, self.schedules, [RunEnded(orphan.run_id, pk, RunStatus.FAILED.value,
                                                                          now, replica_id)], chained, alerts)
                 subject = book.load(dal, [pk]).get(pk)  # its failure alerts, as for a failed run
@@ -460,11 +463,7 @@ class RunLedger:
             return True
 
         ended = await self.database.write(run)
-        if paused:
-            for listener in self.journal.paused_listeners:
-                listener(paused)
-        if chained:
-            self.journal.tell_chained(chained)
+        self.journal.committed(paused, alerts, chained)
         return bool(ended)
 
     # ---- retention and deletion ----------------------------------------------------------------
