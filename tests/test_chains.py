@@ -353,6 +353,39 @@ async def test_recording_one_end_twice_starts_one_run(sched: Scheduler, database
     assert (counted.execution_count, counted.total_runs) == (1, 1)
 
 
+async def test_a_batch_whose_commit_went_through_but_answered_an_error_still_starts_its_chain(
+        sched: Scheduler, database: Database) -> None:
+    """The journal retries a batch when its commit raises a transient error. When that commit had
+    gone through (its acknowledgement lost), the retry finds the runs ended already: the chain
+    runs it committed must still be handed over and run, once."""
+    wf = await sched.workflow()
+    a = await sched.service.add_schedule(every_minute(wf, "a"))
+    b = await sched.service.add_schedule(after(wf, a.schedule_id, "b"))
+    real_commit = database.dal.commit
+    lost: list[int] = []
+
+    def commit_then_fail_once() -> None:
+        real_commit()
+        if not lost and _chain_rows_exist():
+            lost.append(1)
+            raise ConnectionError("the connection dropped before the commit was acknowledged (injected)")
+
+    def _chain_rows_exist() -> bool:
+        rows = database.dal.executesql(database.dialect.params(
+            "SELECT COUNT(*) FROM workflow_schedule_runs WHERE schedule_id = ?"), placeholders=[b.schedule_id])
+        return bool(rows[0][0])
+
+    database.dal.commit = commit_then_fail_once
+    try:
+        await sched.tick(60)
+        await until(lambda: lost, what="the injected lost acknowledgement")
+        await sched.settle()
+    finally:
+        database.dal.commit = real_commit
+    assert await sched.statuses(b.schedule_id) == ["completed"]
+    assert await sched.statuses(a.schedule_id) == ["completed"]
+
+
 async def test_a_chain_run_committed_but_never_started_is_recovered_and_runs_once(
         database: Database, clock: ManualClock) -> None:
     first = _scheduler(database, clock)

@@ -199,6 +199,9 @@ class Journal:
         paused.clear()  # a retried batch starts over
         alerts.rows.clear()
         alerts.states.clear()
+        # ... but what its last attempt started may have been committed all the same (the commit
+        # went through and its acknowledgement was lost): _end_runs keeps those chain runs
+        earlier = Chained(list(chained.fires), list(chained.cancelled), list(chained.ended), chained.skipped)
         chained.clear()
         ts, sql, cur = self._ts, self.sql, cursor(dal)
         # A first attempt on the run row leaves the run's execution_id NULL: it is the run id.
@@ -225,14 +228,15 @@ class Journal:
             sql.start_prepared(cur, prepared)
         if outcomes:
             sql.end_executions(cur, outcomes)
-        self._end_runs(dal, [e for e in ends if e.run is not None and e.run_final], paused, alerts, chained)
+        self._end_runs(dal, [e for e in ends if e.run is not None and e.run_final], paused, alerts, chained, earlier)
         return started
 
     def _end_runs(self, dal: DAL, ends: Sequence[_End], paused: list[AutoPaused], alerts: AlertBatch,
-                  chained: Chained) -> None:
+                  chained: Chained, earlier: Chained | None = None) -> None:
         """End runs still unfinished, start the after schedules their ends start, count each on
         its schedule (once, however many per batch), pause the schedules that have now failed
-        pause_after_failures times in a row, and decide their alerts."""
+        pause_after_failures times in a row, and decide their alerts. `earlier`: what the last
+        attempt of this batch started, if it was retried."""
         if not ends:
             return
         cur = cursor(dal)
@@ -240,6 +244,16 @@ class Journal:
         ended = self.sql.end_runs(cur, [(e.end.status, ts(e.end.finished_at), e.end.duration_ms, e.end.error,
                                          stored_results(e.end.step_results) if on_run_row(e.start, e.run) else None,
                                          e.run.run_id) for e in ends if e.run])
+        if earlier:
+            # Runs this batch ends that are ended already: its last attempt committed them. Their
+            # chain runs are in the database, queued for this replica, and nobody else will start
+            # them: hand them over again (a run that does not exist fails its start, harmlessly).
+            again = {e.run.run_id.rstrip() for e in ends if e.run and e.run.run_id.rstrip() not in ended}
+            kept = [f for f in earlier.fires if f.upstream and f.upstream["run_id"] in again]
+            if kept:
+                chained.fires.extend(kept)
+                chained.cancelled.extend(earlier.cancelled)
+                chained.ended.extend(earlier.ended)
         counted = [e for e in ends if e.run and e.run.run_id.rstrip() in ended]
         counters = _counts(counted)
         if not counters:
