@@ -24,8 +24,9 @@ def test_the_sink_answers_a_burst_of_50_connections_without_stalling_one() -> No
             for _ in range(3):
                 took = list(pool.map(post, range(50)))
                 # The kernel retries a connection its full listen queue dropped after 1 s: with a
-                # short queue most of a burst stalls. A few may stall for another reason (a SYN
-                # meeting a TIME_WAIT socket of an earlier test on a reused port), so few is fine.
+                # short queue (the default backlog of 5) 45 of the 50 stall. Some may stall for
+                # other reasons (a SYN meeting a TIME_WAIT socket of an earlier test on a reused
+                # port; a loaded machine: more than 5 were seen once), so up to 15.
                 slow = [t for t in took if t >= 0.9]
-                assert len(slow) <= 5, sorted(took)[-10:]
+                assert len(slow) <= 15, sorted(took)[-20:]
         assert len(sink.received) == 150
