@@ -296,10 +296,15 @@ class Journal:
 
 
 def _run_summary(e: _End) -> dict[str, Any]:
-    """A run as its alerts show it."""
     assert e.run is not None
-    return {"run_id": e.run.run_id, "status": e.end.status, "finished_at": iso_z(e.end.finished_at),
-            "duration_ms": e.end.duration_ms, "error": (e.end.error or "")[:1000] or None}
+    return run_summary(e.run.run_id, e.end.status, e.end.finished_at, e.end.duration_ms, e.end.error)
+
+
+def run_summary(run_id: str, status: str, finished_at: datetime, duration_ms: int | None,
+                error: str | None) -> dict[str, Any]:
+    """A run as its alerts show it."""
+    return {"run_id": run_id, "status": status, "finished_at": iso_z(finished_at), "duration_ms": duration_ms,
+            "error": (error or "")[:1000] or None}
 
 
 def execution_row(start: ExecutionStart, run_id: str | None, ts: Callable[[datetime | None], Any], *,

@@ -57,7 +57,15 @@ from .chains import Chained, RunEnded, upstream_of
 from .control import read_maintenance
 from .database import Database, Dialect, cursor
 from .fire import Fire, RunLink
-from .journal import PAUSED_AFTER_FAILURES, AutoPaused, ExecutionEnd, ExecutionStart, Journal, execution_row
+from .journal import (
+    PAUSED_AFTER_FAILURES,
+    AutoPaused,
+    ExecutionEnd,
+    ExecutionStart,
+    Journal,
+    execution_row,
+    run_summary,
+)
 from .ledger_sql import RUN_COLUMNS, UNFINISHED_SQL, end_unfinished, ledger_sql, unfinished_runs
 from .sql import TableCodec
 
@@ -453,9 +461,8 @@ class RunLedger:
                     placeholders=[self.dialect.ts(now), pk])
                 paused[:] = self.journal.pause_failing(dal, [pk], now)
                 if subject is not None:
-                    book.ended(alerts, subject, [(RunStatus.FAILED.value, now, {
-                        "run_id": orphan.run_id, "status": RunStatus.FAILED.value, "finished_at": iso_z(now),
-                        "duration_ms": None, "error": reason[:1000]})])
+                    failed = RunStatus.FAILED.value
+                    book.ended(alerts, subject, [(failed, now, run_summary(orphan.run_id, failed, now, None, reason))])
                     for p in paused:
                         book.paused(alerts, subject, now, PAUSED_AFTER_FAILURES.format(n=p.failures))
                 if alerts.rows or alerts.states:
