@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -639,3 +639,225 @@ async def test_a_first_attempt_is_recorded_on_its_run_row(sched: Scheduler, cloc
     with pytest.raises(Exception, match="not found"):
         await sched.engine.store.get_execution(run.execution_id, "red")
     assert (await sched.service.get_schedule(s.schedule_id)).last_execution_id == run.run_id
+
+
+# ---- what the loop decided, read back -----------------------------------------------------------
+# Each test below reads the value a loop decision produced (when it is armed for, what the cache
+# holds after a stale pass, how an orphan was resolved, what retention deleted), not only that a
+# pass ran: the mutation run of services.scheduler_loop (docs/testing.md) found these unread.
+
+def _woken_by(loop: Any, due: Any, *, claimed: bool = False) -> bool:
+    """Publish a change due at `due` for a schedule no other test step uses; did it wake the loop?"""
+    loop._wake.clear()
+    loop.changes.publish(10_000_001, "probe", due, claimed=claimed)
+    woke = loop.woken
+    loop.changes.cache.remove(10_000_001)
+    loop._wake.clear()
+    return woke
+
+
+async def test_the_loop_is_armed_for_the_sooner_of_the_poll_and_the_cache_head(sched: Scheduler,
+                                                                             clock: ManualClock) -> None:
+    """next_wait_seconds: how long to sleep, and the time the loop is armed for, which decides
+    whether a change wakes it early (strictly before that time, and never a claim's own change)."""
+    loop = sched.loop
+    assert loop is not None
+    now = clock.now()
+    s = timedelta(seconds=1)
+    assert _woken_by(loop, now + 3600 * s)  # not armed yet: any due change wakes it
+    assert not _woken_by(loop, None)  # a schedule that stopped being due never wakes it
+    assert loop.next_wait_seconds(now) == 60.0  # empty cache: the poll interval
+    assert (_woken_by(loop, now + 59 * s), _woken_by(loop, now + 60 * s), _woken_by(loop, now + 61 * s)) == (
+        True, False, False)
+    assert not _woken_by(loop, now + s, claimed=True)  # the loop re-arms after its own claims
+
+    head = 10_000_002
+    loop.changes.publish(head, "head", now + 7 * s, claimed=True)
+    assert loop.next_wait_seconds(now) == 7.0
+    assert (_woken_by(loop, now + 6 * s), _woken_by(loop, now + 7 * s)) == (True, False)
+    loop.changes.publish(head, "head", now + 60 * s, claimed=True)
+    assert loop.next_wait_seconds(now) == 60.0
+    loop.changes.publish(head, "head", now + 90 * s, claimed=True)
+    assert loop.next_wait_seconds(now) == 60.0  # the poll comes first
+    assert (_woken_by(loop, now + 59 * s), _woken_by(loop, now + 61 * s)) == (True, False)
+    loop.changes.publish(head, "head", now - 5 * s, claimed=True)
+    assert loop.next_wait_seconds(now) == 0.0  # overdue: pass at once, never a negative sleep
+    assert (_woken_by(loop, now - 6 * s), _woken_by(loop, now - 4 * s)) == (True, False)  # armed for the head
+
+    loop.degraded = True  # Redis unreachable: no notifications from other replicas, so poll every 5 s
+    loop.changes.cache.remove(head)
+    assert loop.next_wait_seconds(now) == 5.0
+    assert (_woken_by(loop, now + 4 * s), _woken_by(loop, now + 5 * s)) == (True, False)
+    loop.changes.publish(head, "head", now + 3 * s, claimed=True)
+    assert loop.next_wait_seconds(now) == 3.0
+    loop.changes.publish(head, "head", now + 7 * s, claimed=True)
+    assert loop.next_wait_seconds(now) == 5.0
+
+
+async def test_a_pass_that_finds_nothing_due_reads_stale_cache_entries_again(sched: Scheduler,
+                                                                            clock: ManualClock) -> None:
+    """Another replica claimed an occurrence (the database moved on, this cache did not): the pass
+    finds nothing due, and every cache entry due at or before now is read again, including one
+    whose schedule was since paused; entries due later are left alone."""
+    wf = await sched.workflow()
+    moved = await sched.service.add_schedule(interval(wf, "moved"))
+    paused = await sched.service.add_schedule({"workflow_id": wf, "name": "paused", "schedule_type": "one_time",
+                                               "scheduled_time": (START + timedelta(seconds=30)).isoformat()})
+    later = await sched.service.add_schedule(interval(wf, "later", seconds=300))
+    due = START + timedelta(minutes=1)
+    ts, mark = sched.database.dialect.ts, sched.database.dialect.params
+
+    def elsewhere(dal: Any) -> None:  # another replica's claim and pause, never published here
+        dal.executesql(mark("UPDATE workflow_schedules SET next_execution_at = ? WHERE id = ?"),
+                       placeholders=[ts(due + timedelta(minutes=1)), moved.id])
+        dal.executesql(mark("UPDATE workflow_schedules SET is_active = ?, status = 'paused' WHERE id = ?"),
+                       placeholders=[False, paused.id])
+
+    await sched.database.write(elsewhere)
+    cache = sched.service.cache
+    assert (cache.due_at(moved.id), cache.due_at(paused.id)) == (due, START + timedelta(seconds=30))
+    result = await sched.tick(60)  # stale entries due exactly now (moved) and before now (paused)
+    assert (result.due, result.fired, result.more) == (0, 0, False)
+    assert cache.due_at(moved.id) == due + timedelta(minutes=1)
+    assert paused.id not in cache
+    assert cache.due_at(later.id) == START + timedelta(minutes=5)
+    assert sched.loop is not None and sched.loop.next_wait_seconds(clock.now()) == 60.0
+
+
+def _leave_run(sched: Scheduler, run_id: str, schedule_id: str, workflow_id: str, scheduled_for: Any, status: str,
+               claimed_by: str, *, trigger: str = "schedule", attempt: int = 0) -> Callable[[Any], None]:
+    ts, mark = sched.database.dialect.ts, sched.database.dialect.params
+
+    def leave(dal: Any) -> None:
+        dal.executesql(mark(
+            "INSERT INTO workflow_schedule_runs (run_id, schedule_id, workflow_id, scheduled_for, fired_at, status, "
+            "attempt, \"trigger\", claimed_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+            placeholders=[run_id, schedule_id, workflow_id, ts(scheduled_for), ts(scheduled_for), status, attempt,
+                          trigger, claimed_by])
+
+    return leave
+
+
+async def test_recovery_adopts_a_run_exactly_at_its_grace_and_fails_one_a_second_past_it(
+        sched: Scheduler, clock: ManualClock) -> None:
+    """The boundary of a stopped replica's queued runs: `late <= grace` runs again (with the run's
+    own trigger, context and attempt), a second more is failed with how late it was; a run whose
+    schedule is gone fails with that reason; a run of this replica is never an orphan, heartbeat
+    or not; and a run taken over once is not taken over again."""
+    wf = await sched.workflow()
+    on_time = await sched.service.add_schedule(interval(wf, "on-time", grace_period_seconds=60,
+                                                        context_data={"room": "ops"}))
+    too_late = await sched.service.add_schedule(interval(wf, "too-late", grace_period_seconds=60))
+    mine = await sched.service.add_schedule(interval(wf, "mine"))
+    assert sched.loop is not None
+    loop = sched.loop
+    now = clock.now()
+    ids = {name: str(uuid.uuid4()) for name in ("on-time", "too-late", "no-schedule", "mine")}  # CHAR(36)
+    for leave in (
+        _leave_run(sched, ids["on-time"], on_time.schedule_id, wf, now - timedelta(seconds=60), "queued", "gone",
+                   trigger="manual", attempt=2),
+        _leave_run(sched, ids["too-late"], too_late.schedule_id, wf, now - timedelta(seconds=61), "queued", "gone"),
+        _leave_run(sched, ids["no-schedule"], str(uuid.uuid4()), wf, now, "queued", "gone"),
+        _leave_run(sched, ids["mine"], mine.schedule_id, wf, now - timedelta(hours=1), "queued", loop.replica_id),
+    ):
+        await sched.database.write(leave)
+    orphans = {o.run_id: o for o in await loop.ledger.orphans([loop.replica_id])}
+    assert set(orphans) == {ids["on-time"], ids["too-late"], ids["no-schedule"]}  # never this replica's own
+
+    assert await loop.recover() == 3
+    await sched.settle()
+    [refired] = sched.recorder.calls
+    assert (refired["run_id"], refired["trigger"], refired["scheduled_for"]) == (
+        ids["on-time"], "manual", "2026-11-22T11:59:00Z")
+    assert refired["context_data"] == {"room": "ops"}
+    [on_time_run] = await sched.runs(on_time.schedule_id)
+    assert on_time_run.status == "completed" and on_time_run.attempt == 3  # the attempt after the one it had
+    [too_late_run] = await sched.runs(too_late.schedule_id)
+    assert too_late_run.status == "failed"
+    assert "it is now 61 s late (grace period 60 s)" in (too_late_run.error or "")
+    assert "replica gone stopped" in (too_late_run.error or "")
+    assert await sched.statuses(mine.schedule_id) == ["queued"]  # this replica's own run: left alone
+
+    def read_gone(dal: Any) -> Any:
+        return dal.executesql(sched.database.dialect.params(
+            "SELECT status, error FROM workflow_schedule_runs WHERE run_id = ?"), placeholders=[ids["no-schedule"]])[0]
+
+    status, error = await sched.database.read(read_gone)
+    assert status == "failed" and error == "failed: replica gone stopped; schedule gone"
+    # The first orphan again, as another replica's stale read would see it: already taken over.
+    assert await loop._resolve(orphans[ids["on-time"]], clock.now()) == 0
+    await sched.settle()
+    assert len(sched.recorder.calls) == 1
+
+
+async def test_retention_deletes_every_batch_of_old_runs_executions_and_alerts(sched: Scheduler,
+                                                                            clock: ManualClock) -> None:
+    """More than one batch (1,000) of each kind: retention goes on until a batch deletes nothing,
+    counts runs and executions (not alerts), and keeps what is unfinished, undelivered or recent.
+    Once the loop is stopped it deletes nothing more."""
+    wf = await sched.workflow()
+    s = await sched.service.add_schedule(interval(wf))
+    old = START - timedelta(days=40)
+    recent = START - timedelta(days=1)
+    ts, mark = sched.database.dialect.ts, sched.database.dialect.params
+    many = 1_001
+
+    def fill(dal: Any) -> None:
+        runs = [(f"old-{i}", old + timedelta(seconds=i), "completed") for i in range(many)] + [
+            ("old-queued", old - timedelta(days=1), "queued"), ("recent", recent, "completed")]
+        for run_id, when, status in runs:
+            dal.executesql(mark(
+                "INSERT INTO workflow_schedule_runs (run_id, schedule_id, workflow_id, scheduled_for, fired_at, "
+                "status, attempt, \"trigger\") VALUES (?, ?, ?, ?, ?, ?, 1, 'schedule')"),
+                placeholders=[run_id, s.schedule_id, wf, ts(when), ts(when), status])
+        for i in range(many + 1):
+            dal.executesql(mark(
+                "INSERT INTO workflow_executions (execution_id, workflow_id, \"trigger\", status, attempt, created_at) "
+                "VALUES (?, ?, 'manual', ?, 1, ?)"),
+                placeholders=[f"exec-{i}", wf, "running" if i == many else "failed", ts(old)])
+        alerts = [("sent", old)] * many + [("failed", old), ("pending", old), ("sent", recent)]
+        for i, (status, when) in enumerate(alerts):
+            dal.executesql(mark(
+                "INSERT INTO schedule_alerts (alert_id, schedule_id, event, channel, target, payload, status, "
+                "created_at, next_attempt_at) VALUES (?, ?, 'failure', 'operator', '', '{}', ?, ?, ?)"),
+                placeholders=[f"alert-{i}", s.schedule_id, status, ts(when), ts(when)])
+
+    await sched.database.write(fill)
+
+    def left(dal: Any) -> tuple[list[Any], ...]:
+        return tuple(dal.executesql(sql) for sql in (
+            "SELECT run_id FROM workflow_schedule_runs ORDER BY run_id",
+            "SELECT execution_id FROM workflow_executions",
+            "SELECT status, COUNT(*) FROM schedule_alerts GROUP BY status ORDER BY status"))
+
+    assert sched.loop is not None
+    assert await sched.loop.purge_history() == 2 * many  # the old finished runs and executions
+    runs, executions, alerts = await sched.database.read(left)
+    assert [r[0].rstrip() for r in runs] == ["old-queued", "recent"]  # CHAR(36) on PostgreSQL
+    assert [e[0].rstrip() for e in executions] == [f"exec-{many}"]  # still running
+    assert [tuple(a) for a in alerts] == [("pending", 1), ("sent", 1)]
+
+    await sched.database.write(_leave_run(sched, "old-again", s.schedule_id, wf, old - timedelta(days=2), "completed", "gone"))
+    sched.loop.stop()
+    assert await sched.loop.purge_history() == 0
+    assert len((await sched.database.read(left))[0]) == 3
+
+
+async def test_a_pass_claims_in_batches_up_to_its_limit_and_says_when_more_is_due(database: Database,
+                                                                               clock: ManualClock) -> None:
+    """Five due with batches of two and at most two batches a pass: the first pass claims four and
+    says more is due (the loop passes again at once, without sleeping); the next claims the last."""
+    sched = Scheduler(database, make_settings(database.url), clock)
+    sched.attach_loop(batch_size=2, max_batches_per_pass=2)
+    try:
+        wf = await sched.workflow()
+        for i in range(5):
+            await sched.service.add_schedule(interval(wf, f"s{i}"))
+        first = await sched.tick(60)
+        assert (first.due, first.fired, first.more) == (4, 4, True)
+        second = await sched.tick()
+        assert (second.due, second.fired, second.more) == (1, 1, False)
+        assert (await sched.tick()).due == 0
+        assert len(sched.recorder.calls) == 5
+    finally:
+        await sched.close()
