@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -117,6 +119,7 @@ async def test_five_occurrences_inside_grace_fire_once(sched: Scheduler, clock: 
     s = await sched.service.add_schedule(interval(wf, grace_period_seconds=900))
     result = await sched.tick(5 * 60 + 20)  # 12:01 .. 12:05 are all due
     assert (result.fired, result.missed) == (1, 0)
+    assert result.lags_ms == [20_000.0]  # fired 20 s after the occurrence it ran for
     runs = await sched.runs(s.schedule_id)
     assert len(runs) == 1 and runs[0].scheduled_for == START + timedelta(minutes=5)
     assert runs[0].note == "coalesced 5 occurrences" and runs[0].error is None
@@ -155,6 +158,7 @@ async def test_overlap_skip(sched: Scheduler, clock: ManualClock) -> None:
     assert during == ["running", "skipped"]
     runs = await sched.runs(s.schedule_id)
     assert [r.status for r in runs] == ["completed", "skipped"] and "still going" in (runs[1].error or "")
+    assert runs[1].finished_at == START + timedelta(minutes=2)  # a skip ends when it is recorded
     assert len(sched.recorder.calls) == 1  # counted with the dispatcher idle: nothing is left to run
     row = await sched.service.get_schedule(s.schedule_id)
     assert row.execution_count == 1  # a skip is no execution
@@ -739,7 +743,7 @@ def _leave_run(sched: Scheduler, run_id: str, schedule_id: str, workflow_id: str
 
 
 async def test_recovery_adopts_a_run_exactly_at_its_grace_and_fails_one_a_second_past_it(
-        sched: Scheduler, clock: ManualClock) -> None:
+        sched: Scheduler, clock: ManualClock, caplog: pytest.LogCaptureFixture) -> None:
     """The boundary of a stopped replica's queued runs: `late <= grace` runs again (with the run's
     own trigger, context and attempt), a second more is failed with how late it was; a run whose
     schedule is gone fails with that reason; a run of this replica is never an orphan, heartbeat
@@ -764,7 +768,11 @@ async def test_recovery_adopts_a_run_exactly_at_its_grace_and_fails_one_a_second
     orphans = {o.run_id: o for o in await loop.ledger.orphans([loop.replica_id])}
     assert set(orphans) == {ids["on-time"], ids["too-late"], ids["no-schedule"]}  # never this replica's own
 
-    assert await loop.recover() == 3
+    with caplog.at_level(logging.INFO, logger="workflow_core_module.services.scheduler_loop"):
+        assert await loop.recover() == 3
+        assert await loop.recover() == 0  # nothing left: nothing twice, and nothing said
+    said = [r.getMessage() for r in caplog.records if getattr(r, "action", None) == "scheduler.recover"]
+    assert said == ["resolved 3 run(s) of stopped replicas"]
     await sched.settle()
     [refired] = sched.recorder.calls
     assert (refired["run_id"], refired["trigger"], refired["scheduled_for"]) == (
@@ -853,11 +861,45 @@ async def test_a_pass_claims_in_batches_up_to_its_limit_and_says_when_more_is_du
         wf = await sched.workflow()
         for i in range(5):
             await sched.service.add_schedule(interval(wf, f"s{i}"))
-        first = await sched.tick(60)
-        assert (first.due, first.fired, first.more) == (4, 4, True)
+        clock.advance(60)
+        began = time.perf_counter()
+        first = await sched.loop.run_pass(clock.now()) if sched.loop else None
+        took_ms = (time.perf_counter() - began) * 1000
+        await sched.settle()
+        assert first is not None and (first.due, first.fired, first.more) == (4, 4, True)
+        assert 0 < first.duration_ms <= took_ms  # the pass's own time, as /status reports it
         second = await sched.tick()
         assert (second.due, second.fired, second.more) == (1, 1, False)
         assert (await sched.tick()).due == 0
         assert len(sched.recorder.calls) == 5
     finally:
         await sched.close()
+
+
+async def test_a_recovered_chain_run_keeps_its_upstream(sched: Scheduler, clock: ManualClock) -> None:
+    """A chain run left queued by a stopped replica runs again with the trigger data it was queued
+    with: which upstream run started it, how that run ended and when."""
+    wf = await sched.workflow()
+    upstream = await sched.service.add_schedule(interval(wf, "upstream"))
+    chained = await sched.service.add_schedule({"workflow_id": wf, "name": "chained", "schedule_type": "after",
+                                                "after": {"schedule_id": upstream.schedule_id, "on": "any"}})
+    ended = clock.now() - timedelta(seconds=5)
+    upstream_run, chain_run = str(uuid.uuid4()), str(uuid.uuid4())
+    ts, mark = sched.database.dialect.ts, sched.database.dialect.params
+
+    def leave(dal: Any) -> None:
+        sql = mark("INSERT INTO workflow_schedule_runs (run_id, schedule_id, workflow_id, scheduled_for, fired_at, "
+                   "finished_at, status, attempt, \"trigger\", claimed_by, upstream_run_id) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        dal.executesql(sql, placeholders=[upstream_run, upstream.schedule_id, wf, ts(ended), ts(ended), ts(ended),
+                                          "failed", 1, "schedule", "gone", None])
+        dal.executesql(sql, placeholders=[chain_run, chained.schedule_id, wf, ts(ended), ts(ended), None, "queued", 0,
+                                          "after", "gone", upstream_run])
+
+    await sched.database.write(leave)
+    assert sched.loop is not None and await sched.loop.recover() == 1
+    await sched.settle()
+    [refired] = sched.recorder.calls
+    assert (refired["run_id"], refired["trigger"]) == (chain_run, "after")
+    assert refired["upstream"] == {"schedule_id": upstream.schedule_id, "run_id": upstream_run, "status": "failed",
+                                   "finished_at": ended.strftime("%Y-%m-%dT%H:%M:%SZ")}
