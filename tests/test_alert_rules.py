@@ -248,3 +248,35 @@ def test_what_an_alert_says_at_its_edges() -> None:
     assert "…and" not in digest_text([str(i) for i in range(10)])
     assert digest_text([str(i) for i in range(11)]).splitlines()[-1] == "…and 1 more"
     assert digest_text([str(i) for i in range(25)]).splitlines()[-1] == "…and 15 more"
+
+
+def test_the_operators_default_rules_alert_at_the_first_failure_and_repeat_hourly() -> None:
+    """AlertSettings.default(): a schedule with no `alerts` of its own whose alerts still go to the
+    operator (ALERT_WEBHOOK_URL) alerts at its first failure, and again while failing no sooner
+    than an hour later."""
+    rules = AlertSettings.default()
+    events, state = after_end(rules, AlertState(), "failed", 1, START)
+    assert events == ["failure"]
+    assert after_end(rules, state, "failed", 2, START + timedelta(seconds=3599))[0] == []
+    assert after_end(rules, state, "failed", 2, START + timedelta(seconds=3600))[0] == ["failure"]
+
+
+def _read(text: str) -> str:
+    """`text` as a JSON body or a database row gives it: an equal string, not the interned literal
+    (a rule that compared with `is` would pass with literals and fail in the service)."""
+    copy = "".join(list(text))
+    assert copy == text and copy is not text
+    return copy
+
+
+def test_the_rules_compare_values_read_from_requests_and_rows_by_equality() -> None:
+    value, errors = check_alerts({"channels": [{"type": _read("webhook")}]})
+    assert value is None and errors == {"alerts.channels[0].url": "required: an http:// or https:// URL"}
+    rules = _settings(on=["failure", "recovered"])
+    state = after_end(rules, AlertState(), "failed", 1, START)[1]
+    assert after_end(rules, state, _read("completed"), 0, START)[0] == ["recovered"]
+    schedule = {"name": "nightly", "pause_reason": "paused after 3 failures in a row"}
+    assert alert_text(_read("failure"), schedule, {"streak": 3}, "12:00") == (
+        "[failure] Schedule \"nightly\" failed at 12:00 (3 failures in a row)")
+    assert alert_text(_read("paused"), schedule, None, "12:00") == (
+        "[paused] Schedule \"nightly\" was paused at 12:00: paused after 3 failures in a row")
