@@ -65,8 +65,24 @@ async def test_all_with_a_cap_fires_the_newest_and_records_the_rest_missed(sched
     assert [(r.scheduled_for, r.status) for r in runs] == [
         (START + timedelta(minutes=k), "missed" if k < 3 else "completed") for k in range(1, 6)]
     assert "newest 3 occurrences" in (runs[0].error or "")
+    assert [r.finished_at for r in runs[:2]] == [clock.now().replace(microsecond=0)] * 2  # ended when recorded
     row = await sched.service.get_schedule(s.schedule_id)
     assert (row.missed_runs, row.successful_runs, row.total_runs) == (2, 3, 5)
+
+
+async def test_one_left_out_by_the_cap_counts_once_as_missed_and_once_as_a_run(sched: Scheduler,
+                                                                              clock: ManualClock) -> None:
+    """Four owed, a cap of three: the pass that fires the oldest of the three also records the
+    fourth-newest missed; the counters add them (an odd count would show a bitwise slip)."""
+    wf = await sched.workflow()
+    s = await sched.service.add_schedule(every_minute(wf, catchup_policy="all", catchup_max=3))
+    clock.advance(4 * 60 + 30)
+    assert (await sched.tick()).missed == 1
+    row = await sched.service.get_schedule(s.schedule_id)
+    assert (row.missed_runs, row.total_runs) == (1, 2)
+    assert await catch_up(sched) == 2
+    row = await sched.service.get_schedule(s.schedule_id)
+    assert (row.missed_runs, row.successful_runs, row.total_runs) == (1, 3, 4)
 
 
 async def test_latest_is_unchanged(sched: Scheduler, clock: ManualClock) -> None:

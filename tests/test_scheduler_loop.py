@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
+import types
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -16,6 +16,7 @@ from workflow_core_module.clock import ManualClock
 from workflow_core_module.db.database import Database
 from workflow_core_module.scheduling import ScheduleStatus
 from workflow_core_module.scheduling.trigger import TRIGGER_KEYS
+from workflow_core_module.services import scheduler_loop
 from workflow_core_module.services.dispatcher import CANCEL_POLL_SECONDS
 from workflow_core_module.services.scheduler_loop import HEARTBEAT_SECONDS
 
@@ -63,7 +64,8 @@ async def test_one_time_fires_once_then_completed(sched: Scheduler, clock: Manua
     wf = await sched.workflow()
     s = await sched.service.add_schedule({"workflow_id": wf, "name": "once", "schedule_type": "one_time",
                                           "scheduled_time": (START + timedelta(seconds=30)).isoformat()})
-    assert (await sched.tick(30)).fired == 1
+    first = await sched.tick(30)
+    assert (first.fired, first.completed, first.expired) == (1, 1, 0)
     for _ in range(3):
         assert (await sched.tick(3600)).fired == 0
     row = await sched.service.get_schedule(s.schedule_id)
@@ -93,8 +95,9 @@ async def test_paused_schedules_never_fire(sched: Scheduler, clock: ManualClock)
 async def test_end_date_expires(sched: Scheduler, clock: ManualClock) -> None:
     wf = await sched.workflow()
     s = await sched.service.add_schedule(interval(wf, end_date=(START + timedelta(minutes=3)).isoformat()))
-    fired = [(await sched.tick(60)).fired for _ in range(6)]
-    assert fired == [1, 1, 1, 0, 0, 0]
+    passes = [await sched.tick(60) for _ in range(6)]
+    assert [p.fired for p in passes] == [1, 1, 1, 0, 0, 0]
+    assert [(p.expired, p.completed) for p in passes] == [(0, 0), (0, 0), (1, 0), (0, 0), (0, 0), (0, 0)]
     row = await sched.service.get_schedule(s.schedule_id)
     assert row.status is ScheduleStatus.EXPIRED and not row.is_active
 
@@ -108,6 +111,7 @@ async def test_missed_beyond_grace_one_missed_run_and_next_in_future(sched: Sche
     runs = await sched.runs(s.schedule_id)
     assert [r.status for r in runs] == ["missed"] and runs[0].scheduled_for == START + timedelta(hours=1)
     assert "grace period 600 s" in (runs[0].error or "")
+    assert runs[0].finished_at == clock.now().replace(microsecond=0)  # a miss ends when it is recorded
     row = await sched.service.get_schedule(s.schedule_id)
     assert row.next_execution_at == START + timedelta(days=1, hours=1) > clock.now()
     assert row.missed_runs == 1 and row.is_active and sched.recorder.calls == []
@@ -123,7 +127,11 @@ async def test_five_occurrences_inside_grace_fire_once(sched: Scheduler, clock: 
     runs = await sched.runs(s.schedule_id)
     assert len(runs) == 1 and runs[0].scheduled_for == START + timedelta(minutes=5)
     assert runs[0].note == "coalesced 5 occurrences" and runs[0].error is None
-    assert (await sched.service.get_schedule(s.schedule_id)).next_execution_at == START + timedelta(minutes=6)
+    await sched.tick(60 + 40)  # 12:06 and 12:07
+    assert [r.note for r in await sched.runs(s.schedule_id)] == ["coalesced 5 occurrences", "coalesced 2 occurrences"]
+    await sched.tick(60)  # 12:08 alone
+    assert (await sched.runs(s.schedule_id))[-1].note is None
+    assert (await sched.service.get_schedule(s.schedule_id)).next_execution_at == START + timedelta(minutes=9)
 
 
 # ---- overlap policies -----------------------------------------------------------------------
@@ -798,8 +806,8 @@ async def test_recovery_adopts_a_run_exactly_at_its_grace_and_fails_one_a_second
     assert len(sched.recorder.calls) == 1
 
 
-async def test_retention_deletes_every_batch_of_old_runs_executions_and_alerts(sched: Scheduler,
-                                                                            clock: ManualClock) -> None:
+async def test_retention_deletes_every_batch_of_old_runs_executions_and_alerts(
+        sched: Scheduler, clock: ManualClock, caplog: pytest.LogCaptureFixture) -> None:
     """More than one batch (1,000) of each kind: retention goes on until a batch deletes nothing,
     counts runs and executions (not alerts), and keeps what is unfinished, undelivered or recent.
     Once the loop is stopped it deletes nothing more."""
@@ -839,7 +847,11 @@ async def test_retention_deletes_every_batch_of_old_runs_executions_and_alerts(s
             "SELECT status, COUNT(*) FROM schedule_alerts GROUP BY status ORDER BY status"))
 
     assert sched.loop is not None
-    assert await sched.loop.purge_history() == 2 * many  # the old finished runs and executions
+    with caplog.at_level(logging.INFO, logger="workflow_core_module.services.scheduler_loop"):
+        assert await sched.loop.purge_history() == 2 * many  # the old finished runs and executions
+        assert await sched.loop.purge_history() == 0  # nothing old left: nothing said
+    said = [r.getMessage() for r in caplog.records if getattr(r, "action", None) == "scheduler.retention"]
+    assert said == [f"deleted {2 * many} old run and execution rows and {many + 1} old alerts"]
     runs, executions, alerts = await sched.database.read(left)
     assert [r[0].rstrip() for r in runs] == ["old-queued", "recent"]  # CHAR(36) on PostgreSQL
     assert [e[0].rstrip() for e in executions] == [f"exec-{many}"]  # still running
@@ -862,12 +874,8 @@ async def test_a_pass_claims_in_batches_up_to_its_limit_and_says_when_more_is_du
         for i in range(5):
             await sched.service.add_schedule(interval(wf, f"s{i}"))
         clock.advance(60)
-        began = time.perf_counter()
-        first = await sched.loop.run_pass(clock.now()) if sched.loop else None
-        took_ms = (time.perf_counter() - began) * 1000
-        await sched.settle()
-        assert first is not None and (first.due, first.fired, first.more) == (4, 4, True)
-        assert 0 < first.duration_ms <= took_ms  # the pass's own time, as /status reports it
+        first = await sched.tick()
+        assert (first.due, first.fired, first.more) == (4, 4, True)
         second = await sched.tick()
         assert (second.due, second.fired, second.more) == (1, 1, False)
         assert (await sched.tick()).due == 0
@@ -903,3 +911,45 @@ async def test_a_recovered_chain_run_keeps_its_upstream(sched: Scheduler, clock:
     assert (refired["run_id"], refired["trigger"]) == (chain_run, "after")
     assert refired["upstream"] == {"schedule_id": upstream.schedule_id, "run_id": upstream_run, "status": "failed",
                                    "finished_at": ended.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+async def test_a_claim_writes_the_alerts_of_schedules_that_alert_and_no_others(sched: Scheduler,
+                                                                             clock: ManualClock) -> None:
+    """A missed occurrence and an expiry write their alert rows in the claim's transaction, for
+    the schedule that asked for them only (no operator webhook is set here)."""
+    wf = await sched.workflow()
+    alerts = {"on": ["missed", "paused"], "channels": [{"type": "webhook", "url": "http://127.0.0.1:9/alert"}]}
+    grace = {"grace_period_seconds": 60, "end_date": (START + timedelta(minutes=10)).isoformat()}
+    alerting = await sched.service.add_schedule(interval(wf, "alerting", alerts=alerts, **grace))
+    quiet = await sched.service.add_schedule(interval(wf, "quiet", **grace))
+    assert (await sched.tick(60 + 90)).missed == 2  # 12:02:30: 12:01 missed, 12:02 fires
+    assert (await sched.tick(9 * 60)).expired == 2  # 12:11:30: 12:03 .. 12:11 missed, the end (12:10) passed
+
+    def events(dal: Any) -> list[tuple[str, str]]:
+        return [(str(r[0]).rstrip(), r[1]) for r in dal.executesql(
+            "SELECT schedule_id, event FROM schedule_alerts ORDER BY id")]
+
+    assert await sched.database.read(events) == [(alerting.schedule_id, e) for e in ("missed", "missed", "paused")]
+    assert await sched.statuses(quiet.schedule_id) == await sched.statuses(alerting.schedule_id)
+
+
+async def test_a_pass_reports_its_own_duration_in_milliseconds(sched: Scheduler, clock: ManualClock,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """duration_ms (what /status and the pass log show) is the pass's elapsed time: the loop reads
+    time.perf_counter at its start and end, here 0.25 s apart."""
+    readings = iter([1000.0, 1000.25])
+    monkeypatch.setattr(scheduler_loop, "time", types.SimpleNamespace(perf_counter=lambda: next(readings)))
+    assert sched.loop is not None
+    assert (await sched.loop.run_pass(clock.now())).duration_ms == 250.0
+
+
+async def test_maintenance_halts_a_pass_before_it_claims_anything(sched: Scheduler, clock: ManualClock) -> None:
+    wf = await sched.workflow()
+    s = await sched.service.add_schedule(interval(wf, grace_period_seconds=3600))
+    await sched.scheduler.pause_all(reason="upgrade", actor="test")
+    halted = await sched.tick(60)
+    assert (halted.halted, halted.due, halted.fired, halted.more) == (True, 0, 0, False)
+    await sched.scheduler.resume_all(actor="test")
+    resumed = await sched.tick()
+    assert (resumed.halted, resumed.fired) == (False, 1)
+    assert await sched.statuses(s.schedule_id) == ["completed"]
