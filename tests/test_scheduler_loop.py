@@ -757,8 +757,9 @@ async def test_recovery_adopts_a_run_exactly_at_its_grace_and_fails_one_a_second
     schedule is gone fails with that reason; a run of this replica is never an orphan, heartbeat
     or not; and a run taken over once is not taken over again."""
     wf = await sched.workflow()
-    on_time = await sched.service.add_schedule(interval(wf, "on-time", grace_period_seconds=60,
-                                                        context_data={"room": "ops"}))
+    on_time = await sched.service.add_schedule(interval(
+        wf, "on-time", grace_period_seconds=60, context_data={"room": "ops"}, community_id="blue",
+        callback_url="http://127.0.0.1:9/done", timeout_seconds=30, max_retries=2, retry_backoff_seconds=5))
     too_late = await sched.service.add_schedule(interval(wf, "too-late", grace_period_seconds=60))
     mine = await sched.service.add_schedule(interval(wf, "mine"))
     assert sched.loop is not None
@@ -775,6 +776,17 @@ async def test_recovery_adopts_a_run_exactly_at_its_grace_and_fails_one_a_second
         await sched.database.write(leave)
     orphans = {o.run_id: o for o in await loop.ledger.orphans([loop.replica_id])}
     assert set(orphans) == {ids["on-time"], ids["too-late"], ids["no-schedule"]}  # never this replica's own
+    left = orphans[ids["on-time"]]
+    assert (left.schedule_pk, left.schedule_id, left.workflow_id, left.community_id, left.scheduled_for) == (
+        on_time.id, on_time.schedule_id, wf, "blue", now - timedelta(seconds=60))
+    assert (left.status, left.trigger, left.claimed_by, left.execution_id, left.attempt) == (
+        "queued", "manual", "gone", None, 2)
+    limits = left.limits
+    assert (left.grace_period_seconds, left.context_data, left.callback_url) == (60, {"room": "ops"},
+                                                                                 "http://127.0.0.1:9/done")
+    assert (limits.timeout_seconds, limits.max_retries, limits.retry_backoff_seconds) == (30, 2, 5)
+    gone = orphans[ids["no-schedule"]]
+    assert (gone.schedule_pk, gone.grace_period_seconds, gone.context_data, gone.callback_url) == (None, 0, {}, None)
 
     with caplog.at_level(logging.INFO, logger="workflow_core_module.services.scheduler_loop"):
         assert await loop.recover() == 3
