@@ -66,6 +66,7 @@ async def test_all_with_a_cap_fires_the_newest_and_records_the_rest_missed(sched
         (START + timedelta(minutes=k), "missed" if k < 3 else "completed") for k in range(1, 6)]
     assert "newest 3 occurrences" in (runs[0].error or "")
     assert [r.finished_at for r in runs[:2]] == [clock.now().replace(microsecond=0)] * 2  # ended when recorded
+    assert [r.attempt for r in runs] == [0, 0, 1, 1, 1]  # the missed ones never ran
     row = await sched.service.get_schedule(s.schedule_id)
     assert (row.missed_runs, row.successful_runs, row.total_runs) == (2, 3, 5)
 
@@ -114,3 +115,18 @@ async def test_a_slow_run_makes_the_catch_up_queue_not_skip(sched: Scheduler, cl
     await sched.settle()
     assert [c["scheduled_for"] for c in sched.recorder.calls] == [minute(1), minute(2), minute(3)]
     assert await sched.statuses(s.schedule_id) == ["completed"] * 3
+
+
+async def test_a_pass_that_misses_past_grace_and_leaves_some_out_by_the_cap_counts_both(sched: Scheduler,
+                                                                                       clock: ManualClock) -> None:
+    """Down 5 minutes with a 2-minute grace and a cap of 1: 12:01 .. 12:03 are past grace (one
+    missed run for them), 12:04 is left out by the cap (missed too), 12:05 fires."""
+    wf = await sched.workflow()
+    s = await sched.service.add_schedule(every_minute(wf, catchup_policy="all", catchup_max=1,
+                                                      grace_period_seconds=120))
+    clock.advance(5 * 60 + 30)
+    result = await sched.tick()
+    assert (result.fired, result.missed) == (1, 2)
+    row = await sched.service.get_schedule(s.schedule_id)
+    assert (row.missed_runs, row.total_runs) == (2, 3)
+    assert [r.status for r in await sched.runs(s.schedule_id)] == ["missed", "missed", "completed"]

@@ -112,6 +112,7 @@ async def test_missed_beyond_grace_one_missed_run_and_next_in_future(sched: Sche
     assert [r.status for r in runs] == ["missed"] and runs[0].scheduled_for == START + timedelta(hours=1)
     assert "grace period 600 s" in (runs[0].error or "")
     assert runs[0].finished_at == clock.now().replace(microsecond=0)  # a miss ends when it is recorded
+    assert runs[0].attempt == 0  # and never ran
     row = await sched.service.get_schedule(s.schedule_id)
     assert row.next_execution_at == START + timedelta(days=1, hours=1) > clock.now()
     assert row.missed_runs == 1 and row.is_active and sched.recorder.calls == []
@@ -156,6 +157,8 @@ async def _overlapping(sched: Scheduler, clock: ManualClock, policy: str) -> tup
     assert sched.scheduler.dispatcher.pending == 1 + runs_now  # a skipped occurrence was never handed over
     await until(lambda: len(sched.recorder.calls) == 1 + runs_now, what="the second run to reach its step")
     during = await sched.statuses(s.schedule_id)
+    running = [r.finished_at for r in await sched.runs(s.schedule_id) if r.status == "running"]
+    assert running and set(running) == {None}  # not ended at its claim
     gate.set()
     await sched.settle()
     return s, during
@@ -167,6 +170,7 @@ async def test_overlap_skip(sched: Scheduler, clock: ManualClock) -> None:
     runs = await sched.runs(s.schedule_id)
     assert [r.status for r in runs] == ["completed", "skipped"] and "still going" in (runs[1].error or "")
     assert runs[1].finished_at == START + timedelta(minutes=2)  # a skip ends when it is recorded
+    assert (runs[1].attempt, runs[0].attempt) == (0, 1)  # and never ran
     assert len(sched.recorder.calls) == 1  # counted with the dispatcher idle: nothing is left to run
     row = await sched.service.get_schedule(s.schedule_id)
     assert row.execution_count == 1  # a skip is no execution
@@ -724,6 +728,8 @@ async def test_a_pass_that_finds_nothing_due_reads_stale_cache_entries_again(sch
                        placeholders=[ts(due + timedelta(minutes=1)), moved.id])
         dal.executesql(mark("UPDATE workflow_schedules SET is_active = ?, status = 'paused' WHERE id = ?"),
                        placeholders=[False, paused.id])
+        dal.executesql(mark("UPDATE workflow_schedules SET next_execution_at = ? WHERE id = ?"),
+                       placeholders=[ts(START + timedelta(minutes=7)), later.id])
 
     await sched.database.write(elsewhere)
     cache = sched.service.cache
@@ -732,7 +738,7 @@ async def test_a_pass_that_finds_nothing_due_reads_stale_cache_entries_again(sch
     assert (result.due, result.fired, result.more) == (0, 0, False)
     assert cache.due_at(moved.id) == due + timedelta(minutes=1)
     assert paused.id not in cache
-    assert cache.due_at(later.id) == START + timedelta(minutes=5)
+    assert cache.due_at(later.id) == START + timedelta(minutes=5)  # not due yet: its change notice will tell
     assert sched.loop is not None and sched.loop.next_wait_seconds(clock.now()) == 60.0
 
 
@@ -862,8 +868,12 @@ async def test_retention_deletes_every_batch_of_old_runs_executions_and_alerts(
     with caplog.at_level(logging.INFO, logger="workflow_core_module.services.scheduler_loop"):
         assert await sched.loop.purge_history() == 2 * many  # the old finished runs and executions
         assert await sched.loop.purge_history() == 0  # nothing old left: nothing said
+        await sched.database.write(_leave_run(sched, "old-run", s.schedule_id, wf, old - timedelta(days=3),
+                                              "completed", "gone"))
+        assert await sched.loop.purge_history() == 1  # a run alone is said too
     said = [r.getMessage() for r in caplog.records if getattr(r, "action", None) == "scheduler.retention"]
-    assert said == [f"deleted {2 * many} old run and execution rows and {many + 1} old alerts"]
+    assert said == [f"deleted {2 * many} old run and execution rows and {many + 1} old alerts",
+                    "deleted 1 old run and execution rows and 0 old alerts"]
     runs, executions, alerts = await sched.database.read(left)
     assert [r[0].rstrip() for r in runs] == ["old-queued", "recent"]  # CHAR(36) on PostgreSQL
     assert [e[0].rstrip() for e in executions] == [f"exec-{many}"]  # still running
@@ -965,3 +975,16 @@ async def test_maintenance_halts_a_pass_before_it_claims_anything(sched: Schedul
     resumed = await sched.tick()
     assert (resumed.halted, resumed.fired) == (False, 1)
     assert await sched.statuses(s.schedule_id) == ["completed"]
+
+
+async def test_an_expiry_alone_writes_its_alert(sched: Scheduler, clock: ManualClock) -> None:
+    """The last occurrence fires and the next is past the end: the claim's only alert is the
+    expiry (no alert state changes with it), and it is written all the same."""
+    wf = await sched.workflow()
+    alerts = {"on": ["paused"], "channels": [{"type": "webhook", "url": "http://127.0.0.1:9/alert"}]}
+    s = await sched.service.add_schedule(interval(wf, alerts=alerts,
+                                                  end_date=(START + timedelta(seconds=150)).isoformat()))
+    assert [(p.fired, p.expired) for p in [await sched.tick(60), await sched.tick(60)]] == [(1, 0), (1, 1)]
+    rows = await sched.database.read(lambda dal: dal.executesql("SELECT event FROM schedule_alerts"))
+    assert [r[0] for r in rows] == ["paused"]
+    assert await sched.statuses(s.schedule_id) == ["completed", "completed"]
