@@ -238,14 +238,19 @@ def test_callback_url_at_its_bounds() -> None:
 
 
 def test_cron_and_rrule_text_bounds() -> None:
-    long_cron = "0 " + "1," * 99 + "2 * * *"  # 205 characters
-    assert errors_of(spec(cron_expression=long_cron)) == {"cron_expression": "at most 200 characters"}
+    longest = "0 " + "1," * 95 + "12 * * *"  # 200 characters
+    assert validate_schedule(spec(cron_expression=longest), limits=LIMITS).cron_expression.startswith("0 1,1,")
+    assert errors_of(spec(cron_expression=longest.replace("12", "123"))) == {
+        "cron_expression": "at most 200 characters"}
     rrule = {"schedule_type": "rrule", "cron_expression": ..., "start_date": "2027-01-01T09:00:00Z"}
     assert errors_of(spec(**rrule, rrule="FREQ=DAILY;" + "X" * 300)) == {"rrule": "at most 300 characters"}
     assert errors_of(spec(**rrule, rrule=5)) == {"rrule": "expected a string, got a number"}
     assert errors_of(spec(**{**rrule, "start_date": ...}, rrule="FREQ=DAILY")) == {
         "start_date": "required for rrule schedules: it is the rule's DTSTART (its first day and time)"}
     assert validate_schedule(spec(**rrule, rrule="freq=daily"), limits=LIMITS).rrule == "FREQ=DAILY"
+    never = "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"  # parses; only its check against DTSTART refuses it
+    assert errors_of(spec(**rrule, rrule=never)) == {"rrule": (
+        f"{never!r} never fires: no day matches all of its parts (looked at 400 years, a whole cycle of the calendar)")}
 
 
 def test_long_values_are_shown_cut_to_sixty_characters() -> None:
@@ -392,8 +397,8 @@ def test_a_pause_takes_a_reason_and_a_future_until() -> None:
         None, datetime(2026, 11, 22, 13, 0, tzinfo=timezone.utc))  # a wall time in the schedule's zone
     assert _refused(validate_pause, {"reason": "r" * 501}, zone="UTC", now=NOW) == {
         "reason": "at most 500 characters, got 501"}
-    assert _refused(validate_pause, {"until": "2026-11-22T12:00:00Z"}, zone="UTC", now=NOW) == {
-        "until": "must be in the future"}
+    for past in ("2026-11-22T12:00:00Z", "2026-11-22T11:00:00Z"):
+        assert _refused(validate_pause, {"until": past}, zone="UTC", now=NOW) == {"until": "must be in the future"}
     assert _refused(validate_pause, {"until": "soon"}, zone="UTC", now=NOW) == {
         "until": "'soon' is not an ISO 8601 date-time like 2026-12-24T18:00:00Z"}
     assert _refused(validate_pause, {"for": 5}, zone="UTC", now=NOW) == {"for": "unknown field"}
