@@ -116,6 +116,7 @@ async def test_missed_beyond_grace_one_missed_run_and_next_in_future(sched: Sche
     row = await sched.service.get_schedule(s.schedule_id)
     assert row.next_execution_at == START + timedelta(days=1, hours=1) > clock.now()
     assert row.missed_runs == 1 and row.is_active and sched.recorder.calls == []
+    assert (row.total_runs, row.execution_count) == (1, 0)  # a missed run is a run, not an execution
     assert (row.last_run_status, row.last_run_at) == ("missed", clock.now().replace(microsecond=0))
 
 
@@ -958,11 +959,11 @@ async def test_a_claim_writes_the_alerts_of_schedules_that_alert_and_no_others(s
 async def test_a_pass_reports_its_own_duration_in_milliseconds(sched: Scheduler, clock: ManualClock,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """duration_ms (what /status and the pass log show) is the pass's elapsed time: the loop reads
-    time.perf_counter at its start and end, here 0.25 s apart."""
-    readings = iter([1000.0, 1000.25])
+    time.perf_counter at its start and end, here 1.5 s apart."""
+    readings = iter([1.0, 2.5])
     monkeypatch.setattr(scheduler_loop, "time", types.SimpleNamespace(perf_counter=lambda: next(readings)))
     assert sched.loop is not None
-    assert (await sched.loop.run_pass(clock.now())).duration_ms == 250.0
+    assert (await sched.loop.run_pass(clock.now())).duration_ms == 1500.0
 
 
 async def test_maintenance_halts_a_pass_before_it_claims_anything(sched: Scheduler, clock: ManualClock) -> None:
@@ -988,3 +989,17 @@ async def test_an_expiry_alone_writes_its_alert(sched: Scheduler, clock: ManualC
     rows = await sched.database.read(lambda dal: dal.executesql("SELECT event FROM schedule_alerts"))
     assert [r[0] for r in rows] == ["paused"]
     assert await sched.statuses(s.schedule_id) == ["completed", "completed"]
+
+
+async def test_a_recovered_run_that_pauses_its_schedule_alerts_both(sched: Scheduler, clock: ManualClock) -> None:
+    """A run left running by a stopped replica is recorded failed; with pause_after_failures 1 that
+    pauses its schedule, and a schedule alerting on both gets a failure alert and a paused one."""
+    wf = await sched.workflow()
+    alerts = {"on": ["failure", "paused"], "channels": [{"type": "webhook", "url": "http://127.0.0.1:9/alert"}]}
+    s = await sched.service.add_schedule(interval(wf, alerts=alerts, pause_after_failures=1))
+    await sched.database.write(_leave_run(sched, str(uuid.uuid4()), s.schedule_id, wf, clock.now(), "running", "gone",
+                                          attempt=1))
+    assert sched.loop is not None and await sched.loop.recover() == 1
+    rows = await sched.database.read(lambda dal: dal.executesql("SELECT event FROM schedule_alerts ORDER BY id"))
+    assert [r[0] for r in rows] == ["failure", "paused"]
+    assert (await sched.service.get_schedule(s.schedule_id)).status is ScheduleStatus.PAUSED

@@ -321,6 +321,8 @@ def test_a_window_must_be_open() -> None:
         "scheduled_time": "is before start_date"}
     assert errors_of(spec(**one_time, scheduled_time="2027-01-01T00:00:00Z", start_date="2027-01-01T00:00:00Z",
                           end_date="2026-12-01T00:00:00Z"))["end_date"] == "must be after start_date"
+    assert errors_of(spec(**one_time, scheduled_time="2027-01-01T00:00:00Z", end_date="2026-12-31T00:00:00Z")) == {
+        "end_date": "the window ends before the next occurrence"}
     fields = validate_schedule(spec(**one_time, scheduled_time="2026-11-22T12:00:01Z"), limits=LIMITS, now=NOW)
     assert fields.scheduled_time == datetime(2026, 11, 22, 12, 0, 1, tzinfo=timezone.utc)
 
