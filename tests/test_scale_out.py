@@ -123,7 +123,13 @@ def test_three_replicas_fire_3000_due_in_one_second_exactly_once(fresh_postgres:
     with HttpSink() as sink, ServeProcess(env, cwd=tmp_path) as a, ServeProcess(env, cwd=tmp_path) as b, \
             ServeProcess(env, cwd=tmp_path) as c:
         wf = sink_workflow(a, sink)
-        due = (datetime.now(timezone.utc) + timedelta(seconds=25)).replace(microsecond=0)
+        # The lead must cover creating 3,000 schedules, which a loaded machine does several times
+        # slower: time 150 (due tomorrow, so they never fire here) and allow 1.5 times the rate.
+        tomorrow = datetime.now(timezone.utc) + timedelta(days=1)
+        began = time.monotonic()
+        create_many([a, b, c], [one_time(wf, f"probe{i}", tomorrow) for i in range(150)])
+        lead = max(25.0, (time.monotonic() - began) / 150 * 3000 * 1.5 + 5)
+        due = (datetime.now(timezone.utc) + timedelta(seconds=lead)).replace(microsecond=0)
         created = create_many([a, b, c], [one_time(wf, f"s{i}", due) for i in range(3000)])
         assert datetime.now(timezone.utc) < due - timedelta(seconds=2), "creating took too long for this test"
         wait_until(lambda: len(sink.received) >= 3000, (due - datetime.now(timezone.utc)).total_seconds() + 60,

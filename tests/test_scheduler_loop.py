@@ -150,7 +150,7 @@ async def _overlapping(sched: Scheduler, clock: ManualClock, policy: str) -> tup
     assert sched.loop is not None and sched.scheduler.dispatcher is not None
     clock.advance(60)
     await sched.loop.run_pass(clock.now())
-    await asyncio.wait_for(sched.recorder.started.wait(), 5)
+    await asyncio.wait_for(sched.recorder.started.wait(), 30)
     clock.advance(60)
     second = await sched.loop.run_pass(clock.now())
     runs_now = {"skip": 0, "allow": 1, "cancel_previous": 1}[policy]
@@ -193,7 +193,7 @@ async def test_overlap_buffer_one(sched: Scheduler, clock: ManualClock) -> None:
     assert sched.loop is not None
     clock.advance(60)
     await sched.loop.run_pass(clock.now())
-    await asyncio.wait_for(sched.recorder.started.wait(), 5)
+    await asyncio.wait_for(sched.recorder.started.wait(), 30)
     passes = []
     for _ in range(2):  # two more occurrences while the first still runs
         clock.advance(60)
@@ -420,7 +420,7 @@ async def test_shutdown_lets_runs_finish_then_cancels_the_rest(database: Databas
     clock.advance(60)
     assert sched.loop is not None
     await sched.loop.run_pass(clock.now())
-    await asyncio.wait_for(sched.recorder.started.wait(), 5)
+    await asyncio.wait_for(sched.recorder.started.wait(), 30)
     await sched.scheduler.stop(grace_seconds=0.2)
     statuses = {await sched.statuses(a.schedule_id) == ["cancelled"], await sched.statuses(b.schedule_id) == ["cancelled"]}
     assert statuses == {True}
@@ -563,8 +563,8 @@ async def test_history_retention_deletes_old_runs(sched: Scheduler, clock: Manua
 
 async def test_a_broken_row_is_set_aside_and_others_still_fire(sched: Scheduler, clock: ManualClock) -> None:
     wf = await sched.workflow()
+    bad = await sched.service.add_schedule(interval(wf, "bad"))  # first: the rows after it are planned still
     good = await sched.service.add_schedule(interval(wf, "good"))
-    bad = await sched.service.add_schedule(interval(wf, "bad"))
     await sched.database.write(lambda dal: dal.executesql(
         f"UPDATE workflow_schedules SET timezone = 'Not/AZone', schedule_type = 'cron', cron_expression = '0 0 * * *', "
         f"interval_seconds = NULL WHERE id = {bad.id}"))
@@ -792,6 +792,7 @@ async def test_recovery_adopts_a_run_exactly_at_its_grace_and_fails_one_a_second
     assert (left.grace_period_seconds, left.context_data, left.callback_url) == (60, {"room": "ops"},
                                                                                  "http://127.0.0.1:9/done")
     assert (limits.timeout_seconds, limits.max_retries, limits.retry_backoff_seconds) == (30, 2, 5)
+    assert orphans[ids["too-late"]].attempt == 0  # queued, never started
     gone = orphans[ids["no-schedule"]]
     assert (gone.schedule_pk, gone.grace_period_seconds, gone.context_data, gone.callback_url) == (None, 0, {}, None)
 
@@ -1003,3 +1004,16 @@ async def test_a_recovered_run_that_pauses_its_schedule_alerts_both(sched: Sched
     rows = await sched.database.read(lambda dal: dal.executesql("SELECT event FROM schedule_alerts ORDER BY id"))
     assert [r[0] for r in rows] == ["failure", "paused"]
     assert (await sched.service.get_schedule(s.schedule_id)).status is ScheduleStatus.PAUSED
+
+
+async def test_a_pass_does_not_wake_the_loop_with_its_own_claims(sched: Scheduler, clock: ManualClock) -> None:
+    """A claim moves its schedules to their next times; the loop re-arms after the pass, so
+    those changes must not count as a wake (the loop, armed for nothing yet, would pass again)."""
+    loop = sched.loop
+    assert loop is not None
+    wf = await sched.workflow()
+    await sched.service.add_schedule(interval(wf))
+    assert loop.woken  # the new schedule's change did wake it
+    loop._wake.clear()
+    assert (await sched.tick(60)).fired == 1
+    assert not loop.woken

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -281,6 +282,8 @@ def test_a_types_field_is_required_and_the_other_types_fields_refused() -> None:
                 errors = errors_of({**base, other_field: other_value})
                 assert errors[other_field] == f"only allowed for {other} schedules, not {kind}"
     assert set(errors_of(spec(cron_expression="61 * * * *"))) == {"cron_expression"}  # no "required" as well
+    assert errors_of(spec(cron_expression=..., community_id="c" * 101)) == {  # an error sorting before it
+        "community_id": "at most 100 characters, got 101", "cron_expression": "required for cron schedules"}
     assert set(errors_of(spec(**{**INTERVAL, "interval_seconds": 5}))) == {"interval_seconds"}
 
 
@@ -375,6 +378,9 @@ def test_a_chat_alert_needs_a_community_and_a_channel_to_post_into() -> None:
 
 
 def test_merge_changes_keeps_the_timing_of_an_unchanged_type() -> None:
+    every = validate_schedule(spec(**INTERVAL), limits=LIMITS)
+    merged = merge_changes(every, {"schedule_type": "cron", "cron_expression": "0 3 * * *"})  # to a type sorting before
+    assert (merged["interval_seconds"], merged["cron_expression"]) == (None, "0 3 * * *")
     current = validate_schedule(spec(), limits=LIMITS)
     assert merge_changes(current, {"schedule_type": "cron", "name": "x"})["cron_expression"] == "0 2 * * *"
     assert merge_changes(current, {"name": "x"})["cron_expression"] == "0 2 * * *"
@@ -447,8 +453,11 @@ def test_the_audit_filter_names_one_entity_and_a_half_open_window() -> None:
     assert _refused(validate_audit_filter, {"who": 1}) == {"who": "unknown field"}
     found = validate_audit_filter({"since": "2026-11-22T12:00:00.5Z", "until": "2026-11-22T12:00:01.5Z"})
     assert (found.since, found.until) == (NOW, NOW + timedelta(seconds=2))  # each widened to its whole second
-    assert _refused(validate_audit_filter, {"since": "2026-11-22T12:00:00Z", "until": "2026-11-22T12:00:00Z"}) == {
-        "until": "must be after since"}
+    for until in ("2026-11-22T12:00:00Z", "2026-11-22T11:00:00Z"):
+        assert _refused(validate_audit_filter, {"since": "2026-11-22T12:00:00Z", "until": until}) == {
+            "until": "must be after since"}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        found.actor = "someone"  # type: ignore[misc]  # a filter is a value
     assert validate_audit_filter({"since": "2026-11-22T12:00:00Z"}).until is None
     assert validate_audit_filter({"until": "2026-11-22T12:00:00Z"}).since is None
     spaced = validate_audit_filter({"since": "2026-11-22T14:00:00 02:00", "until": " 2026-11-22T14:00:01 0200 "})
