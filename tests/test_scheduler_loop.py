@@ -1017,3 +1017,17 @@ async def test_a_pass_does_not_wake_the_loop_with_its_own_claims(sched: Schedule
     loop._wake.clear()
     assert (await sched.tick(60)).fired == 1
     assert not loop.woken
+
+
+async def test_a_recovered_failure_that_alerts_only_its_pause_writes_that_alert(sched: Scheduler,
+                                                                              clock: ManualClock) -> None:
+    """Alerts on `paused` only: the recovered failure changes no alert state, and the pause it
+    causes still writes its alert."""
+    wf = await sched.workflow()
+    alerts = {"on": ["paused"], "channels": [{"type": "webhook", "url": "http://127.0.0.1:9/alert"}]}
+    s = await sched.service.add_schedule(interval(wf, alerts=alerts, pause_after_failures=1))
+    await sched.database.write(_leave_run(sched, str(uuid.uuid4()), s.schedule_id, wf, clock.now(), "running", "gone",
+                                          attempt=1))
+    assert sched.loop is not None and await sched.loop.recover() == 1
+    rows = await sched.database.read(lambda dal: dal.executesql("SELECT event FROM schedule_alerts"))
+    assert [r[0] for r in rows] == ["paused"]

@@ -214,6 +214,7 @@ def test_tags_at_their_bounds() -> None:
     assert "no commas" in errors_of(spec(tags=["a\tb"]))["tags"]
     assert errors_of(spec(tags=["ok", 5])) == {"tags": "every tag must be a non-empty string, got 5"}
     assert validate_schedule(spec(tags=("a", "b")), limits=LIMITS).tags == ("a", "b")
+    assert validate_schedule(spec(tags=["night shift"]), limits=LIMITS).tags == ("night shift",)  # a space is fine
 
 
 def test_context_data_at_its_byte_bound() -> None:
@@ -336,6 +337,8 @@ def test_instants_in_range_and_rounded_toward_the_window() -> None:
         == datetime(9998, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
     assert errors_of(spec(**one_time, scheduled_time="9999-01-01T00:00:00Z")) == {
         "scheduled_time": "'9999-01-01T00:00:00Z' is out of range (years 1970-9998)"}
+    assert validate_schedule(spec(start_date="1970-01-01T00:00:00Z"), limits=LIMITS).start_date == datetime(
+        1970, 1, 1, tzinfo=timezone.utc)
     assert errors_of(spec(**one_time, scheduled_time="1969-12-31T23:59:59Z")) == {
         "scheduled_time": "'1969-12-31T23:59:59Z' is out of range (years 1970-9998)"}
     assert errors_of(spec(**one_time, scheduled_time="9999-12-31T23:59:59.5Z")) == {
@@ -383,6 +386,8 @@ def test_merge_changes_keeps_the_timing_of_an_unchanged_type() -> None:
     assert (merged["interval_seconds"], merged["cron_expression"]) == (None, "0 3 * * *")
     current = validate_schedule(spec(), limits=LIMITS)
     assert merge_changes(current, {"schedule_type": "cron", "name": "x"})["cron_expression"] == "0 2 * * *"
+    same_type = "".join(["cr", "on"])  # as a JSON body gives it: equal to the enum's value, not the same object
+    assert merge_changes(current, {"schedule_type": same_type})["cron_expression"] == "0 2 * * *"
     assert merge_changes(current, {"name": "x"})["cron_expression"] == "0 2 * * *"
     merged = merge_changes(current, {"schedule_type": "one_time", "scheduled_time": "2027-01-01T00:00:00Z"})
     assert (merged["cron_expression"], merged["scheduled_time"]) == (None, "2027-01-01T00:00:00Z")
