@@ -125,7 +125,10 @@ def test_offsets_are_absolute_and_fractions_never_fire_early() -> None:
 
 def test_timing_only_makes_identity_optional() -> None:
     fields = validate_schedule({"schedule_type": "interval", "interval_seconds": 300}, limits=LIMITS, timing_only=True)
-    assert fields.interval_seconds == 300
+    assert (fields.interval_seconds, fields.workflow_id, fields.name) == (300, "", "")
+    named = validate_schedule({"schedule_type": "interval", "interval_seconds": 300, "name": "n", "workflow_id": WF},
+                              limits=LIMITS, timing_only=True)
+    assert (named.workflow_id, named.name) == (WF, "n")
 
 
 def test_merge_changes_drops_the_old_types_field() -> None:
@@ -245,7 +248,9 @@ def test_cron_and_rrule_text_bounds() -> None:
     assert errors_of(spec(cron_expression=longest.replace("12", "123"))) == {
         "cron_expression": "at most 200 characters"}
     rrule = {"schedule_type": "rrule", "cron_expression": ..., "start_date": "2027-01-01T09:00:00Z"}
-    assert errors_of(spec(**rrule, rrule="FREQ=DAILY;" + "X" * 300)) == {"rrule": "at most 300 characters"}
+    assert errors_of(spec(**rrule, rrule="FREQ=DAILY;" + "X" * 290)) == {"rrule": "at most 300 characters"}
+    at_limit = errors_of(spec(**rrule, rrule="FREQ=DAILY;" + "X" * 289))["rrule"]  # 300: parsed, and wrong
+    assert at_limit.startswith("'FREQ=DAILY;XXX") and at_limit != "at most 300 characters"
     assert errors_of(spec(**rrule, rrule=5)) == {"rrule": "expected a string, got a number"}
     assert errors_of(spec(**{**rrule, "start_date": ...}, rrule="FREQ=DAILY")) == {
         "start_date": "required for rrule schedules: it is the rule's DTSTART (its first day and time)"}
@@ -327,6 +332,8 @@ def test_a_window_must_be_open() -> None:
                           end_date="2026-12-01T00:00:00Z"))["end_date"] == "must be after start_date"
     assert errors_of(spec(**one_time, scheduled_time="2027-01-01T00:00:00Z", end_date="2026-12-31T00:00:00Z")) == {
         "end_date": "the window ends before the next occurrence"}
+    assert errors_of(spec(**one_time, scheduled_time="2027-01-02T00:00:00Z", start_date="2027-01-01T00:00:00Z",
+                          end_date="2027-01-01T12:00:00Z")) == {"end_date": "the window ends before the next occurrence"}
     fields = validate_schedule(spec(**one_time, scheduled_time="2026-11-22T12:00:01Z"), limits=LIMITS, now=NOW)
     assert fields.scheduled_time == datetime(2026, 11, 22, 12, 0, 1, tzinfo=timezone.utc)
 
