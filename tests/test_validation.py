@@ -186,6 +186,7 @@ def test_what_a_spec_leaves_out_takes_its_default() -> None:
         "interval_seconds": f"must be between 60 and {366 * 24 * 3600}, got 59"}
     with pytest.raises(ValidationError):
         validate_schedule(spec(**{**INTERVAL, "interval_seconds": 59}), limits=Limits())
+    assert validate_schedule(spec(**{**INTERVAL, "interval_seconds": 60}), limits=Limits()).interval_seconds == 60
 
 
 @pytest.mark.parametrize(("name", "limit"), [("name", 100), ("description", 2000), ("community_id", 100)])
