@@ -291,6 +291,8 @@ def test_a_types_field_is_required_and_the_other_types_fields_refused() -> None:
     assert set(errors_of(spec(cron_expression="61 * * * *"))) == {"cron_expression"}  # no "required" as well
     assert errors_of(spec(cron_expression=..., community_id="c" * 101)) == {  # an error sorting before it
         "community_id": "at most 100 characters, got 101", "cron_expression": "required for cron schedules"}
+    assert errors_of(spec(cron_expression=..., tags="x")) == {  # and one sorting after it
+        "cron_expression": "required for cron schedules", "tags": "expected a list of strings, got a string"}
     assert set(errors_of(spec(**{**INTERVAL, "interval_seconds": 5}))) == {"interval_seconds"}
 
 
