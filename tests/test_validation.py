@@ -174,6 +174,11 @@ def test_each_whole_number_takes_its_bounds_and_refuses_one_past_them(name: str,
     assert errors_of(spec(**{**base, name: False})) == {name: "expected a whole number, got a boolean False"}
 
 
+def test_limits_are_values() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        LIMITS.min_interval_seconds = 1  # type: ignore[misc]
+
+
 def test_what_a_spec_leaves_out_takes_its_default() -> None:
     fields = validate_schedule(spec(), limits=Limits())
     assert (fields.grace_period_seconds, fields.jitter_seconds, fields.catchup_max) == (900, 0, 10)
@@ -379,6 +384,8 @@ def test_a_chat_alert_needs_a_community_and_a_channel_to_post_into() -> None:
     chat = {"on": ["failure"], "channels": [{"type": "chat"}]}
     assert errors_of(spec(alerts=chat)) == {
         "alerts.channels[0]": "a chat alert posts into the schedule's community: set community_id"}
+    from_json = {"on": ["failure"], "channels": [{"type": "".join(["ch", "at"])}]}  # equal, not the literal
+    assert errors_of(spec(alerts=from_json)) == errors_of(spec(alerts=chat))
     assert errors_of(spec(alerts=chat, community_id="c")) == {"alerts.channels[0].entity_id": (
         "required: the chat channel to post into (schedules made in chat have it in context_data.entity_id)")}
     assert validate_schedule(spec(alerts=chat, community_id="c", context_data={"entity_id": "room"}),
