@@ -318,8 +318,9 @@ def test_after_takes_an_upstream_and_when() -> None:
         "after": 'expected an object like {"schedule_id": "<uuid>", "on": "success"}, got a list'}
     assert errors_of({**base, "after": {"schedule_id": WF}, "calendar_id": WF}) == {
         "calendar_id": "an after schedule runs when its upstream's runs end: it takes no calendar"}
-    assert errors_of({**base, "after": {"schedule_id": WF}, "end_date": "2026-11-22T12:00:00Z"}) == {
-        "end_date": "has passed: this schedule could never run"}
+    for passed in ("2026-11-22T12:00:00Z", "2026-11-01T00:00:00Z"):
+        assert errors_of({**base, "after": {"schedule_id": WF}, "end_date": passed}) == {
+            "end_date": "has passed: this schedule could never run"}
     assert validate_schedule({**base, "after": {"schedule_id": WF}, "end_date": "2026-11-22T12:00:01Z"},
                              limits=LIMITS, now=NOW).end_date is not None
 
