@@ -221,6 +221,7 @@ def test_tags_at_their_bounds() -> None:
     assert errors_of(spec(tags=[too_long])) == {"tags": message}
     assert "no commas" in errors_of(spec(tags=["a,b"]))["tags"]
     assert "no commas" in errors_of(spec(tags=["a\tb"]))["tags"]
+    assert "no commas" in errors_of(spec(tags=["a\x1fb"]))["tags"]
     assert errors_of(spec(tags=["ok", 5])) == {"tags": "every tag must be a non-empty string, got 5"}
     assert validate_schedule(spec(tags=("a", "b")), limits=LIMITS).tags == ("a", "b")
     assert validate_schedule(spec(tags=["night shift"]), limits=LIMITS).tags == ("night shift",)  # a space is fine
@@ -394,6 +395,9 @@ def test_a_chat_alert_needs_a_community_and_a_channel_to_post_into() -> None:
     with_entity = {"on": ["failure"], "channels": [{"type": "webhook", "url": "https://x.test/a"},
                                                    {"type": "chat", "entity_id": "room"}]}
     assert validate_schedule(spec(alerts=with_entity, community_id="c"), limits=LIMITS).alerts is not None
+    after_a_webhook = {"on": ["failure"], "channels": [{"type": "webhook", "url": "https://x.test/a"}, {"type": "chat"}]}
+    assert errors_of(spec(alerts=after_a_webhook, community_id="c")) == {"alerts.channels[1].entity_id": (
+        "required: the chat channel to post into (schedules made in chat have it in context_data.entity_id)")}
     assert errors_of(spec(alerts={"on": ["nope"], "channels": [{"type": "chat"}]})) == {
         "alerts.on": "a non-empty list of: failure, missed, paused, recovered, success"}
 
